@@ -1,0 +1,228 @@
+"""Fixtures for the AWS-compatibility suite.
+
+The suite drives a real `tollgate serve` process with the real `aws` CLI and
+boto3, exactly as a user would; nothing here talks to AWS.
+
+Server contract: `tollgate serve --listen 127.0.0.1:0 --data-dir DIR` prints
+`tollgate listening on http://127.0.0.1:PORT` once ready; SIGTERM stops it
+gracefully. The binary is `$TOLLGATE_BIN`, default `<repo>/target/debug/tollgate`.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+TOLLGATE_BIN = os.environ.get("TOLLGATE_BIN", str(REPO / "target" / "debug" / "tollgate"))
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+ACCESS_KEY = "test"
+SECRET_KEY = "test"
+READY_RE = re.compile(r"tollgate listening on (http://127\.0\.0\.1:\d+)")
+
+# --- isolate every AWS client (boto3 in-process and the CLI subprocesses) from
+# whatever configuration the machine has: empty config files, fixed credentials.
+_ISOLATION_DIR = tempfile.mkdtemp(prefix="tollgate-compat-aws-")
+for _name in ("config", "credentials"):
+    Path(_ISOLATION_DIR, _name).write_text("")
+for _var in list(os.environ):
+    if _var.startswith("AWS_"):
+        del os.environ[_var]
+os.environ.update(
+    {
+        "AWS_CONFIG_FILE": str(Path(_ISOLATION_DIR, "config")),
+        "AWS_SHARED_CREDENTIALS_FILE": str(Path(_ISOLATION_DIR, "credentials")),
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_PAGER": "",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+
+
+class Server:
+    """One `tollgate serve` process on an ephemeral port."""
+
+    def __init__(self, data_dir):
+        self.data_dir = str(data_dir)
+        self.proc = None
+        self.endpoint = None
+        self.output = []  # every stdout/stderr line, for failure reports
+
+    def start(self, timeout=20.0):
+        if not os.path.exists(TOLLGATE_BIN):
+            pytest.fail(
+                f"tollgate binary not found at {TOLLGATE_BIN}; "
+                "build it with `cargo build -p tollgate` or set TOLLGATE_BIN"
+            )
+        self.output = []
+        self.proc = subprocess.Popen(
+            [TOLLGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        ready = threading.Event()
+        found = {}
+
+        def drain(stream, tag):
+            for line in stream:
+                self.output.append(f"[{tag}] {line.rstrip()}")
+                if not ready.is_set():
+                    m = READY_RE.search(line)
+                    if m and tag == "stdout":
+                        found["endpoint"] = m.group(1)
+                        ready.set()
+            stream.close()
+
+        for stream, tag in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")):
+            threading.Thread(target=drain, args=(stream, tag), daemon=True).start()
+
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                rc = self.proc.poll()
+                if rc is None:
+                    self.proc.kill()
+                    self.proc.wait()
+                time.sleep(0.1)
+                pytest.fail(
+                    f"tollgate did not report readiness (exit code {rc}); output:\n"
+                    + "\n".join(self.output[-50:])
+                )
+        self.endpoint = found["endpoint"]
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Send `sig` and wait; returns the exit code (negative = killed by signal)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"tollgate did not exit within {timeout}s after {sig!r}")
+
+    def client(self, service="apigateway", **kwargs):
+        return make_client(self.endpoint, service, **kwargs)
+
+    def aws(self, *args, **kwargs):
+        return run_aws(self.endpoint, *args, **kwargs)
+
+
+# Every apigateway success status is checked against the botocore model, so a
+# 200-instead-of-201 (or 204/202) shows up in the test that made the call.
+def _check_status(http_response, model, **_):
+    if http_response.status_code < 300:
+        expected = model.http.get("responseCode", 200)
+        assert http_response.status_code == expected, (
+            f"{model.name}: HTTP {http_response.status_code}, the AWS model says {expected}"
+        )
+
+
+def make_client(endpoint, service="apigateway", *, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+                session_token=None):
+    session = boto3.session.Session(
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        region_name=REGION,
+    )
+    client = session.client(
+        service,
+        endpoint_url=endpoint,
+        # one attempt: a retried 5xx/429 would hide a server bug and slow the suite
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+    )
+    client.meta.events.register("after-call", _check_status)
+    return client
+
+
+class AwsCliError(Exception):
+    def __init__(self, args, rc, stdout, stderr):
+        super().__init__(f"aws {' '.join(args)} exited {rc}:\n{stderr}")
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def cli_env(endpoint):
+    env = dict(os.environ)
+    env["AWS_ENDPOINT_URL"] = endpoint
+    env["AWS_MAX_ATTEMPTS"] = "1"
+    return env
+
+
+def run_aws(endpoint, *args, check=True):
+    """Run `aws ARGS --output json` against `endpoint`; returns parsed JSON (None if empty)."""
+    argv = ["aws", *args, "--output", "json"]
+    p = subprocess.run(argv, env=cli_env(endpoint), capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        if check:
+            raise AwsCliError(args, p.returncode, p.stdout, p.stderr)
+        return p
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+
+# --- fixtures ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server per test module (modules do not share state)."""
+    srv = Server(tmp_path_factory.mktemp("tollgate-data")).start()
+    yield srv
+    srv.stop(signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def apigw(server):
+    return server.client()
+
+
+@pytest.fixture(scope="module")
+def aws(server):
+    def _aws(*args, **kwargs):
+        return server.aws(*args, **kwargs)
+
+    return _aws
+
+
+@pytest.fixture
+def unique():
+    """A short unique suffix for names."""
+    return uuid.uuid4().hex[:8]
+
+
+def strip_meta(resp):
+    resp = dict(resp)
+    resp.pop("ResponseMetadata", None)
+    return resp
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    outcome = yield
+    if outcome.excinfo is not None:
+        srv = item.funcargs.get("server")
+        if isinstance(srv, Server) and srv.output:
+            item.add_report_section("call", "tollgate output (last 30 lines)", "\n".join(srv.output[-30:]))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_ISOLATION_DIR, ignore_errors=True)
