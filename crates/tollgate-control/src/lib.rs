@@ -1,0 +1,120 @@
+//! Tollgate's control plane: the API Gateway operations (`spec/aws-apigw.md` §1).
+//!
+//! Each resource kind has one module under [`ops`] with its operations and
+//! validation. An operation reads the current [`State`] and returns the
+//! [`Change`]s it makes plus its reply; [`ControlPlane::handle`] commits the
+//! changes to the store in one transaction and only then applies them in memory.
+//! Transport concerns (HTTP, SigV4) live in the server, not here.
+
+mod ops;
+mod pagination;
+mod request;
+mod router;
+
+use std::sync::{Arc, Mutex};
+
+pub use request::{ControlRequest, Reply};
+use tollgate_model::{ApiError, Change, State};
+use tollgate_store::Store;
+
+/// Identity of the emulated account, as ARNs and error messages show it.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        }
+    }
+}
+
+/// Called with the new state after every committed change (the data plane
+/// recompiles what it serves from it).
+pub type StateListener = Box<dyn Fn(&State) + Send + Sync>;
+
+pub struct ControlPlane {
+    state: Mutex<State>,
+    store: Arc<dyn Store>,
+    config: ControlConfig,
+    router: router::Router,
+    listeners: Mutex<Vec<StateListener>>,
+}
+
+impl ControlPlane {
+    /// Loads the state from `store`.
+    pub fn open(
+        store: Arc<dyn Store>,
+        config: ControlConfig,
+    ) -> Result<Self, tollgate_store::StoreError> {
+        let state = store.load()?;
+        Ok(ControlPlane {
+            state: Mutex::new(state),
+            store,
+            config,
+            router: router::Router::new(),
+            listeners: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn config(&self) -> &ControlConfig {
+        &self.config
+    }
+
+    /// Registers a listener and calls it once with the current state.
+    pub fn subscribe(&self, listener: StateListener) {
+        let state = self.lock_state();
+        listener(&state);
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener);
+    }
+
+    /// A copy of the current state (tests and tools).
+    pub fn snapshot(&self) -> State {
+        self.lock_state().clone()
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Operations never leave the state half-changed (changes apply only
+        // after commit, without panicking paths), so a poisoned lock is safe.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs one API Gateway operation. Blocking: call it off the async runtime.
+    pub fn handle(&self, request: &ControlRequest) -> Result<Reply, ApiError> {
+        let (handler, params) = self.router.route(&request.method, &request.path)?;
+        let mut state = self.lock_state();
+        let mut op = ops::Op {
+            state: &state,
+            req: request,
+            params,
+            now: tollgate_model::time::now_epoch_seconds(),
+            config: &self.config,
+            changes: Vec::new(),
+        };
+        let reply = handler(&mut op)?;
+        let changes: Vec<Change> = op.changes;
+        if !changes.is_empty() {
+            self.store.commit(&changes).map_err(|e| {
+                tracing::error!(error = %e, "store commit failed");
+                ApiError::internal()
+            })?;
+            state.apply(&changes);
+            for listener in self
+                .listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+            {
+                listener(&state);
+            }
+        }
+        Ok(reply)
+    }
+}

@@ -1,0 +1,393 @@
+//! PutIntegration, GetIntegration, UpdateIntegration, DeleteIntegration and the
+//! IntegrationResponse operations.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use tollgate_model::integration::{
+    self, Integration, IntegrationResponse, TlsConfig, CONNECTION_TYPES, CONTENT_HANDLINGS,
+    DEFAULT_TIMEOUT_MS, INTEGRATION_TYPES, PASSTHROUGH_BEHAVIORS,
+};
+use tollgate_model::method::{validate_status_code, Method};
+use tollgate_model::patch::PatchOp;
+use tollgate_model::ApiError;
+
+use super::{
+    check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, Op, PatchInput,
+};
+use crate::request::Reply;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutInput {
+    #[serde(rename = "type")]
+    integration_type: Option<String>,
+    http_method: Option<String>,
+    uri: Option<String>,
+    connection_type: Option<String>,
+    connection_id: Option<String>,
+    credentials: Option<String>,
+    #[serde(default)]
+    request_parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    request_templates: BTreeMap<String, Option<String>>,
+    passthrough_behavior: Option<String>,
+    cache_namespace: Option<String>,
+    #[serde(default)]
+    cache_key_parameters: Vec<String>,
+    content_handling: Option<String>,
+    timeout_in_millis: Option<i64>,
+    tls_config: Option<TlsConfig>,
+}
+
+/// `integration.request.{path|querystring|header|multivaluequerystring|multivalueheader}.NAME`
+/// mapped from a method request parameter, a body, a stage variable, a context
+/// variable or a quoted literal (`spec/aws-apigw.md` §6.3).
+fn validate_request_parameter(method: &Method, key: &str, value: &str) -> Result<(), ApiError> {
+    let invalid = |what: &str| {
+        ApiError::bad_request(format!(
+            "Invalid mapping expression specified: Validation Result: warnings : [], errors : [{what}]"
+        ))
+    };
+    let key_ok = [
+        "path",
+        "querystring",
+        "header",
+        "multivaluequerystring",
+        "multivalueheader",
+    ]
+    .iter()
+    .any(|loc| {
+        key.strip_prefix("integration.request.")
+            .and_then(|r| r.strip_prefix(loc))
+            .and_then(|r| r.strip_prefix('.'))
+            .is_some_and(|n| !n.is_empty())
+    });
+    if !key_ok {
+        return Err(invalid(&format!(
+            "Invalid mapping expression specified: {key}"
+        )));
+    }
+    let literal = value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'');
+    let source_ok = literal
+        || value.starts_with("stageVariables.")
+        || value.starts_with("context.")
+        || value == "method.request.body"
+        || value.starts_with("method.request.body.")
+        || (value.starts_with("method.request.")
+            && (method.request_parameters.contains_key(value)
+                || value.starts_with("method.request.path.")
+                || value.starts_with("method.request.header.")
+                || value.starts_with("method.request.querystring.")
+                || value.starts_with("method.request.multivalue")));
+    if !source_ok {
+        return Err(invalid(&format!(
+            "Invalid mapping expression specified: {value}"
+        )));
+    }
+    Ok(())
+}
+
+fn validate(method: &Method, i: &Integration) -> Result<(), ApiError> {
+    check_enum(
+        &i.integration_type,
+        "putIntegrationInput.type",
+        INTEGRATION_TYPES,
+    )?;
+    check_enum(
+        &i.passthrough_behavior,
+        "putIntegrationInput.passthroughBehavior",
+        PASSTHROUGH_BEHAVIORS,
+    )?;
+    if let Some(ch) = &i.content_handling {
+        check_enum(ch, "putIntegrationInput.contentHandling", CONTENT_HANDLINGS)?;
+    }
+    if let Some(ct) = &i.connection_type {
+        check_enum(ct, "putIntegrationInput.connectionType", CONNECTION_TYPES)?;
+    }
+    integration::validate(i)?;
+    for (key, value) in &i.request_parameters {
+        validate_request_parameter(method, key, value)?;
+    }
+    Ok(())
+}
+
+pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let input: PutInput = op.req.json()?;
+    let mut doc = op.api_to_edit()?;
+    let (resource_id, http_method) = (
+        op.param("resource_id").to_string(),
+        op.param("http_method").to_string(),
+    );
+    let m = method(resource(&doc, &resource_id)?, &http_method)?;
+    let integration_type = input
+        .integration_type
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("Enumeration value for IntegrationType must be non-empty")
+        })?;
+    let is_http = matches!(integration_type.as_str(), "HTTP" | "HTTP_PROXY");
+    let new = Integration {
+        connection_type: input
+            .connection_type
+            .or_else(|| (integration_type != "MOCK").then(|| "INTERNET".to_string())),
+        integration_type,
+        http_method: input.http_method.filter(|m| !m.is_empty()),
+        uri: input.uri.filter(|u| !u.is_empty()),
+        connection_id: input.connection_id,
+        credentials: input.credentials,
+        request_parameters: input.request_parameters,
+        request_templates: input.request_templates,
+        passthrough_behavior: input
+            .passthrough_behavior
+            .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
+        content_handling: input.content_handling,
+        timeout_in_millis: input.timeout_in_millis.unwrap_or(DEFAULT_TIMEOUT_MS),
+        cache_namespace: input.cache_namespace.unwrap_or_else(|| resource_id.clone()),
+        cache_key_parameters: input.cache_key_parameters,
+        integration_responses: BTreeMap::new(),
+        tls_config: input.tls_config.filter(|_| is_http),
+    };
+    validate(m, &new)?;
+    let body = to_json(&new)?;
+    method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?.method_integration = Some(new);
+    op.put_api(doc);
+    Ok(Reply::created(body))
+}
+
+fn integration_of(m: &Method) -> Result<&Integration, ApiError> {
+    m.method_integration
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("Invalid Integration identifier specified"))
+}
+
+pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let doc = op.api()?;
+    let m = method(
+        resource(doc, op.param("resource_id"))?,
+        op.param("http_method"),
+    )?;
+    Ok(Reply::ok(to_json(integration_of(m)?)?))
+}
+
+pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let input: PatchInput = op.req.json()?;
+    let mut doc = op.api_to_edit()?;
+    let (resource_id, http_method) = (
+        op.param("resource_id").to_string(),
+        op.param("http_method").to_string(),
+    );
+    let m = method(resource(&doc, &resource_id)?, &http_method)?;
+    let mut i = integration_of(m)?.clone();
+    for patch in &input.patch_operations {
+        let segments = patch.segments();
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let text = || patch.value.clone().filter(|v| !v.is_empty());
+        match (patch.op, segs.as_slice()) {
+            (PatchOp::Replace, ["uri"]) => i.uri = text(),
+            (PatchOp::Replace, ["httpMethod"]) => i.http_method = text(),
+            (PatchOp::Replace, ["type"]) => i.integration_type = patch.value()?.to_string(),
+            (PatchOp::Replace, ["passthroughBehavior"]) => {
+                i.passthrough_behavior = patch.value()?.to_string()
+            }
+            (PatchOp::Replace, ["timeoutInMillis"]) => i.timeout_in_millis = patch.int_value()?,
+            (PatchOp::Replace, ["contentHandling"]) => i.content_handling = text(),
+            (PatchOp::Replace, ["connectionType"]) => i.connection_type = text(),
+            (PatchOp::Replace, ["connectionId"]) => i.connection_id = text(),
+            (PatchOp::Replace, ["credentials"]) => i.credentials = text(),
+            (PatchOp::Replace, ["cacheNamespace"]) => {
+                i.cache_namespace = patch.value()?.to_string()
+            }
+            (PatchOp::Add, ["cacheKeyParameters", key]) => {
+                if !i.cache_key_parameters.iter().any(|k| k == key) {
+                    i.cache_key_parameters.push(key.to_string())
+                }
+            }
+            (PatchOp::Remove, ["cacheKeyParameters", key]) => {
+                i.cache_key_parameters.retain(|k| k != key)
+            }
+            (_, ["requestParameters", key]) => {
+                patch_map(&mut i.request_parameters, patch, key.to_string(), |v| {
+                    Ok(v.to_string())
+                })?
+            }
+            (_, ["requestTemplates", content_type]) => patch_map(
+                &mut i.request_templates,
+                patch,
+                content_type.to_string(),
+                |v| Ok(Some(v.to_string())),
+            )?,
+            (PatchOp::Replace, ["tlsConfig", "insecureSkipVerification"]) => {
+                i.tls_config = Some(TlsConfig {
+                    insecure_skip_verification: patch.bool_value()?,
+                })
+            }
+            _ => return Err(patch.unsupported()),
+        }
+    }
+    validate(m, &i)?;
+    let body = to_json(&i)?;
+    method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?.method_integration = Some(i);
+    op.put_api(doc);
+    Ok(Reply::ok(body))
+}
+
+pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let mut doc = op.api_to_edit()?;
+    let (resource_id, http_method) = (
+        op.param("resource_id").to_string(),
+        op.param("http_method").to_string(),
+    );
+    let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
+    if m.method_integration.take().is_none() {
+        return Err(ApiError::not_found(
+            "Invalid Integration identifier specified",
+        ));
+    }
+    op.put_api(doc);
+    Ok(Reply::no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutResponseInput {
+    selection_pattern: Option<String>,
+    #[serde(default)]
+    response_parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    response_templates: BTreeMap<String, Option<String>>,
+    content_handling: Option<String>,
+}
+
+fn validate_response(r: &IntegrationResponse) -> Result<(), ApiError> {
+    if let Some(ch) = &r.content_handling {
+        check_enum(
+            ch,
+            "putIntegrationResponseInput.contentHandling",
+            CONTENT_HANDLINGS,
+        )?;
+    }
+    for key in r.response_parameters.keys() {
+        if !key
+            .strip_prefix("method.response.header.")
+            .is_some_and(|n| !n.is_empty())
+        {
+            return Err(ApiError::bad_request(format!(
+                "Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression specified: {key}]"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn put_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let input: PutResponseInput = op.req.json()?;
+    let status = op.param("status_code").to_string();
+    validate_status_code(&status)?;
+    let mut doc = op.api_to_edit()?;
+    let (resource_id, http_method) = (
+        op.param("resource_id").to_string(),
+        op.param("http_method").to_string(),
+    );
+    let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
+    let i = m
+        .method_integration
+        .as_mut()
+        .ok_or_else(|| ApiError::not_found("Invalid Integration identifier specified"))?;
+    let response = IntegrationResponse {
+        status_code: status.clone(),
+        selection_pattern: input.selection_pattern,
+        response_parameters: input.response_parameters,
+        response_templates: input.response_templates,
+        content_handling: input.content_handling,
+    };
+    validate_response(&response)?;
+    let body = to_json(&response)?;
+    i.integration_responses.insert(status, response);
+    op.put_api(doc);
+    Ok(Reply::created(body))
+}
+
+fn integration_response<'i>(
+    i: &'i Integration,
+    status: &str,
+) -> Result<&'i IntegrationResponse, ApiError> {
+    i.integration_responses
+        .get(status)
+        .ok_or_else(|| ApiError::not_found("Invalid Response status code specified"))
+}
+
+pub fn get_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let doc = op.api()?;
+    let m = method(
+        resource(doc, op.param("resource_id"))?,
+        op.param("http_method"),
+    )?;
+    Ok(Reply::ok(to_json(integration_response(
+        integration_of(m)?,
+        op.param("status_code"),
+    )?)?))
+}
+
+pub fn update_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let input: PatchInput = op.req.json()?;
+    let mut doc = op.api_to_edit()?;
+    let (resource_id, http_method, status) = (
+        op.param("resource_id").to_string(),
+        op.param("http_method").to_string(),
+        op.param("status_code").to_string(),
+    );
+    let m = method(resource(&doc, &resource_id)?, &http_method)?;
+    let mut r = integration_response(integration_of(m)?, &status)?.clone();
+    for patch in &input.patch_operations {
+        let segments = patch.segments();
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match (patch.op, segs.as_slice()) {
+            (PatchOp::Replace, ["selectionPattern"]) => r.selection_pattern = patch.value.clone(),
+            (PatchOp::Replace, ["contentHandling"]) => {
+                r.content_handling = patch.value.clone().filter(|v| !v.is_empty())
+            }
+            (_, ["responseParameters", key]) => {
+                patch_map(&mut r.response_parameters, patch, key.to_string(), |v| {
+                    Ok(v.to_string())
+                })?
+            }
+            (_, ["responseTemplates", content_type]) => patch_map(
+                &mut r.response_templates,
+                patch,
+                content_type.to_string(),
+                |v| Ok(Some(v.to_string())),
+            )?,
+            _ => return Err(patch.unsupported()),
+        }
+    }
+    validate_response(&r)?;
+    let body = to_json(&r)?;
+    let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
+    if let Some(i) = m.method_integration.as_mut() {
+        i.integration_responses.insert(status, r);
+    }
+    op.put_api(doc);
+    Ok(Reply::ok(body))
+}
+
+pub fn delete_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let mut doc = op.api_to_edit()?;
+    let (resource_id, http_method, status) = (
+        op.param("resource_id").to_string(),
+        op.param("http_method").to_string(),
+        op.param("status_code").to_string(),
+    );
+    let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
+    let removed = m
+        .method_integration
+        .as_mut()
+        .and_then(|i| i.integration_responses.remove(&status));
+    if removed.is_none() {
+        return Err(ApiError::not_found(
+            "Invalid Response status code specified",
+        ));
+    }
+    op.put_api(doc);
+    Ok(Reply::no_content())
+}

@@ -1,0 +1,148 @@
+//! CreateModel, GetModel(s), UpdateModel, DeleteModel.
+
+use serde::Deserialize;
+use tollgate_model::model_schema::{valid_model_name, Model};
+use tollgate_model::patch::PatchOp;
+use tollgate_model::state::RestApiDoc;
+use tollgate_model::{ids, ApiError};
+
+use super::{required, to_json, Op, PatchInput};
+use crate::pagination::page;
+use crate::request::Reply;
+
+/// The models every new API starts with, as on AWS.
+pub fn default_models() -> Vec<Model> {
+    let empty = r#"{"$schema":"http://json-schema.org/draft-04/schema#","title":"Empty Schema","type":"object"}"#;
+    let error = r#"{"$schema":"http://json-schema.org/draft-04/schema#","title":"Error Schema","type":"object","properties":{"message":{"type":"string"}}}"#;
+    [
+        ("Empty", "This is a default empty schema model", empty),
+        ("Error", "This is a default error schema model", error),
+    ]
+    .into_iter()
+    .map(|(name, description, schema)| Model {
+        id: ids::lower_alnum(6),
+        name: name.into(),
+        description: Some(description.into()),
+        schema: Some(schema.into()),
+        content_type: "application/json".into(),
+    })
+    .collect()
+}
+
+fn validate_schema(schema: &Option<String>) -> Result<(), ApiError> {
+    if let Some(schema) = schema {
+        serde_json::from_str::<serde_json::Value>(schema).map_err(|e| {
+            ApiError::bad_request(format!(
+                "Invalid model specified: Validation Result: warnings : [], errors : [Invalid model schema specified: {e}]"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateInput {
+    name: Option<String>,
+    description: Option<String>,
+    schema: Option<String>,
+    content_type: Option<String>,
+}
+
+pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let input: CreateInput = op.req.json()?;
+    let name = required(&input.name, "name")?.to_string();
+    let content_type = required(&input.content_type, "contentType")?.to_string();
+    if !valid_model_name(&name) {
+        return Err(ApiError::bad_request("Model name must be alphanumeric"));
+    }
+    validate_schema(&input.schema)?;
+    let mut doc = op.api_to_edit()?;
+    if doc.definition.models.contains_key(&name) {
+        return Err(ApiError::conflict(
+            "Model name already exists for this REST API",
+        ));
+    }
+    let model = Model {
+        id: ids::lower_alnum(6),
+        name: name.clone(),
+        description: input.description,
+        schema: input.schema,
+        content_type,
+    };
+    let body = to_json(&model)?;
+    doc.definition.models.insert(name, model);
+    op.put_api(doc);
+    Ok(Reply::created(body))
+}
+
+fn model<'d>(doc: &'d RestApiDoc, name: &str) -> Result<&'d Model, ApiError> {
+    doc.definition
+        .models
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("Invalid model name specified: {name}")))
+}
+
+pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(to_json(model(
+        op.api()?,
+        op.param("model_name"),
+    )?)?))
+}
+
+pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let items = op
+        .api()?
+        .definition
+        .models
+        .iter()
+        .map(|(name, m)| Ok((name.clone(), to_json(m)?)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Reply::ok(page(op.req, items)?))
+}
+
+pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let input: PatchInput = op.req.json()?;
+    let mut doc = op.api_to_edit()?;
+    let name = op.param("model_name").to_string();
+    let mut m = model(&doc, &name)?.clone();
+    for patch in &input.patch_operations {
+        match (patch.op, patch.path.as_str()) {
+            (PatchOp::Replace, "/description") => {
+                m.description = patch.value.clone().filter(|v| !v.is_empty())
+            }
+            (PatchOp::Replace, "/schema") => {
+                let schema = Some(patch.value()?.to_string());
+                validate_schema(&schema)?;
+                m.schema = schema;
+            }
+            _ => return Err(patch.unsupported()),
+        }
+    }
+    let body = to_json(&m)?;
+    doc.definition.models.insert(name, m);
+    op.put_api(doc);
+    Ok(Reply::ok(body))
+}
+
+pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let mut doc = op.api_to_edit()?;
+    let name = op.param("model_name").to_string();
+    model(&doc, &name)?;
+    let in_use = doc.definition.resources.values().any(|r| {
+        r.resource_methods.values().any(|m| {
+            m.request_models.values().any(|n| *n == name)
+                || m.method_responses
+                    .values()
+                    .any(|resp| resp.response_models.values().any(|n| *n == name))
+        })
+    });
+    if in_use {
+        return Err(ApiError::bad_request(format!(
+            "Cannot delete model '{name}', is referenced in method request or method response"
+        )));
+    }
+    doc.definition.models.remove(&name);
+    op.put_api(doc);
+    Ok(Reply::accepted())
+}

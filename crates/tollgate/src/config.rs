@@ -1,0 +1,223 @@
+//! Typed configuration: `tollgate.toml`, then `TOLLGATE_*` environment variables,
+//! then command-line flags, each overriding the one before. Validated once at
+//! start-up; nothing reads the environment later.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use tollgate_aws::sigv4::Credentials;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
+pub const DEFAULT_DATA_DIR: &str = ".tollgate";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The well-known local-emulator pair; accepted only on loopback.
+pub const DEFAULT_ACCESS_KEY_ID: &str = "test";
+pub const DEFAULT_SECRET_ACCESS_KEY: &str = "test";
+
+/// `tollgate.toml`. Every member is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialEntry {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// Values given on the command line or in the environment (clap merges those two).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub account_id: String,
+    pub region: String,
+    /// Admin credentials the control plane accepts (SigV4).
+    pub credentials: Vec<Credentials>,
+}
+
+impl FileConfig {
+    /// Reads `path`; a missing file is an empty configuration only when `required` is false.
+    pub fn load(path: &Path, required: bool) -> anyhow::Result<FileConfig> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("invalid configuration file {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(FileConfig::default())
+            }
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot read configuration file {}", path.display()))
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Merges the file with the overrides and validates the result.
+    pub fn resolve(file: FileConfig, overrides: Overrides) -> anyhow::Result<Config> {
+        let listen_text = overrides
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen: SocketAddr = listen_text.parse().with_context(|| {
+            format!("invalid listen address {listen_text:?}: expected IP:PORT, e.g. 127.0.0.1:4566")
+        })?;
+        let account_id = overrides
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_string());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("invalid account id {account_id:?}: expected 12 digits");
+        }
+        let region = overrides
+            .region
+            .or(file.region)
+            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            bail!("invalid region {region:?}: expected something like us-east-1");
+        }
+        let credentials = match (overrides.access_key_id, overrides.secret_access_key) {
+            (Some(id), Some(secret)) => vec![Credentials::new(id, secret)],
+            (Some(_), None) | (None, Some(_)) => {
+                bail!("set both the access key id and the secret access key, or neither")
+            }
+            (None, None) if !file.credentials.is_empty() => file
+                .credentials
+                .into_iter()
+                .map(|c| Credentials::new(c.access_key_id, c.secret_access_key))
+                .collect(),
+            (None, None) => vec![Credentials::new(
+                DEFAULT_ACCESS_KEY_ID,
+                DEFAULT_SECRET_ACCESS_KEY,
+            )],
+        };
+        if credentials
+            .iter()
+            .any(|c| c.access_key_id.is_empty() || c.secret_access_key.is_empty())
+        {
+            bail!("credentials must not be empty");
+        }
+        let uses_default = credentials.iter().any(|c| {
+            c.access_key_id == DEFAULT_ACCESS_KEY_ID
+                && c.secret_access_key == DEFAULT_SECRET_ACCESS_KEY
+        });
+        if uses_default && !listen.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {listen} with the default test/test credentials: \
+                 set --access-key-id/--secret-access-key (or TOLLGATE_ACCESS_KEY_ID/TOLLGATE_SECRET_ACCESS_KEY, \
+                 or [[credentials]] in tollgate.toml), or listen on a loopback address"
+            );
+        }
+        Ok(Config {
+            listen,
+            data_dir: overrides
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            account_id,
+            region,
+            credentials,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_local() -> anyhow::Result<()> {
+        let c = Config::resolve(FileConfig::default(), Overrides::default())?;
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.account_id, "000000000000");
+        assert_eq!(c.credentials[0].access_key_id, "test");
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_default_credentials_off_loopback() {
+        let overrides = Overrides {
+            listen: Some("0.0.0.0:4566".into()),
+            ..Overrides::default()
+        };
+        let err = Config::resolve(FileConfig::default(), overrides.clone())
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("default test/test")));
+        let with_creds = Overrides {
+            access_key_id: Some("AKIDADMIN".into()),
+            secret_access_key: Some("s3cret".into()),
+            ..overrides
+        };
+        assert!(Config::resolve(FileConfig::default(), with_creds).is_ok());
+    }
+
+    #[test]
+    fn overrides_beat_the_file() -> anyhow::Result<()> {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nregion = \"eu-west-1\"\n[[credentials]]\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\n",
+        )?;
+        let c = Config::resolve(
+            file,
+            Overrides {
+                listen: Some("127.0.0.1:9001".into()),
+                ..Overrides::default()
+            },
+        )?;
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(c.credentials[0].access_key_id, "a");
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        for o in [
+            Overrides {
+                listen: Some("localhost".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                account_id: Some("123".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                region: Some("US EAST".into()),
+                ..Overrides::default()
+            },
+            Overrides {
+                access_key_id: Some("x".into()),
+                ..Overrides::default()
+            },
+        ] {
+            assert!(Config::resolve(FileConfig::default(), o).is_err());
+        }
+        assert!(toml::from_str::<FileConfig>("listne = \"x\"").is_err());
+    }
+}

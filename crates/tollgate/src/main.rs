@@ -1,0 +1,119 @@
+//! The `tollgate` command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tollgate::config::{FileConfig, Overrides};
+use tollgate::{Config, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "A self-hosted API gateway that speaks the AWS API Gateway REST API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: control plane and data plane on one listener.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Configuration file (default: ./tollgate.toml when it exists).
+    #[arg(long, env = "TOLLGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:4566].
+    #[arg(long, env = "TOLLGATE_LISTEN")]
+    listen: Option<String>,
+    /// Directory of the embedded store [default: ./.tollgate].
+    #[arg(long, env = "TOLLGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Account id shown in ARNs [default: 000000000000].
+    #[arg(long, env = "TOLLGATE_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Region shown in ARNs [default: us-east-1].
+    #[arg(long, env = "TOLLGATE_REGION")]
+    region: Option<String>,
+    /// Admin access key id for SigV4 [default: test, loopback only].
+    #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
+    access_key_id: Option<String>,
+    /// Admin secret access key for SigV4 [default: test, loopback only].
+    #[arg(long, env = "TOLLGATE_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path, true)?,
+        None => FileConfig::load(std::path::Path::new("tollgate.toml"), false)?,
+    };
+    let config = Config::resolve(
+        file,
+        Overrides {
+            listen: args.listen,
+            data_dir: args.data_dir,
+            account_id: args.account_id,
+            region: args.region,
+            access_key_id: args.access_key_id,
+            secret_access_key: args.secret_access_key,
+        },
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = Server::bind(&config).await?;
+        let addr = server.local_addr()?;
+        // Tests and scripts wait for this line.
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "tollgate listening on http://{addr}")?;
+        stdout.flush()?;
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "serving");
+        server.run(shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

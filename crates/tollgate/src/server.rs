@@ -1,0 +1,227 @@
+//! The listener and the front door: every request is routed to the control
+//! plane (SigV4-verified rest-json), or answered here when it is for a part of
+//! Tollgate that does not exist yet.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tollgate_aws::error::{rest_json_error, rest_json_ok};
+use tollgate_aws::request_id::new_request_id;
+use tollgate_aws::sigv4::{self, Credentials};
+use tollgate_control::{ControlPlane, ControlRequest};
+use tollgate_model::ErrorCode;
+
+/// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
+const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
+
+/// What every connection shares.
+pub struct App {
+    pub control: Arc<ControlPlane>,
+    /// Admin secrets by access key id.
+    pub secrets: HashMap<String, String>,
+}
+
+impl App {
+    pub fn new(control: Arc<ControlPlane>, credentials: &[Credentials]) -> App {
+        App {
+            control,
+            secrets: credentials
+                .iter()
+                .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the rest.
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
+            });
+            if let Err(e) = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(app: Arc<App>, _peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let request_id = new_request_id();
+    let response = route(&app, req, &request_id).await;
+    response.map(Full::new)
+}
+
+/// Decides which part of Tollgate a request is for.
+async fn route(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Bytes> {
+    let path = req.uri().path();
+    if path == "/_tollgate/health" {
+        return rest_json_ok(200, Some(&serde_json::json!({"status": "ok"})), request_id);
+    }
+    if is_data_plane(&req) {
+        return rest_json_error(
+            501,
+            "NotImplemented",
+            "Invoking deployed APIs (execute-api) is not available in this version of Tollgate",
+            request_id,
+        );
+    }
+    if req.headers().contains_key("x-amz-target") {
+        // CloudWatch Logs and CloudWatch (JSON protocols) come with the observability work.
+        let mut response = rest_json_error(
+            400,
+            "UnknownOperationException",
+            "This service is not available in this version of Tollgate",
+            request_id,
+        );
+        if let Ok(v) = http::HeaderValue::from_str("UnknownOperationException") {
+            response.headers_mut().insert("x-amzn-query-error", v);
+        }
+        return response;
+    }
+    control_plane(app, req, request_id).await
+}
+
+/// execute-api requests: by host, or by one of the path forms of spec §2.1.
+fn is_data_plane<B>(req: &Request<B>) -> bool {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("");
+    host.contains(".execute-api.")
+        || req.uri().path().starts_with("/_aws/execute-api/")
+        || req.uri().path().contains("/_user_request_/")
+}
+
+async fn control_plane(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Bytes> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return rest_json_error(
+                413,
+                "RequestEntityTooLargeException",
+                "Request body is too large",
+                request_id,
+            )
+        }
+    };
+    if let Err(e) = sigv4::verify(&parts, &body, &app.secrets, SystemTime::now()) {
+        return rest_json_error(e.status(), e.code(), &e.message(), request_id);
+    }
+    let request = ControlRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parse_query(parts.uri.query().unwrap_or("")),
+        body: body.to_vec(),
+    };
+    let control = app.control.clone();
+    // Operations take a lock and write SQLite: keep them off the async workers.
+    let outcome = tokio::task::spawn_blocking(move || control.handle(&request)).await;
+    match outcome {
+        Ok(Ok(reply)) => rest_json_ok(reply.status, reply.body.as_ref(), request_id),
+        Ok(Err(e)) => rest_json_error(e.code.status(), e.code.name(), &e.message, request_id),
+        Err(join) => {
+            tracing::error!(error = %join, "control-plane operation panicked");
+            let code = ErrorCode::Internal;
+            let mut r = rest_json_error(
+                code.status(),
+                code.name(),
+                "Internal server error",
+                request_id,
+            );
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}
+
+/// Decodes `a=1&b=x%20y` into ordered pairs; `+` stays `+` (AWS SDKs encode spaces as %20).
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_queries() {
+        assert_eq!(
+            parse_query("embed=methods&name=a%20b&flag"),
+            vec![
+                ("embed".to_string(), "methods".to_string()),
+                ("name".to_string(), "a b".to_string()),
+                ("flag".to_string(), String::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn recognises_data_plane_requests() {
+        let by_host = Request::builder()
+            .uri("/prod/api/x")
+            .header("host", "abc123defg.execute-api.localhost:4566")
+            .body(())
+            .unwrap_or_default();
+        assert!(is_data_plane(&by_host));
+        let by_path = Request::builder()
+            .uri("/restapis/abc/prod/_user_request_/x")
+            .body(())
+            .unwrap_or_default();
+        assert!(is_data_plane(&by_path));
+        let control = Request::builder()
+            .uri("/restapis/abc/resources")
+            .body(())
+            .unwrap_or_default();
+        assert!(!is_data_plane(&control));
+    }
+}
