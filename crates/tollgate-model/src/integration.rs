@@ -99,26 +99,20 @@ fn is_firehose_uri(uri: &str) -> bool {
 pub fn validate(integration: &Integration) -> Result<()> {
     let uri = integration.uri.as_deref().unwrap_or("");
     match integration.integration_type.as_str() {
-        "AWS_PROXY" => {
-            if !is_lambda_invocation_uri(uri) && !is_firehose_uri(uri) {
-                return Err(ApiError::bad_request(
-                    "Integrations of type 'AWS_PROXY' currently only supports Lambda function and Firehose stream invocations.",
-                ));
-            }
+        "AWS_PROXY" if !is_lambda_invocation_uri(uri) && !is_firehose_uri(uri) => {
+            return Err(ApiError::bad_request(
+                "Integrations of type 'AWS_PROXY' currently only supports Lambda function and Firehose stream invocations.",
+            ));
         }
-        "AWS" => {
-            if !uri.starts_with("arn:aws:apigateway:") {
-                return Err(ApiError::bad_request(
-                    "AWS ARN for integration must contain path or action",
-                ));
-            }
+        "AWS" if !uri.starts_with("arn:aws:apigateway:") => {
+            return Err(ApiError::bad_request(
+                "AWS ARN for integration must contain path or action",
+            ));
         }
-        "HTTP" | "HTTP_PROXY" => {
-            if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-                return Err(ApiError::bad_request(
-                    "Invalid HTTP endpoint specified for URI",
-                ));
-            }
+        "HTTP" | "HTTP_PROXY" if !(uri.starts_with("http://") || uri.starts_with("https://")) => {
+            return Err(ApiError::bad_request(
+                "Invalid HTTP endpoint specified for URI",
+            ));
         }
         _ => {}
     }

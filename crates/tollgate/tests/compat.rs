@@ -24,7 +24,14 @@ fn aws_cli_and_boto3_drive_tollgate() {
         return;
     }
     let status = Command::new("python3")
-        .args(["-m", "pytest", "tests/compat", "-q", "-p", "no:cacheprovider"])
+        .args([
+            "-m",
+            "pytest",
+            "tests/compat",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ])
         .current_dir(workspace_root())
         .env("TOLLGATE_BIN", env!("CARGO_BIN_EXE_tollgate"))
         .status();

@@ -59,9 +59,9 @@ fn validate(a: &Authorizer) -> Result<(), ApiError> {
     }
     if a.authorizer_type == "TOKEN" {
         let source = a.identity_source.as_deref().unwrap_or_default();
-        if !source
+        if source
             .strip_prefix("method.request.header.")
-            .is_some_and(|h| !h.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(ApiError::bad_request(format!(
                 "Invalid identity source: {source}. A TOKEN authorizer's identity source must be method.request.header.NAME"

@@ -40,9 +40,9 @@ fn validate(r: &GatewayResponse) -> Result<(), ApiError> {
         validate_status_code(status)?;
     }
     for key in r.response_parameters.keys() {
-        if !key
+        if key
             .strip_prefix("gatewayresponse.header.")
-            .is_some_and(|n| !n.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(ApiError::bad_request(format!(
                 "Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression parameter specified: {key}]"

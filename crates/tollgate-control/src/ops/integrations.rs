@@ -268,9 +268,9 @@ fn validate_response(r: &IntegrationResponse) -> Result<(), ApiError> {
         )?;
     }
     for key in r.response_parameters.keys() {
-        if !key
+        if key
             .strip_prefix("method.response.header.")
-            .is_some_and(|n| !n.is_empty())
+            .is_none_or(str::is_empty)
         {
             return Err(ApiError::bad_request(format!(
                 "Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression specified: {key}]"

@@ -31,7 +31,7 @@ fn resource_json(resource: &Resource, embed_methods: bool) -> Result<Value, ApiE
 }
 
 fn embeds_methods(op: &Op<'_>) -> bool {
-    op.req.query_all("embed").iter().any(|e| *e == "methods")
+    op.req.query_all("embed").contains(&"methods")
 }
 
 /// Checks that `part` may sit under `parent_id` beside its other children
@@ -185,10 +185,10 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             (PatchOp::Replace, "/pathPart") => {
                 let new_part = patch.value()?.to_string();
                 check_placement(&doc, &parent_id, &new_part, Some(&id))?;
-                if !resource(&doc, &id)?
+                if resource(&doc, &id)?
                     .path_part
                     .as_deref()
-                    .is_some_and(|p| p == new_part)
+                    .is_none_or(|p| p != new_part)
                 {
                     let below_greedy = classify_path_part(&new_part)? == PathPartKind::Greedy
                         && doc
