@@ -682,56 +682,37 @@ impl<'s> Parser<'s> {
     /// The operator at the cursor with its precedence level, without consuming it.
     fn peek_op(&mut self) -> Option<(BinOp, usize, usize)> {
         self.skip_ws();
+        /// Operators, longest first; words must not run into an identifier.
+        const OPS: &[(&str, BinOp, bool)] = &[
+            ("||", BinOp::Or, false),
+            ("or", BinOp::Or, true),
+            ("&&", BinOp::And, false),
+            ("and", BinOp::And, true),
+            ("==", BinOp::Eq, false),
+            ("eq", BinOp::Eq, true),
+            ("!=", BinOp::Ne, false),
+            ("ne", BinOp::Ne, true),
+            ("<=", BinOp::Le, false),
+            ("le", BinOp::Le, true),
+            (">=", BinOp::Ge, false),
+            ("ge", BinOp::Ge, true),
+            ("<", BinOp::Lt, false),
+            ("lt", BinOp::Lt, true),
+            (">", BinOp::Gt, false),
+            ("gt", BinOp::Gt, true),
+            ("+", BinOp::Add, false),
+            ("-", BinOp::Sub, false),
+            ("*", BinOp::Mul, false),
+            ("/", BinOp::Div, false),
+            ("%", BinOp::Mod, false),
+        ];
         let r = self.rest().as_bytes();
-        let sym = |s: &str| r.starts_with(s.as_bytes());
-        let word = |w: &str| {
-            r.starts_with(w.as_bytes()) && !r.get(w.len()).copied().is_some_and(is_ident_char)
-        };
-        let (op, len) = if sym("||") {
-            (BinOp::Or, 2)
-        } else if word("or") {
-            (BinOp::Or, 2)
-        } else if sym("&&") {
-            (BinOp::And, 2)
-        } else if word("and") {
-            (BinOp::And, 3)
-        } else if sym("==") {
-            (BinOp::Eq, 2)
-        } else if word("eq") {
-            (BinOp::Eq, 2)
-        } else if sym("!=") {
-            (BinOp::Ne, 2)
-        } else if word("ne") {
-            (BinOp::Ne, 2)
-        } else if sym("<=") {
-            (BinOp::Le, 2)
-        } else if word("le") {
-            (BinOp::Le, 2)
-        } else if sym(">=") {
-            (BinOp::Ge, 2)
-        } else if word("ge") {
-            (BinOp::Ge, 2)
-        } else if sym("<") {
-            (BinOp::Lt, 1)
-        } else if word("lt") {
-            (BinOp::Lt, 2)
-        } else if sym(">") {
-            (BinOp::Gt, 1)
-        } else if word("gt") {
-            (BinOp::Gt, 2)
-        } else if sym("+") {
-            (BinOp::Add, 1)
-        } else if sym("-") {
-            (BinOp::Sub, 1)
-        } else if sym("*") {
-            (BinOp::Mul, 1)
-        } else if sym("/") {
-            (BinOp::Div, 1)
-        } else if sym("%") {
-            (BinOp::Mod, 1)
-        } else {
-            return None;
-        };
+        let (_, op, len) = OPS.iter().find_map(|(text, op, word)| {
+            let t = text.as_bytes();
+            let hit =
+                r.starts_with(t) && !(*word && r.get(t.len()).copied().is_some_and(is_ident_char));
+            hit.then_some((text, *op, t.len()))
+        })?;
         let level = match op {
             BinOp::Or => 0,
             BinOp::And => 1,

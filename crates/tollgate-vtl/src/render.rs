@@ -760,9 +760,3 @@ fn foreach_prop<'r>(index: usize, has_next: bool, name: &str) -> Value<'r> {
         _ => Value::Null,
     }
 }
-
-impl Default for Value<'_> {
-    fn default() -> Self {
-        Value::Null
-    }
-}

@@ -97,8 +97,9 @@ pub(crate) enum Builtin {
 }
 
 /// A value during rendering.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) enum Value<'r> {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
@@ -225,7 +226,7 @@ impl<'r> Value<'r> {
             Value::Float(f) => out.push_str(&java_double(*f)),
             Value::Str(s) => out.push_str(s),
             Value::String(s) => out.push_str(s),
-            Value::Json(j) => write_json_java(j, out, depth, limit)?,
+            Value::Json(j) => write_json_java(j, out, limit)?,
             Value::List(l) => {
                 if depth > 64 {
                     out.push_str("(this Collection)");
@@ -311,7 +312,7 @@ pub(crate) fn range_len(a: i64, b: i64) -> u64 {
 }
 
 /// JSON printed the way Java prints the maps and lists it parses to: `{a=1, b=[x, y]}`.
-fn write_json_java(j: &Json, out: &mut String, depth: usize, limit: usize) -> Result<(), TooLong> {
+fn write_json_java(j: &Json, out: &mut String, limit: usize) -> Result<(), TooLong> {
     if out.len() > limit {
         return Err(TooLong);
     }
@@ -330,7 +331,7 @@ fn write_json_java(j: &Json, out: &mut String, depth: usize, limit: usize) -> Re
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_json_java(v, out, depth + 1, limit)?;
+                write_json_java(v, out, limit)?;
             }
             out.push(']');
         }
@@ -342,7 +343,7 @@ fn write_json_java(j: &Json, out: &mut String, depth: usize, limit: usize) -> Re
                 }
                 out.push_str(k);
                 out.push('=');
-                write_json_java(v, out, depth + 1, limit)?;
+                write_json_java(v, out, limit)?;
             }
             out.push('}');
         }
