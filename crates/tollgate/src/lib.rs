@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tollgate_control::{ControlConfig, ControlPlane};
+use tollgate_gateway::Gateway;
 use tollgate_store::SqliteStore;
 
 pub use config::Config;
@@ -33,12 +34,22 @@ impl Server {
             },
         )
         .context("cannot load the stored state")?;
+        let gateway = Arc::new(Gateway::new(&config.account_id));
+        {
+            // Every committed change recompiles what the data plane serves.
+            let gateway = gateway.clone();
+            control.subscribe(Box::new(move |state| gateway.update(state)));
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         Ok(Server {
             listener,
-            app: Arc::new(server::App::new(Arc::new(control), &config.credentials)),
+            app: Arc::new(server::App::new(
+                Arc::new(control),
+                gateway,
+                &config.credentials,
+            )),
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -20,6 +20,8 @@ use tollgate_aws::error::{rest_json_error, rest_json_ok};
 use tollgate_aws::request_id::new_request_id;
 use tollgate_aws::sigv4::{self, Credentials};
 use tollgate_control::{ControlPlane, ControlRequest};
+use tollgate_gateway::response::{full, Body};
+use tollgate_gateway::Gateway;
 use tollgate_model::ErrorCode;
 
 /// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
@@ -28,14 +30,20 @@ const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
 /// What every connection shares.
 pub struct App {
     pub control: Arc<ControlPlane>,
+    pub gateway: Arc<Gateway>,
     /// Admin secrets by access key id.
     pub secrets: HashMap<String, String>,
 }
 
 impl App {
-    pub fn new(control: Arc<ControlPlane>, credentials: &[Credentials]) -> App {
+    pub fn new(
+        control: Arc<ControlPlane>,
+        gateway: Arc<Gateway>,
+        credentials: &[Credentials],
+    ) -> App {
         App {
             control,
+            gateway,
             secrets: credentials
                 .iter()
                 .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
@@ -80,25 +88,26 @@ pub async fn serve(
     }
 }
 
-async fn handle(app: Arc<App>, _peer: SocketAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     let request_id = new_request_id();
-    let response = route(&app, req, &request_id).await;
-    response.map(Full::new)
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("")
+        .to_string();
+    if let Some(target) = tollgate_gateway::invoke::parse(&host, req.uri().path()) {
+        return app.gateway.handle(target, req, peer, request_id).await;
+    }
+    route(&app, req, &request_id).await.map(full)
 }
 
-/// Decides which part of Tollgate a request is for.
+/// Decides which part of Tollgate a non-execute-api request is for.
 async fn route(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Bytes> {
     let path = req.uri().path();
     if path == "/_tollgate/health" {
         return rest_json_ok(200, Some(&serde_json::json!({"status": "ok"})), request_id);
-    }
-    if is_data_plane(&req) {
-        return rest_json_error(
-            501,
-            "NotImplemented",
-            "Invoking deployed APIs (execute-api) is not available in this version of Tollgate",
-            request_id,
-        );
     }
     if req.headers().contains_key("x-amz-target") {
         // CloudWatch Logs and CloudWatch (JSON protocols) come with the observability work.
@@ -114,19 +123,6 @@ async fn route(app: &App, req: Request<Incoming>, request_id: &str) -> Response<
         return response;
     }
     control_plane(app, req, request_id).await
-}
-
-/// execute-api requests: by host, or by one of the path forms of spec §2.1.
-fn is_data_plane<B>(req: &Request<B>) -> bool {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host())
-        .unwrap_or("");
-    host.contains(".execute-api.")
-        || req.uri().path().starts_with("/_aws/execute-api/")
-        || req.uri().path().contains("/_user_request_/")
 }
 
 async fn control_plane(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Bytes> {
@@ -203,25 +199,5 @@ mod tests {
                 ("flag".to_string(), String::new())
             ]
         );
-    }
-
-    #[test]
-    fn recognises_data_plane_requests() {
-        let by_host = Request::builder()
-            .uri("/prod/api/x")
-            .header("host", "abc123defg.execute-api.localhost:4566")
-            .body(())
-            .unwrap_or_default();
-        assert!(is_data_plane(&by_host));
-        let by_path = Request::builder()
-            .uri("/restapis/abc/prod/_user_request_/x")
-            .body(())
-            .unwrap_or_default();
-        assert!(is_data_plane(&by_path));
-        let control = Request::builder()
-            .uri("/restapis/abc/resources")
-            .body(())
-            .unwrap_or_default();
-        assert!(!is_data_plane(&control));
     }
 }

@@ -1,0 +1,207 @@
+//! Compiles a stage's deployment into what the data plane serves: the route
+//! tree, parsed templates and regexes, resolved settings. Done once per
+//! deployment or stage change, never per request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use tollgate_model::deployment::DeploymentDoc;
+use tollgate_model::gateway_response::GatewayResponse;
+use tollgate_model::integration::{Integration, IntegrationResponse};
+use tollgate_model::method::{Method, MethodResponse};
+use tollgate_model::stage::Stage;
+use tollgate_vtl::Template;
+
+use crate::mapping::{self, Mapping};
+use crate::router::Router;
+
+/// One stage, ready to serve. Immutable: a change compiles a new one.
+#[derive(Debug)]
+pub struct CompiledStage {
+    pub api_id: String,
+    pub api_name: String,
+    pub stage_name: String,
+    pub deployment_id: String,
+    pub variables: BTreeMap<String, String>,
+    pub router: Router<CompiledMethod>,
+    /// Customised gateway responses by type (the rest are defaults).
+    pub gateway_responses: HashMap<String, GatewayResponse>,
+    pub binary_media_types: Vec<String>,
+    pub api_key_source: String,
+    pub tracing_enabled: bool,
+}
+
+#[derive(Debug)]
+pub struct CompiledMethod {
+    pub resource_id: String,
+    pub resource_path: String,
+    pub http_method: String,
+    pub api_key_required: bool,
+    pub authorization_type: String,
+    pub method_responses: BTreeMap<String, MethodResponse>,
+    pub integration: Result<CompiledIntegration, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationKind {
+    Http,
+    HttpProxy,
+    Mock,
+    Aws,
+    AwsProxy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    WhenNoMatch,
+    WhenNoTemplates,
+    Never,
+}
+
+/// A content type's template; `None` is a declared-but-empty template.
+pub type Templates = Vec<(String, Option<Arc<Template>>)>;
+
+#[derive(Debug)]
+pub struct CompiledIntegration {
+    pub kind: IntegrationKind,
+    pub http_method: String,
+    pub uri: String,
+    pub request_parameters: Vec<Mapping>,
+    pub request_templates: Templates,
+    pub passthrough: Passthrough,
+    pub timeout: Duration,
+    /// Responses with a selection pattern first, the default last.
+    pub responses: Vec<CompiledResponse>,
+}
+
+#[derive(Debug)]
+pub struct CompiledResponse {
+    pub status_code: String,
+    /// `None` is the default response.
+    pub pattern: Option<Regex>,
+    pub response_parameters: Vec<Mapping>,
+    pub response_templates: Templates,
+}
+
+fn templates(source: &BTreeMap<String, Option<String>>) -> Result<Templates, String> {
+    source
+        .iter()
+        .map(|(content_type, text)| {
+            let template = match text.as_deref() {
+                None | Some("") => None,
+                Some(t) => Some(Arc::new(
+                    Template::parse(t).map_err(|e| format!("template for {content_type}: {e}"))?,
+                )),
+            };
+            Ok((content_type.to_ascii_lowercase(), template))
+        })
+        .collect()
+}
+
+/// A selection pattern as AWS applies it: a Java regex matched against the whole string.
+fn pattern(text: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^(?s:{text})$")).map_err(|e| format!("selection pattern {text:?}: {e}"))
+}
+
+fn compile_response(r: &IntegrationResponse) -> Result<CompiledResponse, String> {
+    let selection = r.selection_pattern.as_deref().filter(|p| !p.is_empty());
+    Ok(CompiledResponse {
+        status_code: r.status_code.clone(),
+        pattern: selection.map(pattern).transpose()?,
+        response_parameters: r
+            .response_parameters
+            .iter()
+            .map(|(k, v)| mapping::parse(k, v))
+            .collect::<Result<_, _>>()?,
+        response_templates: templates(&r.response_templates)?,
+    })
+}
+
+fn compile_integration(i: &Integration) -> Result<CompiledIntegration, String> {
+    let kind = match i.integration_type.as_str() {
+        "HTTP" => IntegrationKind::Http,
+        "HTTP_PROXY" => IntegrationKind::HttpProxy,
+        "MOCK" => IntegrationKind::Mock,
+        "AWS" => IntegrationKind::Aws,
+        "AWS_PROXY" => IntegrationKind::AwsProxy,
+        other => return Err(format!("unknown integration type {other}")),
+    };
+    let passthrough = match i.passthrough_behavior.as_str() {
+        "WHEN_NO_TEMPLATES" => Passthrough::WhenNoTemplates,
+        "NEVER" => Passthrough::Never,
+        _ => Passthrough::WhenNoMatch,
+    };
+    let mut responses = i
+        .integration_responses
+        .values()
+        .map(compile_response)
+        .collect::<Result<Vec<_>, _>>()?;
+    // Patterned responses are tried first; `.*` and the empty pattern act as defaults.
+    responses.sort_by_key(|r| r.pattern.is_none());
+    Ok(CompiledIntegration {
+        kind,
+        http_method: i.http_method.clone().unwrap_or_else(|| "POST".into()),
+        uri: i.uri.clone().unwrap_or_default(),
+        request_parameters: i
+            .request_parameters
+            .iter()
+            .map(|(k, v)| mapping::parse(k, v))
+            .collect::<Result<_, _>>()?,
+        request_templates: templates(&i.request_templates)?,
+        passthrough,
+        timeout: Duration::from_millis(i.timeout_in_millis.clamp(50, 300_000) as u64),
+        responses,
+    })
+}
+
+fn compile_method(resource_id: &str, resource_path: &str, m: &Method) -> CompiledMethod {
+    CompiledMethod {
+        resource_id: resource_id.to_string(),
+        resource_path: resource_path.to_string(),
+        http_method: m.http_method.clone(),
+        api_key_required: m.api_key_required,
+        authorization_type: m.authorization_type.clone(),
+        method_responses: m.method_responses.clone(),
+        integration: match &m.method_integration {
+            Some(i) => compile_integration(i),
+            None => Err("no integration defined for method".into()),
+        },
+    }
+}
+
+/// Compiles `stage` of the API frozen in `deployment`.
+pub fn compile(deployment: &DeploymentDoc, stage: &Stage) -> CompiledStage {
+    let mut router = Router::default();
+    for resource in deployment.definition.resources.values() {
+        let methods = resource
+            .resource_methods
+            .iter()
+            .map(|(name, m)| {
+                (
+                    name.clone(),
+                    Arc::new(compile_method(&resource.id, &resource.path, m)),
+                )
+            })
+            .collect();
+        router.insert(&resource.path, methods);
+    }
+    CompiledStage {
+        api_id: deployment.api.id.clone(),
+        api_name: deployment.api.name.clone(),
+        stage_name: stage.stage_name.clone(),
+        deployment_id: deployment.deployment.id.clone(),
+        variables: stage.variables.clone(),
+        router,
+        gateway_responses: deployment
+            .definition
+            .gateway_responses
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        binary_media_types: deployment.api.binary_media_types.clone(),
+        api_key_source: deployment.api.api_key_source.clone(),
+        tracing_enabled: stage.tracing_enabled,
+    }
+}

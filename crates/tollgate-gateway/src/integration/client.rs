@@ -1,0 +1,142 @@
+//! The pooled upstream HTTP client and the header rules at the boundary:
+//! hop-by-hop headers are dropped, and integration response headers that API
+//! Gateway reserves are renamed `x-amzn-Remapped-*`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::error::GatewayError;
+
+/// Headers that describe one connection, never forwarded either way.
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Integration response headers AWS renames rather than passes (spec §2.2, known issues).
+const REMAPPED: &[&str] = &[
+    "authorization",
+    "content-md5",
+    "date",
+    "expect",
+    "host",
+    "max-forwards",
+    "server",
+    "user-agent",
+    "via",
+    "www-authenticate",
+    "x-amzn-requestid",
+    "x-amz-apigw-id",
+];
+
+#[derive(Clone)]
+pub struct UpstreamClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for UpstreamClient {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+        UpstreamClient { client }
+    }
+}
+
+impl UpstreamClient {
+    /// Sends `request`, failing with INTEGRATION_TIMEOUT after `timeout` and
+    /// INTEGRATION_FAILURE when the upstream cannot be reached.
+    pub async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, GatewayError> {
+        match tokio::time::timeout(timeout, self.client.request(request)).await {
+            Err(_) => Err(GatewayError::IntegrationTimeout),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "integration request failed");
+                Err(GatewayError::IntegrationFailure)
+            }
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+}
+
+/// Copies client headers for the upstream, without hop-by-hop ones and Host.
+pub fn forwardable_request_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length" {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Integration response headers as the client gets them.
+pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) {
+            continue;
+        }
+        if REMAPPED.contains(&n) {
+            if let Ok(remapped) = HeaderName::try_from(format!("x-amzn-remapped-{n}")) {
+                out.append(remapped, value.clone());
+            }
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Sets a header from a mapped string value, ignoring values HTTP cannot carry.
+pub fn set_header(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
+        headers.insert(n, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaps_and_drops_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("server", HeaderValue::from_static("uvicorn"));
+        h.insert("connection", HeaderValue::from_static("keep-alive"));
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        let out = client_response_headers(&h);
+        assert_eq!(
+            out.get("x-amzn-remapped-server").map(|v| v.as_bytes()),
+            Some(&b"uvicorn"[..])
+        );
+        assert!(out.get("connection").is_none());
+        assert!(out.get("server").is_none());
+        assert!(out.get("content-type").is_some());
+    }
+}

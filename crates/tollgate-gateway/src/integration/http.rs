@@ -1,0 +1,87 @@
+//! HTTP (non-proxy): the request is mapped (parameters, request template) before
+//! it goes upstream, and the answer is mapped back through integration responses.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+
+use super::client::{set_header, UpstreamClient};
+use super::http_proxy::read_body;
+use super::respond::method_response;
+use super::templates::{params_of, render, select_request, RequestMapping};
+use super::{encode_query, uri, Invocation};
+use crate::error::GatewayError;
+use crate::response::Body;
+
+/// Largest integration response a mapping reads (API Gateway's payload limit).
+const MAX_RESPONSE: usize = 10 * 1024 * 1024;
+
+pub async fn invoke(
+    inv: &Invocation<'_>,
+    client: &UpstreamClient,
+) -> Result<Response<Body>, GatewayError> {
+    let mut mapped = inv.map_request();
+    let body = match select_request(
+        &inv.integration.request_templates,
+        inv.integration.passthrough,
+        &inv.request.headers,
+    )? {
+        RequestMapping::Passthrough => inv.request.body.clone(),
+        RequestMapping::Template(None) => Bytes::new(),
+        RequestMapping::Template(Some(template)) => {
+            let rendered = render(
+                &template,
+                &inv.request.body,
+                &params_of(inv.request),
+                inv.stage,
+                inv.context,
+            )?;
+            let o = rendered.overrides.request;
+            mapped.headers.extend(o.header);
+            for (k, v) in o.querystring {
+                mapped.query.retain(|(n, _)| *n != k);
+                mapped.query.push((k, v));
+            }
+            mapped.path.extend(o.path);
+            Bytes::from(rendered.output)
+        }
+    };
+    let target = uri::build(
+        &inv.integration.uri,
+        &inv.stage.variables,
+        &mapped.path,
+        &encode_query(&mapped.query),
+    )?;
+    let method = http::Method::from_bytes(
+        if inv.integration.http_method == "ANY" {
+            inv.request.method.as_str()
+        } else {
+            inv.integration.http_method.as_str()
+        }
+        .as_bytes(),
+    )
+    .map_err(|_| GatewayError::ApiConfiguration)?;
+    let mut request = Request::builder()
+        .method(method)
+        .uri(target)
+        .body(Full::new(body))
+        .map_err(|_| GatewayError::ApiConfiguration)?;
+    let headers = request.headers_mut();
+    if let Some(ct) = inv.request.headers.get(http::header::CONTENT_TYPE) {
+        headers.insert(http::header::CONTENT_TYPE, ct.clone());
+    }
+    for (name, value) in &mapped.headers {
+        set_header(headers, name, value);
+    }
+    set_header(headers, "x-amzn-trace-id", &inv.cx.trace_id);
+    let response = client.send(request, inv.integration.timeout).await?;
+    let (parts, body) = response.into_parts();
+    let body = read_body(body, MAX_RESPONSE).await?;
+    method_response(
+        inv,
+        parts.status.as_str(),
+        &parts.headers,
+        &body,
+        parts.headers.get(http::header::CONTENT_TYPE),
+    )
+}

@@ -1,0 +1,88 @@
+//! HTTP_PROXY: the request goes to the upstream as the client sent it (plus
+//! mapped parameters), and the upstream's response comes back as it is, streamed.
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full};
+
+use super::client::{
+    client_response_headers, forwardable_request_headers, set_header, UpstreamClient,
+};
+use super::{encode_query, uri, Invocation};
+use crate::error::GatewayError;
+use crate::response::Body;
+
+pub async fn invoke(
+    inv: &Invocation<'_>,
+    client: &UpstreamClient,
+) -> Result<Response<Body>, GatewayError> {
+    let mapped = inv.map_request();
+    // The client's query string passes through; mapped query parameters are added.
+    let query = match &inv.request.raw_query {
+        Some(q) if mapped.query.is_empty() => q.clone(),
+        _ => {
+            let mut pairs: Vec<(String, String)> = inv
+                .request
+                .query
+                .iter()
+                .filter(|(k, _)| !mapped.query.iter().any(|(m, _)| m == k))
+                .cloned()
+                .collect();
+            pairs.extend(mapped.query.iter().cloned());
+            encode_query(&pairs)
+        }
+    };
+    let target = uri::build(
+        &inv.integration.uri,
+        &inv.stage.variables,
+        &mapped.path,
+        &query,
+    )?;
+    let method = http::Method::from_bytes(
+        if inv.integration.http_method == "ANY" {
+            inv.request.method.as_str()
+        } else {
+            inv.integration.http_method.as_str()
+        }
+        .as_bytes(),
+    )
+    .map_err(|_| GatewayError::ApiConfiguration)?;
+    let mut headers = forwardable_request_headers(&inv.request.headers);
+    for (name, value) in &mapped.headers {
+        set_header(&mut headers, name, value);
+    }
+    append_forwarded_for(&mut headers, &inv.cx.source_ip);
+    set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(target)
+        .body(Full::new(inv.request.body.clone()))
+        .map_err(|_| GatewayError::ApiConfiguration)?;
+    *request.headers_mut() = headers;
+    let response = client.send(request, inv.integration.timeout).await?;
+    let (parts, body) = response.into_parts();
+    let mut out = Response::new(body.boxed());
+    *out.status_mut() = parts.status;
+    *out.headers_mut() = client_response_headers(&parts.headers);
+    Ok(out)
+}
+
+/// API Gateway appends the caller's address to `X-Forwarded-For`.
+fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str) {
+    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(existing) => format!("{existing}, {ip}"),
+        None => ip.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert("x-forwarded-for", v);
+    }
+}
+
+/// Reads an integration response body whole, bounded (non-proxy mapping needs it).
+pub async fn read_body(body: hyper::body::Incoming, limit: usize) -> Result<Bytes, GatewayError> {
+    http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|_| GatewayError::IntegrationFailure)
+}

@@ -1,0 +1,96 @@
+//! The non-proxy response path shared by HTTP and MOCK: select the integration
+//! response, map its parameters, render its template, check the method response
+//! (`spec/aws-apigw.md` §6.4).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use super::client::set_header;
+use super::templates::{params_of, render, select_response};
+use super::Invocation;
+use crate::compile::CompiledResponse;
+use crate::error::GatewayError;
+use crate::mapping::{Inputs, Target};
+use crate::response::{full, Body};
+
+/// The integration response whose pattern matches `selector` (a status code,
+/// or MOCK's statusCode), else the default one.
+pub fn select<'r>(
+    responses: &'r [CompiledResponse],
+    selector: &str,
+) -> Option<&'r CompiledResponse> {
+    responses
+        .iter()
+        .find(|r| r.pattern.as_ref().is_some_and(|p| p.is_match(selector)))
+        .or_else(|| responses.iter().find(|r| r.pattern.is_none()))
+}
+
+/// Builds the method response from the integration's answer.
+pub fn method_response(
+    inv: &Invocation<'_>,
+    selector: &str,
+    upstream_headers: &HeaderMap,
+    upstream_body: &Bytes,
+    upstream_content_type: Option<&HeaderValue>,
+) -> Result<Response<Body>, GatewayError> {
+    let selected =
+        select(&inv.integration.responses, selector).ok_or(GatewayError::ApiConfiguration)?;
+    let declared = inv.method_responses().contains_key(&selected.status_code);
+    if !declared {
+        // AWS: no method response for the selected status is a configuration error.
+        return Err(GatewayError::ApiConfiguration);
+    }
+    let mut status: u16 = selected
+        .status_code
+        .parse()
+        .map_err(|_| GatewayError::ApiConfiguration)?;
+    let mut headers = HeaderMap::new();
+    let pairs = inv.request.path_pairs();
+    let inputs = Inputs {
+        path_params: &pairs,
+        integration_headers: Some(upstream_headers),
+        integration_body: upstream_body,
+        ..inv.inputs()
+    };
+    for m in &selected.response_parameters {
+        if let (Target::ResponseHeader(name), Some(value)) = (&m.target, m.source.resolve(&inputs))
+        {
+            set_header(&mut headers, name, &value);
+        }
+    }
+    let body = match select_response(&selected.response_templates, &inv.request.headers) {
+        Some((content_type, Some(template))) => {
+            let rendered = render(
+                template,
+                upstream_body,
+                &params_of(inv.request),
+                inv.stage,
+                inv.context,
+            )?;
+            if let Some(s) = rendered.overrides.response.status {
+                status = s;
+            }
+            for (name, value) in &rendered.overrides.response.header {
+                set_header(&mut headers, name, value);
+            }
+            set_header(&mut headers, "content-type", content_type);
+            Bytes::from(rendered.output)
+        }
+        Some((content_type, None)) => {
+            set_header(&mut headers, "content-type", content_type);
+            Bytes::new()
+        }
+        None => {
+            let ct = upstream_content_type
+                .cloned()
+                .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+            headers.insert(http::header::CONTENT_TYPE, ct);
+            upstream_body.clone()
+        }
+    };
+    let mut response = Response::new(full(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).map_err(|_| GatewayError::ApiConfiguration)?;
+    *response.headers_mut() = headers;
+    Ok(response)
+}

@@ -1,0 +1,101 @@
+//! Which deployed API a request invokes, from its host or path (`spec/aws-apigw.md` §2.1):
+//! `{apiId}.execute-api.{anything}/{stage}/path`, `/_aws/execute-api/{apiId}/{stage}/path`
+//! and `/restapis/{apiId}/{stage}/_user_request_/path`.
+
+/// The API, stage and remaining raw path a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeTarget {
+    pub api_id: String,
+    pub stage: String,
+    /// Starts with `/`; `/` for the root.
+    pub path: String,
+    /// The host the client called (`$context.domainName`).
+    pub domain_name: String,
+}
+
+/// Splits `/{stage}/rest` into the stage and `/rest`.
+fn split_stage(path: &str) -> (String, String) {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    match trimmed.split_once('/') {
+        Some((stage, rest)) => (stage.to_string(), format!("/{rest}")),
+        None => (trimmed.to_string(), "/".to_string()),
+    }
+}
+
+/// Recognises the three invoke-URL forms; None for anything else.
+pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
+    let hostname = host.split(':').next().unwrap_or(host);
+    if let Some((api_id, _)) = hostname.split_once(".execute-api.") {
+        let (stage, path) = split_stage(raw_path);
+        return Some(InvokeTarget {
+            api_id: api_id.to_string(),
+            stage,
+            path,
+            domain_name: hostname.to_string(),
+        });
+    }
+    if let Some(rest) = raw_path.strip_prefix("/_aws/execute-api/") {
+        let (api_id, after) = rest.split_once('/').unwrap_or((rest, ""));
+        let (stage, path) = split_stage(&format!("/{after}"));
+        return Some(InvokeTarget {
+            api_id: api_id.to_string(),
+            stage,
+            path,
+            domain_name: hostname.to_string(),
+        });
+    }
+    if let Some(rest) = raw_path.strip_prefix("/restapis/") {
+        let (head, tail) = rest.split_once("/_user_request_")?;
+        let (api_id, stage) = head.split_once('/')?;
+        let path = if tail.is_empty() {
+            "/".to_string()
+        } else {
+            tail.to_string()
+        };
+        return Some(InvokeTarget {
+            api_id: api_id.to_string(),
+            stage: stage.to_string(),
+            path,
+            domain_name: hostname.to_string(),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(api: &str, stage: &str, path: &str) -> Option<(String, String, String)> {
+        Some((api.into(), stage.into(), path.into()))
+    }
+
+    fn p(host: &str, path: &str) -> Option<(String, String, String)> {
+        parse(host, path).map(|t| (t.api_id, t.stage, t.path))
+    }
+
+    #[test]
+    fn parses_the_three_forms() {
+        assert_eq!(
+            p("abc.execute-api.localhost:4566", "/prod/api/v1/jobs"),
+            t("abc", "prod", "/api/v1/jobs")
+        );
+        assert_eq!(
+            p("abc.execute-api.us-east-1.amazonaws.com", "/prod"),
+            t("abc", "prod", "/")
+        );
+        assert_eq!(
+            p("127.0.0.1:4566", "/_aws/execute-api/abc/prod/api/x"),
+            t("abc", "prod", "/api/x")
+        );
+        assert_eq!(
+            p("127.0.0.1:4566", "/restapis/abc/prod/_user_request_/api/x"),
+            t("abc", "prod", "/api/x")
+        );
+        assert_eq!(
+            p("127.0.0.1:4566", "/restapis/abc/prod/_user_request_"),
+            t("abc", "prod", "/")
+        );
+        assert_eq!(p("127.0.0.1:4566", "/restapis/abc/resources"), None);
+    }
+}

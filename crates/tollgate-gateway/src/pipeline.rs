@@ -1,0 +1,169 @@
+//! The request pipeline of DESIGN.md as one readable sequence. Each phase is a
+//! step below, in the order API Gateway runs them (`spec/aws-apigw.md` §2.5):
+//!
+//! 1. resolve the API and stage ([`crate::invoke`], the deployed table)
+//! 2. route to resource and method ([`crate::router`])
+//! 3. usage plan: API key, throttle, quota — not built yet (the usage-plan issue)
+//! 4. authorizer — not built yet (the Lambda authorizer issue)
+//! 5. read the body within the payload limit
+//! 6. integration request and integration ([`crate::integration`])
+//! 7. integration response and method response
+//! 8. response headers; access log, metrics, trace — not built yet (observability)
+//!
+//! Every failure leaves as a gateway response ([`crate::response::gateway_response`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::compile::{CompiledMethod, CompiledStage, IntegrationKind};
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::integration::{self, Invocation, MethodRequest};
+use crate::invoke::InvokeTarget;
+use crate::response::{add_standard_headers, gateway_response, Body};
+use crate::Gateway;
+
+/// API Gateway's payload limit.
+pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// Serves one data-plane request.
+pub async fn run(
+    gateway: &Gateway,
+    target: InvokeTarget,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    request_id: String,
+) -> Response<Body> {
+    let protocol = match request.version() {
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let mut cx = RequestContext::new(request_id, peer, request.method().as_str(), protocol);
+    cx.account_id = gateway.account_id.clone();
+    cx.domain_name = target.domain_name.clone();
+    cx.api_id = target.api_id.clone();
+    cx.stage = target.stage.clone();
+    cx.path = target.path.clone();
+    if let Some(ua) = request
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        cx.user_agent = ua.to_string();
+    }
+    if let Some(trace) = request
+        .headers()
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        if trace.starts_with("Root=") {
+            cx.trace_id = trace.to_string();
+        }
+    }
+
+    // 1. resolve: one atomic load; the request keeps this stage to the end, so a
+    // redeploy mid-request never mixes versions.
+    let Some(stage) = gateway.stage(&target.api_id, &target.stage) else {
+        return gateway_response(None, &GatewayError::UnknownStage, &cx, request.headers());
+    };
+    cx.deployment_id = stage.deployment_id.clone();
+
+    // 2. route
+    let matched = stage.router.find(&target.path);
+    let Some((method, path_params)) = matched.and_then(|m| {
+        m.method(request.method().as_str())
+            .cloned()
+            .map(|method| (method, m.params))
+    }) else {
+        return gateway_response(
+            Some(&stage),
+            &GatewayError::MissingAuthenticationToken,
+            &cx,
+            request.headers(),
+        );
+    };
+    cx.resource_id = method.resource_id.clone();
+    cx.resource_path = method.resource_path.clone();
+
+    // 5. body
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body, &parts.headers).await {
+        Ok(b) => b,
+        Err(e) => return gateway_response(Some(&stage), &e, &cx, &parts.headers),
+    };
+    let method_request = MethodRequest {
+        method: parts.method,
+        raw_query: parts.uri.query().map(str::to_string),
+        query: parts
+            .uri
+            .query()
+            .map(integration::parse_query)
+            .unwrap_or_default(),
+        headers: parts.headers,
+        path_params,
+        body,
+    };
+
+    // 6–7. integration
+    match integrate(gateway, &stage, &method, &method_request, &cx).await {
+        Ok(mut response) => {
+            add_standard_headers(response.headers_mut(), &cx);
+            response
+        }
+        Err(e) => gateway_response(Some(&stage), &e, &cx, &method_request.headers),
+    }
+}
+
+/// Reads the body whole, within the payload limit (413 beyond it).
+async fn read_body(body: Incoming, headers: &http::HeaderMap) -> Result<Bytes, GatewayError> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_PAYLOAD) {
+        return Err(GatewayError::RequestTooLarge);
+    }
+    Limited::new(body, MAX_PAYLOAD)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|_| GatewayError::RequestTooLarge)
+}
+
+async fn integrate(
+    gateway: &Gateway,
+    stage: &Arc<CompiledStage>,
+    method: &Arc<CompiledMethod>,
+    request: &MethodRequest,
+    cx: &RequestContext,
+) -> Result<Response<Body>, GatewayError> {
+    let integration = method.integration.as_ref().map_err(|reason| {
+        tracing::warn!(api = %stage.api_id, resource = %method.resource_path, %reason, "method cannot be served");
+        GatewayError::ApiConfiguration
+    })?;
+    let context = cx.to_json();
+    let inv = Invocation {
+        stage,
+        method,
+        integration,
+        request,
+        cx,
+        context: &context,
+    };
+    match integration.kind {
+        IntegrationKind::HttpProxy => integration::http_proxy::invoke(&inv, &gateway.client).await,
+        IntegrationKind::Http => integration::http::invoke(&inv, &gateway.client).await,
+        IntegrationKind::Mock => integration::mock::invoke(&inv),
+        // Lambda integrations need the Lambda host, which Tollgate does not have yet.
+        IntegrationKind::Aws | IntegrationKind::AwsProxy => {
+            tracing::warn!(api = %stage.api_id, resource = %method.resource_path, "Lambda integrations are not available yet");
+            Err(GatewayError::ApiConfiguration)
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Building responses: gateway responses for errors (defaults and those set
+//! with PutGatewayResponse) and the headers every response carries.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tollgate_model::gateway_response::GatewayResponse;
+
+use crate::compile::CompiledStage;
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::mapping::context_value;
+
+/// Response bodies: buffered or streamed from the integration.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+/// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`.
+pub fn add_standard_headers(headers: &mut HeaderMap, cx: &RequestContext) {
+    for (name, value) in [
+        ("x-amzn-requestid", &cx.request_id),
+        ("x-amz-apigw-id", &cx.extended_request_id),
+        ("x-amzn-trace-id", &cx.trace_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    }
+}
+
+/// The customised response that applies to `err`: its own type, else the
+/// DEFAULT_4XX/DEFAULT_5XX of its class (spec §2.3).
+fn customised<'s>(stage: &'s CompiledStage, err: &GatewayError) -> Option<&'s GatewayResponse> {
+    stage
+        .gateway_responses
+        .get(err.response_type())
+        .or_else(|| {
+            let class = if err.default_status() >= 500 {
+                "DEFAULT_5XX"
+            } else {
+                "DEFAULT_4XX"
+            };
+            stage.gateway_responses.get(class)
+        })
+}
+
+/// Plain substitution of `$context.*` and `$stageVariables.*` (gateway-response
+/// templates are not VTL).
+fn substitute(template: &str, context: &Value, stage: &CompiledStage) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            .unwrap_or(after.len());
+        let name = after[..end].trim_end_matches('.');
+        let value = if let Some(n) = name.strip_prefix("context.") {
+            context_value(context, n)
+        } else if let Some(n) = name.strip_prefix("stageVariables.") {
+            stage.variables.get(n).cloned()
+        } else {
+            None
+        };
+        match value {
+            Some(v) => {
+                out.push_str(&v);
+                rest = &after[name.len()..];
+            }
+            None if name.starts_with("context.") || name.starts_with("stageVariables.") => {
+                rest = &after[name.len()..];
+            }
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The response for a failed request.
+pub fn gateway_response(
+    stage: Option<&CompiledStage>,
+    err: &GatewayError,
+    cx: &RequestContext,
+    request_headers: &HeaderMap,
+) -> Response<Body> {
+    let custom = stage.and_then(|s| customised(s, err).map(|c| (s, c)));
+    let mut status = err.default_status();
+    let mut body = err.default_body();
+    let mut extra_headers = Vec::new();
+    if let Some((stage, custom)) = custom {
+        if let Some(code) = custom
+            .status_code
+            .as_deref()
+            .and_then(|c| c.parse::<u16>().ok())
+        {
+            status = code;
+        }
+        let mut context = cx.to_json();
+        let message = err.to_string();
+        context["error"] = serde_json::json!({
+            "message": message,
+            "messageString": Value::String(message.clone()).to_string(),
+            "responseType": err.response_type(),
+        });
+        if let Some(template) = custom
+            .response_templates
+            .get("application/json")
+            .or_else(|| custom.response_templates.values().next())
+        {
+            body = substitute(template, &context, stage);
+        }
+        for (key, source) in &custom.response_parameters {
+            let Some(name) = key.strip_prefix("gatewayresponse.header.") else {
+                continue;
+            };
+            let value = if source.len() >= 2 && source.starts_with('\'') && source.ends_with('\'') {
+                Some(source[1..source.len() - 1].to_string())
+            } else if let Some(h) = source.strip_prefix("method.request.header.") {
+                request_headers
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            } else if let Some(n) = source.strip_prefix("stageVariables.") {
+                stage.variables.get(n).cloned()
+            } else if let Some(n) = source.strip_prefix("context.") {
+                context_value(&context, n)
+            } else {
+                None
+            };
+            if let Some(v) = value {
+                extra_headers.push((name.to_string(), v));
+            }
+        }
+    }
+    let mut response = Response::new(full(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_static(err.error_type()),
+    );
+    for (name, value) in extra_headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+            headers.insert(n, v);
+        }
+    }
+    add_standard_headers(headers, cx);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_context_and_stage_variables() {
+        let stage = crate::compile::CompiledStage {
+            api_id: "a".into(),
+            api_name: "n".into(),
+            stage_name: "prod".into(),
+            deployment_id: "d".into(),
+            variables: [("env".to_string(), "live".to_string())].into(),
+            router: Default::default(),
+            gateway_responses: Default::default(),
+            binary_media_types: vec![],
+            api_key_source: "HEADER".into(),
+            tracing_enabled: false,
+        };
+        let context =
+            serde_json::json!({"requestId": "r1", "error": {"messageString": "\"Forbidden\""}});
+        assert_eq!(
+            substitute("{\"m\":$context.error.messageString,\"id\":\"$context.requestId\",\"e\":\"$stageVariables.env\",\"x\":\"$5\"}", &context, &stage),
+            "{\"m\":\"Forbidden\",\"id\":\"r1\",\"e\":\"live\",\"x\":\"$5\"}"
+        );
+    }
+}
