@@ -8,6 +8,7 @@
 #   bash examples/multitalk/setup.sh
 #
 # REGION and ACCOUNT in the ARNs are kept exactly as the guide writes them.
+# One CLI syntax fix in step 4 (`--api-key-required`), explained there.
 # Step 2 (deploying the Lambda proxy) is Python, not a CLI command.
 # Skipped for now: `aws logs create-log-group` and `aws cloudwatch
 # put-metric-alarm` (CloudWatch Logs and CloudWatch services, a later issue).
@@ -47,12 +48,16 @@ aws apigateway create-resource \
 PROXY_ID=$(aws apigateway get-resources --rest-api-id $API_ID --query 'items[?path==`/api/{proxy+}`].id' --output text)
 
 # Create ANY method
+# The one deviation from the guide: it writes `--api-key-required true`, but
+# --api-key-required is a boolean flag in the aws CLI (v1 and v2), which rejects
+# the extra word before sending anything ("Unknown options: true"), against AWS
+# as well. The flag alone means what the guide intends.
 aws apigateway put-method \
   --rest-api-id $API_ID \
   --resource-id $PROXY_ID \
   --http-method ANY \
   --authorization-type NONE \
-  --api-key-required true
+  --api-key-required
 
 # --- 5. Configure Lambda Integration -------------------------------------------
 # Set up Lambda integration

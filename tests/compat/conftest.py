@@ -69,8 +69,12 @@ class Server:
                 "build it with `cargo build -p tollgate` or set TOLLGATE_BIN"
             )
         self.output = []
+        # no TOLLGATE_* settings or ./tollgate.toml from the caller's environment
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
         self.proc = subprocess.Popen(
             [TOLLGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            cwd=self.data_dir,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -982,3 +982,108 @@ def test_unknown_ids_are_404(apigw, deployed):
         except pytest.fail.Exception as e:  # the call succeeded
             failures.append(f"{fn.__name__}({kw}): {type(e).__name__}: {str(e)[:300]}")
     assert not failures, "\n".join(failures)
+
+
+# --- more AWS validation -----------------------------------------------------------
+
+def test_timestamps_are_epoch_seconds(apigw, unique):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    r = apigw.create_rest_api(name=f"ts-{unique}")
+    assert abs((r["createdDate"] - now).total_seconds()) < 300, r["createdDate"]
+    k = apigw.create_api_key(name=f"ts-{unique}")
+    assert abs((k["createdDate"] - now).total_seconds()) < 300, k["createdDate"]
+
+
+def test_enum_validation_exception(apigw, api):
+    apigw.put_method(restApiId=api.id, resourceId=api.root, httpMethod="GET", authorizationType="NONE")
+    resp = expect_error("ValidationException", 400, None, apigw.put_integration, restApiId=api.id,
+                        resourceId=api.root, httpMethod="GET", type="BOGUS")
+    assert resp["Error"]["Message"].startswith(
+        "1 validation error detected: Value 'BOGUS' at 'putIntegrationInput.type' failed to satisfy constraint: "
+        "Member must satisfy enum value set: ["), resp["Error"]["Message"]
+    expect_error("NotFoundException", 404, None, apigw.get_integration, restApiId=api.id, resourceId=api.root,
+                 httpMethod="GET")
+
+
+def test_api_key_value_too_long(apigw, unique):
+    expect_error("BadRequestException", 400, "API Key value exceeds maximum size of 128 characters",
+                 apigw.create_api_key, name=f"long-{unique}", value="a" * 129)
+    assert apigw.get_api_keys(nameQuery=f"long-{unique}")["items"] == []
+    k = apigw.create_api_key(name=f"long-{unique}", value="b" * 128)
+    assert len(k["value"]) == 128
+
+
+def test_api_key_stage_keys(apigw, deployed, unique):
+    api = deployed
+    k = apigw.create_api_key(name=f"sk-{unique}", stageKeys=[{"restApiId": api.id, "stageName": "dev"}])
+    assert k["stageKeys"] == [f"{api.id}/dev"]
+    assert apigw.get_api_key(apiKey=k["id"])["stageKeys"] == [f"{api.id}/dev"]
+
+
+def test_minimum_compression_size_range(apigw, unique):
+    expect_error("BadRequestException", 400, None, apigw.create_rest_api, name=f"mcs-{unique}",
+                 minimumCompressionSize=10485761)
+    assert not [a for a in apigw.get_rest_apis(limit=500)["items"] if a["name"] == f"mcs-{unique}"]
+    r = apigw.create_rest_api(name=f"mcs-{unique}", minimumCompressionSize=10485760)
+    assert r["minimumCompressionSize"] == 10485760
+
+
+def test_update_stage_caching_settings(apigw, deployed):
+    api = deployed
+    s = update_stage(apigw, api, ("replace", "/*/*/caching/ttlInSeconds", "60"),
+                     ("replace", "/*/*/caching/dataEncrypted", "true"),
+                     ("replace", "/*/*/caching/requireAuthorizationForCacheControl", "false"),
+                     ("replace", "/*/*/caching/unauthorizedCacheControlHeaderStrategy", "FAIL_WITH_403"))
+    assert s["methodSettings"]["*/*"] == {**DEFAULT_METHOD_SETTING, "cacheTtlInSeconds": 60,
+                                          "cacheDataEncrypted": True,
+                                          "requireAuthorizationForCacheControl": False,
+                                          "unauthorizedCacheControlHeaderStrategy": "FAIL_WITH_403"}
+
+
+@pytest.mark.parametrize("op,message", [
+    (("replace", "/nosuchfield", "x"), "Invalid method setting path: /nosuchfield. Must be one of: ["),
+    (("replace", "/*/*/throttling/bogus", "1"), "Invalid method setting path: /*/*/throttling/bogus. Must be one of: ["),
+    (("replace", "/accessLogSettings/bogus", "x"),
+     "Invalid accessLogSettings path. Must be one of : [/accessLogSettings/destinationArn, /accessLogSettings/format]"),
+    (("replace", "/accessLogSettings/destinationArn", ""), "Access Log value must not be empty"),
+    (("remove", "/*/*"), "Cannot remove method setting */* because there is no method setting for this method "),
+])
+def test_update_stage_error_messages(apigw, deployed, op, message):
+    api = deployed
+    resp = expect_error("BadRequestException", 400, None, apigw.update_stage, restApiId=api.id, stageName="dev",
+                        patchOperations=patch(op))
+    assert resp["Error"]["Message"].startswith(message), resp["Error"]["Message"]
+
+
+def test_delete_root_resource_refused(apigw, api):
+    expect_error("BadRequestException", 400, None, apigw.delete_resource, restApiId=api.id, resourceId=api.root)
+    assert set(api.paths()) == {"/"}
+
+
+def test_api_keys_and_usage_plans_pagination(apigw, unique):
+    keys = {apigw.create_api_key(name=f"pg-{unique}-{i}")["id"] for i in range(3)}
+    plans = {apigw.create_usage_plan(name=f"pg-{unique}-{i}")["id"] for i in range(3)}
+    first = apigw.get_api_keys(nameQuery=f"pg-{unique}", limit=2)
+    assert len(first["items"]) == 2 and first.get("position")
+    rest = apigw.get_api_keys(nameQuery=f"pg-{unique}", limit=2, position=first["position"])
+    assert {k["id"] for k in first["items"] + rest["items"]} == keys
+    assert not rest.get("position")
+    seen = [p["id"] for page in apigw.get_paginator("get_usage_plans").paginate(PaginationConfig={"PageSize": 2})
+            for p in page["items"]]
+    assert len(seen) == len(set(seen)) and plans <= set(seen)
+
+
+def test_usage_plan_method_throttle(apigw, deployed, unique):
+    api = deployed
+    throttle = {"/api/{proxy+}/GET": {"burstLimit": 5, "rateLimit": 2.0}}
+    p = apigw.create_usage_plan(name=f"mt-{unique}", apiStages=[{"apiId": api.id, "stage": "dev", "throttle": throttle}])
+    assert p["apiStages"] == [{"apiId": api.id, "stage": "dev", "throttle": throttle}]
+    assert apigw.get_usage_plan(usagePlanId=p["id"])["apiStages"] == p["apiStages"]
+
+
+def test_unknown_api_in_nested_paths(apigw):
+    msg = f"Invalid API identifier specified {ACCOUNT}:nosuchapi1"
+    for fn, kw in [(apigw.get_stages, {}), (apigw.get_deployments, {}), (apigw.get_authorizers, {}),
+                   (apigw.get_models, {}), (apigw.get_gateway_responses, {}),
+                   (apigw.create_resource, {"parentId": "abcdef", "pathPart": "x"})]:
+        expect_error("NotFoundException", 404, msg, fn, restApiId="nosuchapi1", **kw)

@@ -179,3 +179,18 @@ def test_cli_error_for_unknown_api(aws):
     assert p.returncode == 255
     assert "NotFoundException" in p.stderr
     assert "Invalid API identifier specified 000000000000:nosuchapi1" in p.stderr
+
+
+def test_guide_put_method_verbatim_is_a_cli_error(aws, ids):
+    """Why setup.sh writes `--api-key-required` alone: the CLI itself rejects the
+    guide's `--api-key-required true` before sending anything."""
+    p = aws("apigateway", "put-method", "--rest-api-id", ids["API_ID"], "--resource-id", ids["PROXY_ID"],
+            "--http-method", "ANY", "--authorization-type", "NONE", "--api-key-required", "true", check=False)
+    assert p.returncode == 255 and "Unknown options: true" in p.stderr
+
+
+def test_timestamps_are_epoch_seconds(aws, ids):
+    import time
+
+    api = aws("apigateway", "get-rest-api", "--rest-api-id", ids["API_ID"])
+    assert abs(api["createdDate"] - time.time()) < 600, api["createdDate"]
