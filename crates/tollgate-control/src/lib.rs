@@ -80,6 +80,11 @@ impl ControlPlane {
         self.lock_state().clone()
     }
 
+    /// One API as it is now (not as deployed): TestInvokeMethod runs against it.
+    pub fn rest_api(&self, id: &str) -> Option<Arc<tollgate_model::state::RestApiDoc>> {
+        self.lock_state().rest_apis.get(id).cloned()
+    }
+
     fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
         // Operations never leave the state half-changed (changes apply only
         // after commit, without panicking paths), so a poisoned lock is safe.

@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod pipeline;
 pub mod response;
 pub mod router;
+pub mod test_invoke;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,8 +44,8 @@ pub struct Gateway {
     deployed: ArcSwap<Deployed>,
     /// Only the control plane's listener touches this, never a request.
     cache: Mutex<HashMap<(String, String), (CompiledFrom, Arc<CompiledStage>)>>,
-    client: UpstreamClient,
-    account_id: String,
+    pub(crate) client: UpstreamClient,
+    pub(crate) account_id: String,
 }
 
 impl Gateway {

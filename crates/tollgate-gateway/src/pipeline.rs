@@ -13,7 +13,6 @@
 //! Every failure leaves as a gateway response ([`crate::response::gateway_response`]).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -136,10 +135,11 @@ async fn read_body(body: Incoming, headers: &http::HeaderMap) -> Result<Bytes, G
         .map_err(|_| GatewayError::RequestTooLarge)
 }
 
-async fn integrate(
+/// Steps 6–7: runs the method's integration (also used by TestInvokeMethod).
+pub async fn integrate(
     gateway: &Gateway,
-    stage: &Arc<CompiledStage>,
-    method: &Arc<CompiledMethod>,
+    stage: &CompiledStage,
+    method: &CompiledMethod,
     request: &MethodRequest,
     cx: &RequestContext,
 ) -> Result<Response<Body>, GatewayError> {

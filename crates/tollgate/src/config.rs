@@ -22,6 +22,8 @@ pub const DEFAULT_SECRET_ACCESS_KEY: &str = "test";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    /// A second listener serving only invoked APIs (execute-api), for the public side.
+    pub public_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub account_id: Option<String>,
     pub region: Option<String>,
@@ -40,6 +42,7 @@ pub struct CredentialEntry {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub listen: Option<String>,
+    pub public_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub account_id: Option<String>,
     pub region: Option<String>,
@@ -51,6 +54,8 @@ pub struct Overrides {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Data-plane-only listener; control-plane paths get 403 there.
+    pub public_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub account_id: String,
     pub region: String,
@@ -84,6 +89,15 @@ impl Config {
         let listen: SocketAddr = listen_text.parse().with_context(|| {
             format!("invalid listen address {listen_text:?}: expected IP:PORT, e.g. 127.0.0.1:4566")
         })?;
+        let public_listen = overrides
+            .public_listen
+            .or(file.public_listen)
+            .map(|text| {
+                text.parse::<SocketAddr>().with_context(|| {
+                    format!("invalid public listen address {text:?}: expected IP:PORT")
+                })
+            })
+            .transpose()?;
         let account_id = overrides
             .account_id
             .or(file.account_id)
@@ -136,6 +150,7 @@ impl Config {
         }
         Ok(Config {
             listen,
+            public_listen,
             data_dir: overrides
                 .data_dir
                 .or(file.data_dir)

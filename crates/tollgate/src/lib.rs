@@ -18,6 +18,7 @@ pub use config::Config;
 /// A bound, loaded server ready to [`Server::run`].
 pub struct Server {
     listener: TcpListener,
+    public_listener: Option<TcpListener>,
     app: Arc<server::App>,
 }
 
@@ -43,8 +44,17 @@ impl Server {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let public_listener = match config.public_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Server {
             listener,
+            public_listener,
             app: Arc::new(server::App::new(
                 Arc::new(control),
                 gateway,
@@ -57,9 +67,27 @@ impl Server {
         self.listener.local_addr()
     }
 
+    pub fn public_addr(&self) -> Option<std::net::SocketAddr> {
+        self.public_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let public = self.public_listener.map(|listener| {
+            let app = Arc::new(self.app.data_plane_only());
+            let mut stopped = stopped.clone();
+            tokio::spawn(server::serve(listener, app, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        });
         server::serve(self.listener, self.app, shutdown).await?;
+        let _ = stop.send(true);
+        if let Some(public) = public {
+            public.await??;
+        }
         Ok(())
     }
 }

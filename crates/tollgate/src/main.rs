@@ -32,6 +32,9 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:4566].
     #[arg(long, env = "TOLLGATE_LISTEN")]
     listen: Option<String>,
+    /// Optional second address serving only deployed APIs (no control plane).
+    #[arg(long, env = "TOLLGATE_PUBLIC_LISTEN")]
+    public_listen: Option<String>,
     /// Directory of the embedded store [default: ./.tollgate].
     #[arg(long, env = "TOLLGATE_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -72,6 +75,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         file,
         Overrides {
             listen: args.listen,
+            public_listen: args.public_listen,
             data_dir: args.data_dir,
             account_id: args.account_id,
             region: args.region,
@@ -88,6 +92,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Tests and scripts wait for this line.
         let mut stdout = std::io::stdout();
         writeln!(stdout, "tollgate listening on http://{addr}")?;
+        if let Some(public) = server.public_addr() {
+            writeln!(stdout, "tollgate public data plane on http://{public}")?;
+        }
         stdout.flush()?;
         tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "serving");
         server.run(shutdown_signal()).await?;

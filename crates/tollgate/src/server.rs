@@ -21,6 +21,7 @@ use tollgate_aws::request_id::new_request_id;
 use tollgate_aws::sigv4::{self, Credentials};
 use tollgate_control::{ControlPlane, ControlRequest};
 use tollgate_gateway::response::{full, Body};
+use tollgate_gateway::test_invoke::{TestInvokeError, TestInvokeInput};
 use tollgate_gateway::Gateway;
 use tollgate_model::ErrorCode;
 
@@ -33,6 +34,8 @@ pub struct App {
     pub gateway: Arc<Gateway>,
     /// Admin secrets by access key id.
     pub secrets: HashMap<String, String>,
+    /// On the public listener only deployed APIs are served.
+    pub data_plane_only: bool,
 }
 
 impl App {
@@ -48,6 +51,17 @@ impl App {
                 .iter()
                 .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
                 .collect(),
+            data_plane_only: false,
+        }
+    }
+
+    /// The same application for the public, data-plane-only listener.
+    pub fn data_plane_only(&self) -> App {
+        App {
+            control: self.control.clone(),
+            gateway: self.gateway.clone(),
+            secrets: HashMap::new(),
+            data_plane_only: true,
         }
     }
 }
@@ -100,6 +114,9 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
     if let Some(target) = tollgate_gateway::invoke::parse(&host, req.uri().path()) {
         return app.gateway.handle(target, req, peer, request_id).await;
     }
+    if app.data_plane_only {
+        return rest_json_error(403, "ForbiddenException", "Forbidden", &request_id).map(full);
+    }
     route(&app, req, &request_id).await.map(full)
 }
 
@@ -141,6 +158,11 @@ async fn control_plane(app: &App, req: Request<Incoming>, request_id: &str) -> R
     if let Err(e) = sigv4::verify(&parts, &body, &app.secrets, SystemTime::now()) {
         return rest_json_error(e.status(), e.code(), &e.message(), request_id);
     }
+    if parts.method == http::Method::POST {
+        if let Some((api_id, resource_id, http_method)) = test_invoke_path(parts.uri.path()) {
+            return test_invoke(app, &api_id, &resource_id, &http_method, &body, request_id).await;
+        }
+    }
     let request = ControlRequest {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
@@ -165,6 +187,64 @@ async fn control_plane(app: &App, req: Request<Incoming>, request_id: &str) -> R
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
+    }
+}
+
+/// `POST /restapis/{id}/resources/{resource_id}/methods/{http_method}` is
+/// TestInvokeMethod, which needs the data plane rather than the store.
+fn test_invoke_path(path: &str) -> Option<(String, String, String)> {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["", "restapis", api, "resources", resource, "methods", method] => {
+            Some((api.to_string(), resource.to_string(), method.to_string()))
+        }
+        _ => None,
+    }
+}
+
+async fn test_invoke(
+    app: &App,
+    api_id: &str,
+    resource_id: &str,
+    http_method: &str,
+    body: &[u8],
+    request_id: &str,
+) -> Response<Bytes> {
+    let not_found = |message: &str| rest_json_error(404, "NotFoundException", message, request_id);
+    let Some(doc) = app.control.rest_api(api_id) else {
+        return not_found(&format!(
+            "Invalid API identifier specified {}:{api_id}",
+            app.control.config().account_id
+        ));
+    };
+    let input: TestInvokeInput = if body.iter().all(u8::is_ascii_whitespace) {
+        TestInvokeInput::default()
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(input) => input,
+            Err(e) => {
+                return rest_json_error(
+                    400,
+                    "SerializationException",
+                    &format!("Invalid request body: {e}"),
+                    request_id,
+                )
+            }
+        }
+    };
+    match tollgate_gateway::test_invoke::test_invoke(
+        &app.gateway,
+        &doc,
+        resource_id,
+        http_method,
+        input,
+        request_id.to_string(),
+    )
+    .await
+    {
+        Ok(result) => rest_json_ok(200, Some(&result), request_id),
+        Err(TestInvokeError::UnknownResource) => not_found("Invalid Resource identifier specified"),
+        Err(TestInvokeError::UnknownMethod) => not_found("Invalid Method identifier specified"),
     }
 }
 

@@ -88,7 +88,25 @@ fn validate_request_parameter(method: &Method, key: &str, value: &str) -> Result
     Ok(())
 }
 
+/// Templates are parsed when saved, so a broken one is refused with its line and column.
+fn validate_templates(templates: &BTreeMap<String, Option<String>>) -> Result<(), ApiError> {
+    for (content_type, text) in templates {
+        if let Some(text) = text.as_deref().filter(|t| !t.is_empty()) {
+            if text.len() > 300 * 1024 {
+                return Err(ApiError::bad_request(format!(
+                    "Mapping template for {content_type} exceeds the 300 KB limit"
+                )));
+            }
+            tollgate_vtl::Template::parse(text).map_err(|e| {
+                ApiError::bad_request(format!("Invalid mapping template for {content_type}: {e}"))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 fn validate(method: &Method, i: &Integration) -> Result<(), ApiError> {
+    validate_templates(&i.request_templates)?;
     check_enum(
         &i.integration_type,
         "putIntegrationInput.type",
@@ -260,6 +278,12 @@ struct PutResponseInput {
 }
 
 fn validate_response(r: &IntegrationResponse) -> Result<(), ApiError> {
+    validate_templates(&r.response_templates)?;
+    if let Some(pattern) = r.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
+        regex::Regex::new(pattern).map_err(|e| {
+            ApiError::bad_request(format!("Invalid selection pattern {pattern:?}: {e}"))
+        })?;
+    }
     if let Some(ch) = &r.content_handling {
         check_enum(
             ch,
