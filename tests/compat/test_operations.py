@@ -1087,3 +1087,149 @@ def test_unknown_api_in_nested_paths(apigw):
                    (apigw.get_models, {}), (apigw.get_gateway_responses, {}),
                    (apigw.create_resource, {"parentId": "abcdef", "pathPart": "x"})]:
         expect_error("NotFoundException", 404, msg, fn, restApiId="nosuchapi1", **kw)
+
+
+# --- import / put OpenAPI, test-invoke, cache flushes ----------------------------------
+
+def openapi(title, paths, **extensions):
+    return json.dumps({"openapi": "3.0.1", "info": {"title": title, "version": "1.0"}, "paths": paths,
+                       **extensions}).encode()
+
+
+MOCK_GET = {"get": {
+    "responses": {"200": {"description": "ok"}},
+    "x-amazon-apigateway-integration": {
+        "type": "mock", "passthroughBehavior": "when_no_match",
+        "requestTemplates": {"application/json": '{"statusCode": 200}'},
+        "responses": {"default": {"statusCode": "200",
+                                  "responseTemplates": {"application/json": '{"pets": []}'}}}}}}
+
+
+# Beyond the first control-plane issue: non-strict xfail so the suite
+# stays green until these land (then they simply pass; drop the marker).
+NOT_YET = pytest.mark.xfail(reason="ImportRestApi/PutRestApi not implemented yet (spec 1.3)",
+                            raises=(ClientError, AssertionError), strict=False)
+
+
+@NOT_YET
+def test_import_rest_api(apigw, unique):
+    body = openapi(f"imported-{unique}", {
+        "/pets": MOCK_GET,
+        "/pets/{petId}": {"get": {
+            "parameters": [{"name": "petId", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok"}},
+            "x-amazon-apigateway-integration": {
+                "type": "http_proxy", "httpMethod": "GET", "uri": "http://example.com/pets/{petId}",
+                "requestParameters": {"integration.request.path.petId": "method.request.path.petId"}}}},
+    }, **{"x-amazon-apigateway-binary-media-types": ["image/png"],
+          "x-amazon-apigateway-api-key-source": "AUTHORIZER"})
+    r = apigw.import_rest_api(body=body, parameters={"endpointConfigurationTypes": "REGIONAL"}, failOnWarnings=True)
+    assert r["name"] == f"imported-{unique}"
+    assert r["endpointConfiguration"]["types"] == ["REGIONAL"]
+    assert r["binaryMediaTypes"] == ["image/png"]
+    assert r["apiKeySource"] == "AUTHORIZER"
+    res = {x["path"]: x for x in apigw.get_resources(restApiId=r["id"])["items"]}
+    assert set(res) == {"/", "/pets", "/pets/{petId}"}
+    pets = apigw.get_integration(restApiId=r["id"], resourceId=res["/pets"]["id"], httpMethod="GET")
+    assert pets["type"] == "MOCK"
+    assert pets["requestTemplates"] == {"application/json": '{"statusCode": 200}'}
+    assert pets["integrationResponses"]["200"]["responseTemplates"] == {"application/json": '{"pets": []}'}
+    m = apigw.get_method(restApiId=r["id"], resourceId=res["/pets/{petId}"]["id"], httpMethod="GET")
+    assert m["requestParameters"] == {"method.request.path.petId": True}
+    assert m["methodIntegration"]["type"] == "HTTP_PROXY"
+    assert m["methodIntegration"]["uri"] == "http://example.com/pets/{petId}"
+    assert m["methodIntegration"]["httpMethod"] == "GET"
+
+
+@NOT_YET
+def test_put_rest_api_overwrite_and_merge(apigw, api):
+    r = apigw.put_rest_api(restApiId=api.id, mode="overwrite", body=openapi("put", {"/cats": MOCK_GET}))
+    assert r["id"] == api.id
+    assert set(api.paths()) == {"/", "/cats"}
+    apigw.put_rest_api(restApiId=api.id, mode="merge", body=openapi("put", {"/dogs": MOCK_GET}))
+    assert set(api.paths()) == {"/", "/cats", "/dogs"}
+    apigw.put_rest_api(restApiId=api.id, mode="overwrite", body=openapi("put", {"/birds": MOCK_GET}))
+    assert set(api.paths()) == {"/", "/birds"}
+
+
+def test_test_invoke_method_mock(apigw, api):
+    api.mock_method()
+    base = dict(restApiId=api.id, resourceId=api.root, httpMethod="GET")
+    apigw.put_method_response(statusCode="200", **base)
+    apigw.put_integration_response(statusCode="200", selectionPattern="",
+                                   responseTemplates={"application/json": '{"hello": "world"}'}, **base)
+    r = apigw.test_invoke_method(pathWithQueryString="/", **base)
+    assert r["status"] == 200
+    assert json.loads(r["body"]) == {"hello": "world"}
+    assert isinstance(r["latency"], int)
+    assert "Method completed with status: 200" in r["log"]
+
+
+def test_flush_stage_caches(apigw, deployed):
+    api = deployed
+    apigw.flush_stage_cache(restApiId=api.id, stageName="dev")
+    apigw.flush_stage_authorizers_cache(restApiId=api.id, stageName="dev")
+    expect_error("NotFoundException", 404, None, apigw.flush_stage_cache, restApiId=api.id, stageName="nostage")
+
+
+# --- more refusals, each leaving the API as it was ----------------------------------
+
+@pytest.mark.parametrize("part", ["a b", "a/b", "{bad", "x{y}"])
+def test_invalid_path_part(apigw, api, part):
+    resp = expect_error("BadRequestException", 400, None, apigw.create_resource, restApiId=api.id,
+                        parentId=api.root, pathPart=part)
+    assert resp["Error"]["Message"].startswith("Resource's path part only allow a-zA-Z0-9._- and curly braces "
+                                               "at the beginning and the end"), resp["Error"]["Message"]
+    assert set(api.paths()) == {"/"}
+
+
+def test_second_variable_sibling(apigw, api):
+    api.resource("{proxy+}")
+    expect_error("BadRequestException", 400,
+                 "A sibling ({proxy+}) of this resource already has a variable path part -- only one is allowed",
+                 apigw.create_resource, restApiId=api.id, parentId=api.root, pathPart="{id}")
+    assert set(api.paths()) == {"/", "/{proxy+}"}
+
+
+def test_put_method_twice_conflicts(apigw, api):
+    apigw.put_method(restApiId=api.id, resourceId=api.root, httpMethod="GET", authorizationType="NONE")
+    expect_error("ConflictException", 409, "Method already exists for this resource", apigw.put_method,
+                 restApiId=api.id, resourceId=api.root, httpMethod="GET", authorizationType="AWS_IAM")
+    assert apigw.get_method(restApiId=api.id, resourceId=api.root, httpMethod="GET")["authorizationType"] == "NONE"
+
+
+def test_default_models(apigw, api):
+    models = {m["name"]: m for m in apigw.get_models(restApiId=api.id)["items"]}
+    assert set(models) == {"Empty", "Error"}
+    assert all(m["contentType"] == "application/json" for m in models.values())
+
+
+def test_duplicate_api_key_value(apigw, unique):
+    value = f"dup-value-{unique}-0123456789"
+    apigw.create_api_key(name=f"dupv-{unique}", value=value)
+    expect_error("ConflictException", 409, None, apigw.create_api_key, name=f"dupv2-{unique}", value=value)
+    assert [k["name"] for k in apigw.get_api_keys(nameQuery=f"dupv")["items"] if unique in k["name"]] == \
+        [f"dupv-{unique}"]
+
+
+def test_usage_plan_key_rules(apigw, deployed, unique):
+    api = deployed
+    p1 = apigw.create_usage_plan(name=f"r1-{unique}", apiStages=[{"apiId": api.id, "stage": "dev"}])
+    p2 = apigw.create_usage_plan(name=f"r2-{unique}", apiStages=[{"apiId": api.id, "stage": "dev"}])
+    k = apigw.create_api_key(name=f"r-{unique}")
+    apigw.create_usage_plan_key(usagePlanId=p1["id"], keyId=k["id"], keyType="API_KEY")
+    expect_error("ConflictException", 409, None, apigw.create_usage_plan_key, usagePlanId=p1["id"], keyId=k["id"],
+                 keyType="API_KEY")
+    # a key joins at most one plan per API stage
+    with pytest.raises(ClientError) as ei:
+        apigw.create_usage_plan_key(usagePlanId=p2["id"], keyId=k["id"], keyType="API_KEY")
+    assert "cannot reference multiple Usage Plans with the same API Stage" in ei.value.response["Error"]["Message"]
+    assert apigw.get_usage_plan_keys(usagePlanId=p2["id"])["items"] == []
+    assert [p["id"] for p in apigw.get_usage_plans(keyId=k["id"])["items"]] == [p1["id"]]
+
+
+def test_usage_plan_unknown_stage(apigw, deployed, unique):
+    api = deployed
+    expect_error("BadRequestException", 400, None, apigw.create_usage_plan, name=f"us-{unique}",
+                 apiStages=[{"apiId": api.id, "stage": "nostage"}])
+    assert not [p for p in apigw.get_usage_plans(limit=500)["items"] if p["name"] == f"us-{unique}"]
