@@ -33,9 +33,10 @@ impl Default for ControlConfig {
     }
 }
 
-/// Called with the new state after every committed change (the data plane
-/// recompiles what it serves from it).
-pub type StateListener = Box<dyn Fn(&State) + Send + Sync>;
+/// Called with the new state and the changes just committed (the data plane
+/// recompiles what it serves from them). The first call, at subscription, has
+/// no changes: it means "everything".
+pub type StateListener = Box<dyn Fn(&State, &[Change]) + Send + Sync>;
 
 pub struct ControlPlane {
     state: Mutex<State>,
@@ -68,7 +69,7 @@ impl ControlPlane {
     /// Registers a listener and calls it once with the current state.
     pub fn subscribe(&self, listener: StateListener) {
         let state = self.lock_state();
-        listener(&state);
+        listener(&state, &[]);
         self.listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -78,6 +79,24 @@ impl ControlPlane {
     /// A copy of the current state (tests and tools).
     pub fn snapshot(&self) -> State {
         self.lock_state().clone()
+    }
+
+    /// Writes per-day usage counts (absolute values) counted by the data plane.
+    /// Listeners are not called: the data plane is where these came from.
+    pub fn record_usage(
+        &self,
+        counts: &[(tollgate_model::usage_plan::UsageKey, i64)],
+    ) -> Result<(), tollgate_store::StoreError> {
+        let mut state = self.lock_state();
+        // Counts for plans deleted meanwhile are dropped rather than resurrected.
+        let changes: Vec<Change> = counts
+            .iter()
+            .filter(|(k, _)| state.usage_plans.contains_key(&k.plan_id))
+            .map(|(k, used)| Change::Usage(k.clone(), Some(*used)))
+            .collect();
+        self.store.commit(&changes)?;
+        state.apply(&changes);
+        Ok(())
     }
 
     /// One API as it is now (not as deployed): TestInvokeMethod runs against it.
@@ -117,7 +136,7 @@ impl ControlPlane {
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
             {
-                listener(&state);
+                listener(&state, &changes);
             }
         }
         Ok(reply)

@@ -16,6 +16,7 @@ use tollgate_vtl::Template;
 
 use crate::mapping::{self, Mapping};
 use crate::router::Router;
+use crate::throttle::{Bucket, BucketRegistry, Limits};
 
 /// One stage, ready to serve. Immutable: a change compiles a new one.
 #[derive(Debug)]
@@ -38,6 +39,10 @@ pub struct CompiledMethod {
     pub resource_id: String,
     pub resource_path: String,
     pub http_method: String,
+    /// `"/path/METHOD"`, the key of per-method throttles in usage plans.
+    pub plan_throttle_key: String,
+    /// The stage's throttle for this method (`methodSettings`), if set.
+    pub stage_bucket: Option<Arc<Bucket>>,
     pub api_key_required: bool,
     pub authorization_type: String,
     pub method_responses: BTreeMap<String, MethodResponse>,
@@ -156,11 +161,49 @@ fn compile_integration(i: &Integration) -> Result<CompiledIntegration, String> {
     })
 }
 
-fn compile_method(resource_id: &str, resource_path: &str, m: &Method) -> CompiledMethod {
+/// The stage's method-setting key of a method (`/a/b` GET → `~1a~1b/GET`),
+/// as UpdateStage stores per-method settings.
+fn method_setting_key(resource_path: &str, http_method: &str) -> String {
+    format!("{}/{http_method}", resource_path.replace('/', "~1"))
+}
+
+fn stage_bucket(
+    stage: &Stage,
+    api_id: &str,
+    resource_path: &str,
+    http_method: &str,
+    registry: &BucketRegistry,
+    now: u64,
+) -> Option<Arc<Bucket>> {
+    let key = method_setting_key(resource_path, http_method);
+    let setting = stage
+        .method_settings
+        .get(&key)
+        .or_else(|| stage.method_settings.get("*/*"))?;
+    let limits = Limits {
+        burst: setting.throttling_burst_limit.max(0) as u64,
+        rate: setting.throttling_rate_limit,
+    };
+    // One bucket per method: stage throttles apply to each method (shared by its callers).
+    Some(registry.get(
+        &format!("stage:{api_id}:{}:{key}", stage.stage_name),
+        limits,
+        now,
+    ))
+}
+
+fn compile_method(
+    resource_id: &str,
+    resource_path: &str,
+    m: &Method,
+    stage_bucket: Option<Arc<Bucket>>,
+) -> CompiledMethod {
     CompiledMethod {
         resource_id: resource_id.to_string(),
         resource_path: resource_path.to_string(),
         http_method: m.http_method.clone(),
+        plan_throttle_key: format!("{resource_path}/{}", m.http_method),
+        stage_bucket,
         api_key_required: m.api_key_required,
         authorization_type: m.authorization_type.clone(),
         method_responses: m.method_responses.clone(),
@@ -171,17 +214,25 @@ fn compile_method(resource_id: &str, resource_path: &str, m: &Method) -> Compile
     }
 }
 
-/// Compiles `stage` of the API frozen in `deployment`.
-pub fn compile(deployment: &DeploymentDoc, stage: &Stage) -> CompiledStage {
+/// Compiles `stage` of the API frozen in `deployment`; throttle buckets come
+/// from `registry` so they keep their state across recompiles.
+pub fn compile(
+    deployment: &DeploymentDoc,
+    stage: &Stage,
+    registry: &BucketRegistry,
+    now: u64,
+) -> CompiledStage {
     let mut router = Router::default();
+    let api_id = &deployment.api.id;
     for resource in deployment.definition.resources.values() {
         let methods = resource
             .resource_methods
             .iter()
             .map(|(name, m)| {
+                let bucket = stage_bucket(stage, api_id, &resource.path, name, registry, now);
                 (
                     name.clone(),
-                    Arc::new(compile_method(&resource.id, &resource.path, m)),
+                    Arc::new(compile_method(&resource.id, &resource.path, m, bucket)),
                 )
             })
             .collect();

@@ -5,6 +5,8 @@
 //! Hot-path rules (DESIGN.md): a request does one lock-free load of the
 //! deployed table and never touches the store or a global lock.
 
+pub mod admission;
+pub mod clock;
 pub mod compile;
 pub mod context;
 pub mod error;
@@ -12,9 +14,12 @@ pub mod integration;
 pub mod invoke;
 pub mod mapping;
 pub mod pipeline;
+pub mod quota;
 pub mod response;
 pub mod router;
 pub mod test_invoke;
+pub mod throttle;
+pub mod usage_plans;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,7 +28,12 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use tollgate_model::State;
+use tollgate_model::{Change, State};
+
+use crate::clock::{Clock, SystemClock};
+use crate::quota::QuotaCounters;
+use crate::throttle::{Bucket, BucketRegistry, LazyBuckets, Limits};
+use crate::usage_plans::KeyIndex;
 
 use crate::compile::CompiledStage;
 use crate::integration::client::UpstreamClient;
@@ -46,20 +56,97 @@ pub struct Gateway {
     cache: Mutex<HashMap<(String, String), (CompiledFrom, Arc<CompiledStage>)>>,
     pub(crate) client: UpstreamClient,
     pub(crate) account_id: String,
+    /// API keys and the plans they belong to.
+    pub(crate) keys: ArcSwap<KeyIndex>,
+    pub(crate) quotas: Arc<QuotaCounters>,
+    /// Per-key plan buckets, created on first use.
+    pub(crate) plan_buckets: LazyBuckets,
+    /// Stage method buckets, kept across recompiles.
+    stage_buckets: BucketRegistry,
+    /// The account-wide bucket (GetAccount's throttleSettings).
+    pub(crate) account_bucket: Arc<Bucket>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Gateway {
     pub fn new(account_id: &str) -> Gateway {
+        Self::with_clock(account_id, Arc::new(SystemClock::default()))
+    }
+
+    /// A gateway on an injected clock (tests of throttling and quota periods).
+    pub fn with_clock(account_id: &str, clock: Arc<dyn Clock>) -> Gateway {
+        let account = tollgate_model::state::Account::default().throttle_settings;
         Gateway {
             deployed: ArcSwap::from_pointee(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
             client: UpstreamClient::default(),
             account_id: account_id.to_string(),
+            keys: ArcSwap::from_pointee(KeyIndex::default()),
+            quotas: Arc::new(QuotaCounters::default()),
+            plan_buckets: LazyBuckets::default(),
+            stage_buckets: BucketRegistry::default(),
+            account_bucket: Arc::new(Bucket::new(Limits {
+                burst: account.burst_limit.max(0) as u64,
+                rate: account.rate_limit,
+            })),
+            clock,
         }
     }
 
-    /// Recompiles what changed in `state` and swaps the table in one store.
-    pub fn update(&self, state: &State) {
+    /// Applies committed changes: recompiles the stages and rebuilds the key
+    /// index only when what they depend on changed. `changes` empty means
+    /// "everything" (start-up).
+    pub fn update(&self, state: &State, changes: &[Change]) {
+        let all = changes.is_empty();
+        if all {
+            self.quotas.seed_from(&state.usage);
+        }
+        if all || changes.iter().any(|c| matches!(c, Change::Account(_))) {
+            let t = &state.account.throttle_settings;
+            self.account_bucket.set_limits(
+                Limits {
+                    burst: t.burst_limit.max(0) as u64,
+                    rate: t.rate_limit,
+                },
+                self.clock.monotonic_nanos(),
+            );
+        }
+        if all
+            || changes.iter().any(|c| {
+                matches!(
+                    c,
+                    Change::ApiKey(..) | Change::UsagePlan(..) | Change::UsageAdjustment(..)
+                )
+            })
+        {
+            let index = KeyIndex::build(
+                state,
+                &self.quotas,
+                &self.plan_buckets,
+                self.clock.monotonic_nanos(),
+            );
+            self.keys.store(Arc::new(index));
+        }
+        if all
+            || changes
+                .iter()
+                .any(|c| matches!(c, Change::RestApi(..) | Change::Deployment { .. }))
+        {
+            self.update_stages(state);
+        }
+    }
+
+    /// Per-day usage counts not yet written to the store.
+    pub fn unflushed_usage(&self) -> Vec<(tollgate_model::usage_plan::UsageKey, i64)> {
+        self.quotas.unflushed()
+    }
+
+    /// Marks counts as written.
+    pub fn usage_flushed(&self, written: &[(tollgate_model::usage_plan::UsageKey, i64)]) {
+        self.quotas.mark_flushed(written);
+    }
+
+    fn update_stages(&self, state: &State) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let mut next: Deployed = HashMap::new();
         let mut kept = HashMap::new();
@@ -79,7 +166,12 @@ impl Gateway {
                 };
                 let compiled = match cache.remove(&key) {
                     Some((old_from, compiled)) if old_from == from => compiled,
-                    _ => Arc::new(compile::compile(deployment, stage)),
+                    _ => Arc::new(compile::compile(
+                        deployment,
+                        stage,
+                        &self.stage_buckets,
+                        self.clock.monotonic_nanos(),
+                    )),
                 };
                 next.entry(api_id.clone())
                     .or_default()

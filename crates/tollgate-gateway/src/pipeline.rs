@@ -3,9 +3,9 @@
 //!
 //! 1. resolve the API and stage ([`crate::invoke`], the deployed table)
 //! 2. route to resource and method ([`crate::router`])
-//! 3. usage plan: API key, throttle, quota — not built yet (the usage-plan issue)
-//! 4. authorizer — not built yet (the Lambda authorizer issue)
-//! 5. read the body within the payload limit
+//! 3. read the body within the payload limit (a quota cost may read it)
+//! 4. usage plan: API key, throttle, quota ([`crate::admission`])
+//! 5. authorizer — not built yet (the Lambda authorizer issue)
 //! 6. integration request and integration ([`crate::integration`])
 //! 7. integration response and method response
 //! 8. response headers; access log, metrics, trace — not built yet (observability)
@@ -19,6 +19,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use crate::admission::admit;
 use crate::compile::{CompiledMethod, CompiledStage, IntegrationKind};
 use crate::context::RequestContext;
 use crate::error::GatewayError;
@@ -90,7 +91,7 @@ pub async fn run(
     cx.resource_id = method.resource_id.clone();
     cx.resource_path = method.resource_path.clone();
 
-    // 5. body
+    // 3. body
     let (parts, body) = request.into_parts();
     let body = match read_body(body, &parts.headers).await {
         Ok(b) => b,
@@ -109,13 +110,26 @@ pub async fn run(
         body,
     };
 
+    // 4. key, throttle, quota
+    let admission = match admit(gateway, &stage, &method, &method_request, &mut cx) {
+        Ok(a) => a,
+        Err(e) => return gateway_response(Some(&stage), &e, &cx, &method_request.headers),
+    };
+
     // 6–7. integration
     match integrate(gateway, &stage, &method, &method_request, &cx).await {
         Ok(mut response) => {
             add_standard_headers(response.headers_mut(), &cx);
+            drop(admission);
             response
         }
-        Err(e) => gateway_response(Some(&stage), &e, &cx, &method_request.headers),
+        Err(e) => {
+            if e == GatewayError::UnsupportedMediaType {
+                // Refused by request mapping, before the integration: not counted.
+                admission.refund();
+            }
+            gateway_response(Some(&stage), &e, &cx, &method_request.headers)
+        }
     }
 }
 

@@ -63,6 +63,10 @@ pub struct UsagePlanDoc {
     pub plan: UsagePlan,
     #[serde(default)]
     pub key_ids: BTreeSet<String>,
+    /// When the plan was created (epoch seconds): its first quota period is
+    /// the "initial period" that `quota.offset` applies to.
+    #[serde(default)]
+    pub created_date: i64,
 }
 
 /// Which counter a usage record belongs to: requests one key made under one plan on one UTC day.

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod server;
+pub mod usage_flush;
 
 use std::sync::Arc;
 
@@ -39,7 +40,9 @@ impl Server {
         {
             // Every committed change recompiles what the data plane serves.
             let gateway = gateway.clone();
-            control.subscribe(Box::new(move |state| gateway.update(state)));
+            control.subscribe(Box::new(move |state, changes| {
+                gateway.update(state, changes)
+            }));
         }
         let listener = TcpListener::bind(config.listen)
             .await
@@ -76,6 +79,11 @@ impl Server {
     /// Serves until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let flusher = tokio::spawn(usage_flush::run(
+            self.app.control.clone(),
+            self.app.gateway.clone(),
+            stopped.clone(),
+        ));
         let public = self.public_listener.map(|listener| {
             let app = Arc::new(self.app.data_plane_only());
             let mut stopped = stopped.clone();
@@ -88,6 +96,8 @@ impl Server {
         if let Some(public) = public {
             public.await??;
         }
+        // Counts of the last requests are written before the process exits.
+        flusher.await?;
         Ok(())
     }
 }

@@ -146,6 +146,7 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let doc = UsagePlanDoc {
         plan,
         key_ids: BTreeSet::new(),
+        created_date: op.now,
     };
     op.changes.push(Change::UsagePlan(id, Some(Arc::new(doc))));
     Ok(Reply::created(body))

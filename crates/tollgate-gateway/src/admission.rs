@@ -1,0 +1,182 @@
+//! Phase 3 of the pipeline: API key, throttling and quota (`spec/aws-apigw.md`
+//! §2.4, §3). Every configured throttle layer is its own token bucket and a
+//! request passes only if all admit it; a bucket that admitted gets its token
+//! back when a later layer refuses. All of it is in memory: atomics, a per-key
+//! lock, no store access.
+
+use std::sync::Arc;
+
+use crate::compile::{CompiledMethod, CompiledStage};
+use crate::context::RequestContext;
+use crate::error::GatewayError;
+use crate::integration::MethodRequest;
+use crate::quota::QuotaDecision;
+use crate::throttle::Bucket;
+use crate::usage_plans::PlanBinding;
+use crate::Gateway;
+
+/// A request that passed; dropping it ends its in-flight count.
+#[derive(Debug, Default)]
+pub struct Admission {
+    counted: Option<Counted>,
+}
+
+#[derive(Debug)]
+struct Counted {
+    binding: Arc<PlanBinding>,
+    cost: i64,
+    day: i64,
+}
+
+impl Admission {
+    /// Takes back the quota a request used when it is refused before its integration.
+    pub fn refund(mut self) {
+        if let Some(c) = self.counted.take() {
+            c.binding
+                .usage
+                .refund(c.cost, c.day, c.binding.plan.concurrency.is_some());
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(c) = &self.counted {
+            if c.binding.plan.concurrency.is_some() {
+                c.binding.usage.finish();
+            }
+        }
+    }
+}
+
+/// Tokens taken so far, returned if a later layer refuses.
+struct Taken {
+    buckets: Vec<Arc<Bucket>>,
+    now: u64,
+}
+
+impl Taken {
+    fn take(&mut self, bucket: &Arc<Bucket>) -> Result<(), GatewayError> {
+        if bucket.try_acquire(self.now) {
+            self.buckets.push(bucket.clone());
+            Ok(())
+        } else {
+            for b in self.buckets.drain(..) {
+                b.release(self.now);
+            }
+            Err(GatewayError::Throttled)
+        }
+    }
+}
+
+/// The API key a request presents, by the API's key source.
+fn presented_key<'r>(stage: &CompiledStage, request: &'r MethodRequest) -> Option<&'r str> {
+    match stage.api_key_source.as_str() {
+        // AUTHORIZER keys come from a Lambda authorizer's usageIdentifierKey,
+        // which needs the authorizer support Tollgate does not have yet.
+        "AUTHORIZER" => None,
+        _ => request
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok()),
+    }
+}
+
+/// Checks key, throttles and quota for one request.
+pub fn admit(
+    gateway: &Gateway,
+    stage: &CompiledStage,
+    method: &CompiledMethod,
+    request: &MethodRequest,
+    cx: &mut RequestContext,
+) -> Result<Admission, GatewayError> {
+    let binding = if method.api_key_required {
+        let keys = gateway.keys.load();
+        let value = presented_key(stage, request).ok_or(GatewayError::InvalidApiKey)?;
+        let key = keys
+            .find(value)
+            .filter(|k| k.enabled)
+            .ok_or(GatewayError::InvalidApiKey)?;
+        let binding = key
+            .plan_for(&stage.api_id, &stage.stage_name)
+            .ok_or(GatewayError::InvalidApiKey)?
+            .clone();
+        cx.api_key = Some(value.to_string());
+        cx.api_key_id = Some(key.id.clone());
+        Some((key.clone(), binding))
+    } else {
+        None
+    };
+
+    let now = gateway.clock.monotonic_nanos();
+    let mut taken = Taken {
+        buckets: Vec::with_capacity(4),
+        now,
+    };
+    let account = gateway.account_bucket.clone();
+    taken.take(&account)?;
+    if let Some(b) = &method.stage_bucket {
+        taken.take(b)?;
+    }
+    let method_bucket = binding.as_ref().and_then(|(key, b)| {
+        let limits = b
+            .plan
+            .method_throttles
+            .get(&method.plan_throttle_key)
+            .or_else(|| {
+                b.plan
+                    .method_throttles
+                    .get(&format!("{}/{}", method.resource_path, cx.http_method))
+            })?;
+        Some(gateway.plan_buckets.get(
+            &format!(
+                "planm:{}:{}:{}",
+                b.plan.id, key.id, method.plan_throttle_key
+            ),
+            *limits,
+            now,
+        ))
+    });
+    if let Some((_, b)) = &binding {
+        if let Some(bucket) = &b.bucket {
+            taken.take(bucket)?;
+        }
+    }
+    if let Some(bucket) = &method_bucket {
+        taken.take(bucket)?;
+    }
+
+    let Some((key, binding)) = binding else {
+        return Ok(Admission::default());
+    };
+    let plan = &binding.plan;
+    let cost = plan.cost(&method.resource_path, &cx.http_method, &request.body);
+    let day = gateway.clock.epoch_seconds().div_euclid(86_400);
+    let decision = binding.usage.try_consume(
+        plan.quota.as_ref(),
+        plan.created_day,
+        |start| key.adjustment(&plan.id, start),
+        plan.concurrency,
+        cost,
+        day,
+    );
+    match decision {
+        QuotaDecision::Admitted => Ok(Admission {
+            counted: Some(Counted {
+                binding: binding.clone(),
+                cost,
+                day,
+            }),
+        }),
+        QuotaDecision::Exceeded | QuotaDecision::TooManyInFlight => {
+            for b in taken.buckets.drain(..) {
+                b.release(now);
+            }
+            Err(if decision == QuotaDecision::Exceeded {
+                GatewayError::QuotaExceeded
+            } else {
+                GatewayError::Throttled
+            })
+        }
+    }
+}
