@@ -40,7 +40,9 @@ pub struct ValidationIssue {
     pub kind: &'static str,
     pub loc: Vec<Value>,
     pub msg: String,
-    pub input: Value,
+    /// Boxed, like `ctx`: serde_json's `preserve_order` (enabled in this
+    /// workspace by tollgate-vtl) makes a `Value` large.
+    pub input: Box<Value>,
     /// Boxed: rarely present, and it keeps `Result<_, ValidationIssue>` small.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ctx: Option<Box<Value>>,
@@ -52,7 +54,7 @@ impl ValidationIssue {
             kind,
             loc,
             msg: msg.into(),
-            input,
+            input: Box::new(input),
             ctx: None,
         }
     }

@@ -43,6 +43,9 @@ use crate::response::Body;
 /// Stages by api id, then stage name (nested so a lookup borrows, never allocates).
 type Deployed = HashMap<String, HashMap<String, Arc<CompiledStage>>>;
 
+/// Compiled stages by (api id, stage name), with what each was built from.
+type CompileCache = HashMap<(String, String), (CompiledFrom, Arc<CompiledStage>)>;
+
 /// What a compiled stage was built from, to reuse it when nothing changed.
 #[derive(PartialEq)]
 struct CompiledFrom {
@@ -53,7 +56,7 @@ struct CompiledFrom {
 pub struct Gateway {
     deployed: ArcSwap<Deployed>,
     /// Only the control plane's listener touches this, never a request.
-    cache: Mutex<HashMap<(String, String), (CompiledFrom, Arc<CompiledStage>)>>,
+    cache: Mutex<CompileCache>,
     pub(crate) client: UpstreamClient,
     pub(crate) account_id: String,
     /// API keys and the plans they belong to.

@@ -104,9 +104,12 @@ impl UsageCell {
     }
 }
 
+/// One shard of the counters: (plan id, key id) → counters.
+type CounterShard = Mutex<HashMap<(String, String), Arc<UsageCell>>>;
+
 /// Counters for every key, sharded so no lock is global.
 pub struct QuotaCounters {
-    shards: Vec<Mutex<HashMap<(String, String), Arc<UsageCell>>>>,
+    shards: Vec<CounterShard>,
     /// Stored per-day counts loaded at start-up, used to seed a key on first use.
     seed: Mutex<BTreeMap<UsageKey, i64>>,
 }

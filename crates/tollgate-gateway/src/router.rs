@@ -142,14 +142,14 @@ fn find_in<'r, T>(
 mod tests {
     use super::*;
 
-    fn methods(tag: &'static str, names: &[&str]) -> HashMap<String, Arc<&'static str>> {
+    fn methods(tag: &str, names: &[&str]) -> HashMap<String, Arc<String>> {
         names
             .iter()
-            .map(|m| (m.to_string(), Arc::new(tag)))
+            .map(|m| (m.to_string(), Arc::new(tag.to_string())))
             .collect()
     }
 
-    fn router() -> Router<&'static str> {
+    fn router() -> Router<String> {
         let mut r = Router::default();
         r.insert("/", methods("root", &["GET"]));
         r.insert("/api", methods("api", &["GET"]));
@@ -161,19 +161,19 @@ mod tests {
         r
     }
 
-    fn tag(r: &Router<&'static str>, method: &str, path: &str) -> Option<&'static str> {
-        r.find(path).and_then(|m| m.method(method).map(|t| **t))
+    fn tag(r: &Router<String>, method: &str, path: &str) -> Option<String> {
+        r.find(path).and_then(|m| m.method(method).map(|t| t.to_string()))
     }
 
     #[test]
     fn literal_beats_param_beats_greedy() {
         let r = router();
-        assert_eq!(tag(&r, "GET", "/pets/mine"), Some("mine"));
-        assert_eq!(tag(&r, "GET", "/pets/7"), Some("pet"));
-        assert_eq!(tag(&r, "GET", "/pets/7/toys"), Some("toys"));
-        assert_eq!(tag(&r, "DELETE", "/api/v1/jobs/1"), Some("proxy"));
-        assert_eq!(tag(&r, "GET", "/"), Some("root"));
-        assert_eq!(tag(&r, "GET", "/pets/"), Some("pets"));
+        assert_eq!(tag(&r, "GET", "/pets/mine"), Some("mine".to_string()));
+        assert_eq!(tag(&r, "GET", "/pets/7"), Some("pet".to_string()));
+        assert_eq!(tag(&r, "GET", "/pets/7/toys"), Some("toys".to_string()));
+        assert_eq!(tag(&r, "DELETE", "/api/v1/jobs/1"), Some("proxy".to_string()));
+        assert_eq!(tag(&r, "GET", "/"), Some("root".to_string()));
+        assert_eq!(tag(&r, "GET", "/pets/"), Some("pets".to_string()));
     }
 
     #[test]
