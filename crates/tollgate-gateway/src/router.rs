@@ -162,7 +162,8 @@ mod tests {
     }
 
     fn tag(r: &Router<String>, method: &str, path: &str) -> Option<String> {
-        r.find(path).and_then(|m| m.method(method).map(|t| t.to_string()))
+        r.find(path)
+            .and_then(|m| m.method(method).map(|t| t.to_string()))
     }
 
     #[test]
@@ -171,7 +172,10 @@ mod tests {
         assert_eq!(tag(&r, "GET", "/pets/mine"), Some("mine".to_string()));
         assert_eq!(tag(&r, "GET", "/pets/7"), Some("pet".to_string()));
         assert_eq!(tag(&r, "GET", "/pets/7/toys"), Some("toys".to_string()));
-        assert_eq!(tag(&r, "DELETE", "/api/v1/jobs/1"), Some("proxy".to_string()));
+        assert_eq!(
+            tag(&r, "DELETE", "/api/v1/jobs/1"),
+            Some("proxy".to_string())
+        );
         assert_eq!(tag(&r, "GET", "/"), Some("root".to_string()));
         assert_eq!(tag(&r, "GET", "/pets/"), Some("pets".to_string()));
     }
