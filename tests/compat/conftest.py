@@ -56,8 +56,9 @@ os.environ.update(
 class Server:
     """One `tollgate serve` process on an ephemeral port."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, args=()):
         self.data_dir = str(data_dir)
+        self.args = list(args)  # extra `tollgate serve` flags
         self.proc = None
         self.endpoint = None
         self.output = []  # every stdout/stderr line, for failure reports
@@ -72,7 +73,7 @@ class Server:
         # no TOLLGATE_* settings or ./tollgate.toml from the caller's environment
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
         self.proc = subprocess.Popen(
-            [TOLLGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            [TOLLGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, *self.args],
             cwd=self.data_dir,
             env=env,
             stdout=subprocess.PIPE,

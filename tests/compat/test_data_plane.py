@@ -373,3 +373,68 @@ def test_test_invoke_method(server, apigw):
     # HTTP header names are case-insensitive; Tollgate reports them lower-cased.
     headers = {k.lower(): v for k, v in out["headers"].items()}
     assert out["status"] == 200 and headers["x-mock"] == "yes"
+
+
+def test_https_upstream_with_a_private_ca(tmp_path):
+    """An https:// integration, verified against a CA given with --upstream-ca-file."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from conftest import Server, make_client
+
+    # A private CA and a server certificate it signed (webpki refuses a CA as a server certificate).
+    ca, ca_key = tmp_path / "ca.pem", tmp_path / "ca-key.pem"
+    cert, key, csr = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "req.csr"
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    for argv in (
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Tollgate test CA",
+         "-keyout", str(ca_key), "-out", str(ca)],
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key),
+         "-out", str(csr)],
+        ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+         "-days", "1", "-extfile", str(ext), "-out", str(cert)],
+    ):
+        subprocess.run(argv, check=True, capture_output=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"secure": True, "path": self.path}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    trusted = Server(tmp_path / "trusted", args=["--upstream-ca-file", str(ca)])
+    (tmp_path / "trusted").mkdir()
+    trusted.start()
+    try:
+        apigw = make_client(trusted.endpoint)
+        api_id = http_proxy_api(apigw, f"https://127.0.0.1:{port}/{{proxy}}")
+        r = requests.get(f"{trusted.endpoint}/_aws/execute-api/{api_id}/s/hello", timeout=20)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"secure": True, "path": "/hello"}
+    finally:
+        trusted.stop()
+    # Without the CA the certificate is not trusted: the integration fails, nothing leaks.
+    untrusted = Server(tmp_path / "untrusted")
+    (tmp_path / "untrusted").mkdir()
+    untrusted.start()
+    try:
+        apigw = make_client(untrusted.endpoint)
+        api_id = http_proxy_api(apigw, f"https://127.0.0.1:{port}/{{proxy}}")
+        r = requests.get(f"{untrusted.endpoint}/_aws/execute-api/{api_id}/s/hello", timeout=20)
+        assert_gateway_error(r, 500, "InternalServerErrorException", b'{"message": "Internal server error"}')
+    finally:
+        untrusted.stop()
+        httpd.shutdown()

@@ -21,7 +21,9 @@ use tollgate_model::method::Method;
 use tollgate_model::resource::Resource;
 use tollgate_model::rest_api::{EndpointConfiguration, RestApi};
 use tollgate_model::state::{ApiDefinition, RestApiDoc};
-use tollgate_model::usage_plan::{ApiStage, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanDoc};
+use tollgate_model::usage_plan::{
+    ApiStage, QuotaSettings, ThrottleSettings, UsagePlan, UsagePlanDoc,
+};
 use tollgate_model::State;
 
 const API: &str = "benchapi01";
@@ -183,7 +185,10 @@ fn bench(c: &mut Criterion) {
         let matched = stage.router.find("/api/v1/jobs/x").expect("routed");
         let method = matched.method("GET").expect("method").clone();
         let mut headers = HeaderMap::new();
-        headers.insert("x-api-key", HeaderValue::from_str(&key_value(keys / 2)).expect("ascii"));
+        headers.insert(
+            "x-api-key",
+            HeaderValue::from_str(&key_value(keys / 2)).expect("ascii"),
+        );
         let request = MethodRequest {
             method: http::Method::GET,
             headers,
@@ -194,12 +199,16 @@ fn bench(c: &mut Criterion) {
         };
         let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
         let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
-        group.bench_with_input(BenchmarkId::new("key+throttle+quota", format!("{keys} keys/{plans} plans")), &keys, |b, _| {
-            b.iter(|| {
-                let admitted = admit(&gateway, &stage, &method, &request, &mut cx);
-                assert!(admitted.is_ok());
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("key+throttle+quota", format!("{keys} keys/{plans} plans")),
+            &keys,
+            |b, _| {
+                b.iter(|| {
+                    let admitted = admit(&gateway, &stage, &method, &request, &mut cx);
+                    assert!(admitted.is_ok());
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -36,7 +36,7 @@ use crate::throttle::{Bucket, BucketRegistry, LazyBuckets, Limits};
 use crate::usage_plans::KeyIndex;
 
 use crate::compile::CompiledStage;
-use crate::integration::client::UpstreamClient;
+pub use crate::integration::client::UpstreamClient;
 pub use crate::invoke::InvokeTarget;
 use crate::response::Body;
 
@@ -74,6 +74,12 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(account_id: &str) -> Gateway {
         Self::with_clock(account_id, Arc::new(SystemClock::default()))
+    }
+
+    /// Uses `client` for integrations (e.g. one trusting extra CA certificates).
+    pub fn with_upstream_client(mut self, client: UpstreamClient) -> Gateway {
+        self.client = client;
+        self
     }
 
     /// A gateway on an injected clock (tests of throttling and quota periods).

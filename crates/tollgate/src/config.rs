@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub account_id: Option<String>,
     pub region: Option<String>,
+    /// PEM file of extra CA certificates trusted for https upstreams.
+    pub upstream_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub credentials: Vec<CredentialEntry>,
 }
@@ -48,6 +50,7 @@ pub struct Overrides {
     pub region: Option<String>,
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 /// The validated configuration the server runs with.
@@ -61,6 +64,7 @@ pub struct Config {
     pub region: String,
     /// Admin credentials the control plane accepts (SigV4).
     pub credentials: Vec<Credentials>,
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -158,6 +162,7 @@ impl Config {
             account_id,
             region,
             credentials,
+            upstream_ca_file: overrides.upstream_ca_file.or(file.upstream_ca_file),
         })
     }
 }

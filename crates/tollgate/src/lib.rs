@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tollgate_control::{ControlConfig, ControlPlane};
-use tollgate_gateway::Gateway;
+use tollgate_gateway::{Gateway, UpstreamClient};
 use tollgate_store::SqliteStore;
 
 pub use config::Config;
@@ -36,7 +36,14 @@ impl Server {
             },
         )
         .context("cannot load the stored state")?;
-        let gateway = Arc::new(Gateway::new(&config.account_id));
+        let extra_roots = match &config.upstream_ca_file {
+            Some(path) => UpstreamClient::read_ca_file(path)?,
+            None => Vec::new(),
+        };
+        let gateway = Arc::new(
+            Gateway::new(&config.account_id)
+                .with_upstream_client(UpstreamClient::with_extra_roots(&extra_roots)?),
+        );
         {
             // Every committed change recompiles what the data plane serves.
             let gateway = gateway.clone();

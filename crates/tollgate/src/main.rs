@@ -44,6 +44,9 @@ struct ServeArgs {
     /// Region shown in ARNs [default: us-east-1].
     #[arg(long, env = "TOLLGATE_REGION")]
     region: Option<String>,
+    /// PEM file of extra CA certificates trusted for https upstreams.
+    #[arg(long, env = "TOLLGATE_UPSTREAM_CA_FILE")]
+    upstream_ca_file: Option<PathBuf>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -81,6 +84,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             region: args.region,
             access_key_id: args.access_key_id,
             secret_access_key: args.secret_access_key,
+            upstream_ca_file: args.upstream_ca_file,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

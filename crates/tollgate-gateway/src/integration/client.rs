@@ -8,9 +8,14 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use std::sync::Arc;
+
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use crate::error::GatewayError;
 
@@ -43,22 +48,92 @@ const REMAPPED: &[&str] = &[
     "x-amz-apigw-id",
 ];
 
+/// Why extra upstream CA certificates could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("cannot read CA certificates from {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Pooled HTTP/1.1 client for `http://` and `https://` upstreams (rustls,
+/// Mozilla's roots plus any configured CA certificates).
 #[derive(Clone)]
 pub struct UpstreamClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Default for UpstreamClient {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        match Self::with_extra_roots(&[]) {
+            Ok(client) => client,
+            Err(e) => {
+                // Cannot happen with the bundled provider and roots; stay up, without TLS roots.
+                tracing::error!(error = %e, "upstream TLS setup failed: https upstreams will fail");
+                Self::build(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            }
+        }
+    }
+}
+
+impl UpstreamClient {
+    fn build(tls: rustls::ClientConfig) -> UpstreamClient {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        http.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(1024)
             .build(connector);
         UpstreamClient { client }
+    }
+
+    /// Trusts Mozilla's roots and `extra` (DER certificates, e.g. a private CA).
+    pub fn with_extra_roots(
+        extra: &[CertificateDer<'static>],
+    ) -> Result<UpstreamClient, TlsSetupError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in extra {
+            roots.add(cert.clone())?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Self::build(tls))
+    }
+
+    /// Reads PEM certificates from `path` for [`UpstreamClient::with_extra_roots`].
+    pub fn read_ca_file(
+        path: &std::path::Path,
+    ) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+        let err = |reason: String| TlsSetupError::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| err(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(err("no certificates found".into()));
+        }
+        Ok(certs)
     }
 }
 
