@@ -259,23 +259,5 @@ pub fn compile(
 
 /// The stage TestInvokeMethod runs in: AWS calls it `test-invoke-stage`.
 pub fn test_invoke_stage() -> Stage {
-    Stage {
-        deployment_id: "test-invoke".into(),
-        client_certificate_id: None,
-        stage_name: "test-invoke-stage".into(),
-        description: None,
-        cache_cluster_enabled: false,
-        cache_cluster_size: None,
-        cache_cluster_status: "NOT_AVAILABLE".into(),
-        method_settings: BTreeMap::new(),
-        variables: BTreeMap::new(),
-        documentation_version: None,
-        access_log_settings: None,
-        canary_settings: None,
-        tracing_enabled: false,
-        web_acl_arn: None,
-        tags: Default::default(),
-        created_date: 0,
-        last_updated_date: 0,
-    }
+    Stage::new("test-invoke-stage", "test-invoke", 0)
 }

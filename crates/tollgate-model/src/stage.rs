@@ -103,6 +103,31 @@ pub struct Stage {
     pub last_updated_date: i64,
 }
 
+impl Stage {
+    /// A stage with AWS's defaults for a new one.
+    pub fn new(name: &str, deployment_id: &str, now: i64) -> Stage {
+        Stage {
+            deployment_id: deployment_id.to_string(),
+            client_certificate_id: None,
+            stage_name: name.to_string(),
+            description: None,
+            cache_cluster_enabled: false,
+            cache_cluster_size: None,
+            cache_cluster_status: "NOT_AVAILABLE".into(),
+            method_settings: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            documentation_version: None,
+            access_log_settings: None,
+            canary_settings: None,
+            tracing_enabled: false,
+            web_acl_arn: None,
+            tags: Tags::new(),
+            created_date: now,
+            last_updated_date: now,
+        }
+    }
+}
+
 /// Stage names are `[A-Za-z0-9_-]{1,128}`.
 pub fn valid_stage_name(name: &str) -> bool {
     (1..=128).contains(&name.len())

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tollgate_model::deployment::{Deployment, DeploymentDoc, MethodSnapshot};
 use tollgate_model::patch::PatchOp;
-use tollgate_model::stage::{valid_stage_name, CanarySettings};
+use tollgate_model::stage::{valid_stage_name, CanarySettings, Stage};
 use tollgate_model::state::RestApiDoc;
 use tollgate_model::{ids, ApiError, Change};
 
-use super::stages::{new_stage, validate_cache_size, validate_variables};
+use super::stages::{validate_cache_size, validate_variables};
 use super::{to_json, Op, PatchInput};
 use crate::pagination::page;
 use crate::request::Reply;
@@ -135,7 +135,7 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
                 stage
             }
             None => {
-                let mut stage = new_stage(&name, &id, op.now);
+                let mut stage = Stage::new(&name, &id, op.now);
                 stage.description = input.stage_description;
                 stage.variables = input.variables;
                 stage.cache_cluster_enabled = input.cache_cluster_enabled.unwrap_or(false);

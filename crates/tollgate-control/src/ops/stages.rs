@@ -17,29 +17,6 @@ use tollgate_model::{ApiError, Change, Tags};
 use super::{required, to_json, Op, PatchInput};
 use crate::request::Reply;
 
-/// A stage with AWS's defaults.
-pub fn new_stage(name: &str, deployment_id: &str, now: i64) -> Stage {
-    Stage {
-        deployment_id: deployment_id.to_string(),
-        client_certificate_id: None,
-        stage_name: name.to_string(),
-        description: None,
-        cache_cluster_enabled: false,
-        cache_cluster_size: None,
-        cache_cluster_status: "NOT_AVAILABLE".into(),
-        method_settings: BTreeMap::new(),
-        variables: BTreeMap::new(),
-        documentation_version: None,
-        access_log_settings: None,
-        canary_settings: None,
-        tracing_enabled: false,
-        web_acl_arn: None,
-        tags: Tags::new(),
-        created_date: now,
-        last_updated_date: now,
-    }
-}
-
 pub fn validate_cache_size(size: &str) -> Result<(), ApiError> {
     if CACHE_CLUSTER_SIZES.contains(&size) {
         Ok(())
@@ -116,7 +93,7 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         return Err(ApiError::conflict("Stage already exists"));
     }
     validate_variables(&input.variables)?;
-    let mut stage = new_stage(&name, &deployment_id, op.now);
+    let mut stage = Stage::new(&name, &deployment_id, op.now);
     stage.description = input.description;
     stage.variables = input.variables;
     stage.documentation_version = input.documentation_version;
