@@ -79,6 +79,9 @@ pub struct CompiledIntegration {
     pub timeout: Duration,
     /// Responses with a selection pattern first, the default last.
     pub responses: Vec<CompiledResponse>,
+    /// Whether anything reads `$context` (templates, `context.*` mappings); the
+    /// per-request `$context` object is built only then.
+    pub needs_context: bool,
 }
 
 #[derive(Debug)]
@@ -145,19 +148,29 @@ fn compile_integration(i: &Integration) -> Result<CompiledIntegration, String> {
         .collect::<Result<Vec<_>, _>>()?;
     // Patterned responses are tried first; `.*` and the empty pattern act as defaults.
     responses.sort_by_key(|r| r.pattern.is_none());
+    let request_parameters: Vec<Mapping> = i
+        .request_parameters
+        .iter()
+        .map(|(k, v)| mapping::parse(k, v))
+        .collect::<Result<_, _>>()?;
+    let request_templates = templates(&i.request_templates)?;
+    let reads_context = |m: &Mapping| matches!(m.source, mapping::Source::Context(_));
+    let needs_context = request_templates.iter().any(|(_, t)| t.is_some())
+        || request_parameters.iter().any(reads_context)
+        || responses.iter().any(|r| {
+            r.response_templates.iter().any(|(_, t)| t.is_some())
+                || r.response_parameters.iter().any(reads_context)
+        });
     Ok(CompiledIntegration {
         kind,
         http_method: i.http_method.clone().unwrap_or_else(|| "POST".into()),
         uri: i.uri.clone().unwrap_or_default(),
-        request_parameters: i
-            .request_parameters
-            .iter()
-            .map(|(k, v)| mapping::parse(k, v))
-            .collect::<Result<_, _>>()?,
-        request_templates: templates(&i.request_templates)?,
+        request_parameters,
+        request_templates,
         passthrough,
         timeout: Duration::from_millis(i.timeout_in_millis.clamp(50, 300_000) as u64),
         responses,
+        needs_context,
     })
 }
 

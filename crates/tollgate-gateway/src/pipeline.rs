@@ -161,7 +161,11 @@ pub async fn integrate(
         tracing::warn!(api = %stage.api_id, resource = %method.resource_path, %reason, "method cannot be served");
         GatewayError::ApiConfiguration
     })?;
-    let context = cx.to_json();
+    let context = if integration.needs_context {
+        cx.to_json()
+    } else {
+        serde_json::Value::Null
+    };
     let inv = Invocation {
         stage,
         method,
