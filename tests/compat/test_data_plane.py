@@ -438,3 +438,11 @@ def test_https_upstream_with_a_private_ca(tmp_path):
     finally:
         untrusted.stop()
         httpd.shutdown()
+
+
+def test_request_head_limit(server, seed_api):
+    base, _ = url_forms(server.endpoint, seed_api)["aws_path"]
+    ok = requests.get(f"{base}/api/v1/health", headers={"X-Pad": "a" * 8000}, timeout=10)
+    assert ok.status_code == 200
+    too_big = requests.get(f"{base}/api/v1/health", headers={"X-Pad": "a" * 12000}, timeout=10)
+    assert too_big.status_code == 431

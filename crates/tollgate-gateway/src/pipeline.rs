@@ -31,6 +31,25 @@ use crate::Gateway;
 /// API Gateway's payload limit.
 pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
+/// API Gateway's limit on the request line plus all headers (spec §9).
+pub const MAX_REQUEST_HEAD: usize = 10_240;
+
+/// The size of the request line and headers as they were sent over HTTP/1.1.
+fn head_size<B>(request: &Request<B>) -> usize {
+    let line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().len())
+            .unwrap_or(1)
+        + "  HTTP/1.1\r\n".len();
+    line + request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + 2 + v.len() + 2)
+        .sum::<usize>()
+}
+
 /// Serves one data-plane request.
 pub async fn run(
     gateway: &Gateway,
@@ -65,6 +84,19 @@ pub async fn run(
         if trace.starts_with("Root=") {
             cx.trace_id = trace.to_string();
         }
+    }
+
+    if head_size(&request) > MAX_REQUEST_HEAD {
+        let mut response = Response::new(crate::response::full(
+            r#"{"message":"Request Header Fields Too Large"}"#,
+        ));
+        *response.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        add_standard_headers(response.headers_mut(), &cx);
+        return response;
     }
 
     // 1. resolve: one atomic load; the request keeps this stage to the end, so a

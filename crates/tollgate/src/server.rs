@@ -25,6 +25,9 @@ use tollgate_gateway::test_invoke::{TestInvokeError, TestInvokeInput};
 use tollgate_gateway::Gateway;
 use tollgate_model::ErrorCode;
 
+/// Most a request head may buffer before hyper answers 431.
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+
 /// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
 const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
 
@@ -92,7 +95,11 @@ pub async fn serve(
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
             });
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // A coarse guard on what one request head may buffer; the data plane
+            // enforces API Gateway's exact 10 240-byte limit itself.
+            builder.http1().max_buf_size(MAX_REQUEST_HEAD);
+            if let Err(e) = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
