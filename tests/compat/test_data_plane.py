@@ -446,3 +446,12 @@ def test_request_head_limit(server, seed_api):
     assert ok.status_code == 200
     too_big = requests.get(f"{base}/api/v1/health", headers={"X-Pad": "a" * 12000}, timeout=10)
     assert too_big.status_code == 431
+
+
+def test_client_chosen_request_id(server, seed_api):
+    base, _ = url_forms(server.endpoint, seed_api)["aws_path"]
+    chosen = str(uuid.uuid4())
+    r = requests.get(f"{base}/api/v1/health", headers={"x-amzn-RequestId": chosen}, timeout=10)
+    assert r.headers["x-amzn-RequestId"] == chosen
+    r = requests.get(f"{base}/api/v1/health", headers={"x-amzn-RequestId": "not-a-uuid"}, timeout=10)
+    assert UUID_RE.match(r.headers["x-amzn-RequestId"])

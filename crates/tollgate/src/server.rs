@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tollgate_aws::error::{rest_json_error, rest_json_ok};
-use tollgate_aws::request_id::new_request_id;
+use tollgate_aws::request_id::{is_uuid, new_request_id, REQUEST_ID_HEADER};
 use tollgate_aws::sigv4::{self, Credentials};
 use tollgate_control::{ControlPlane, ControlRequest};
 use tollgate_gateway::response::{full, Body};
@@ -119,6 +119,14 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
         .unwrap_or("")
         .to_string();
     if let Some(target) = tollgate_gateway::invoke::parse(&host, req.uri().path()) {
+        // A client may choose its request id, if it is a UUID (spec §2.2).
+        let request_id = req
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| is_uuid(v))
+            .map(str::to_string)
+            .unwrap_or(request_id);
         return app.gateway.handle(target, req, peer, request_id).await;
     }
     if app.data_plane_only {
