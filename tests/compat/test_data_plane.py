@@ -455,3 +455,24 @@ def test_client_chosen_request_id(server, seed_api):
     assert r.headers["x-amzn-RequestId"] == chosen
     r = requests.get(f"{base}/api/v1/health", headers={"x-amzn-RequestId": "not-a-uuid"}, timeout=10)
     assert UUID_RE.match(r.headers["x-amzn-RequestId"])
+
+
+def test_binary_content_handling(server, apigw):
+    """contentHandling converts between base64 text and binary payloads."""
+    api_id = apigw.create_rest_api(name="binary", binaryMediaTypes=["image/png"])["id"]
+    res = add_resource(apigw, api_id, root_id(apigw, api_id), "logo")
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="GET", type="MOCK",
+                          requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200")
+    png = b"\x89PNG\r\n\x1a\n\x00\x01binary"
+    import base64
+    apigw.put_integration_response(
+        restApiId=api_id, resourceId=res, httpMethod="GET", statusCode="200",
+        responseTemplates={"image/png": base64.b64encode(png).decode()}, contentHandling="CONVERT_TO_BINARY",
+    )
+    apigw.create_deployment(restApiId=api_id, stageName="v1")
+    r = requests.get(f"{server.endpoint}/_aws/execute-api/{api_id}/v1/logo", headers={"Accept": "image/png"}, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "image/png"
+    assert r.content == png

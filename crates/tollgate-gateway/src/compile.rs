@@ -29,6 +29,7 @@ pub struct CompiledStage {
     pub router: Router<CompiledMethod>,
     /// Customised gateway responses by type (the rest are defaults).
     pub gateway_responses: HashMap<String, GatewayResponse>,
+    /// Lower-cased; `*/*` and `image/*` style wildcards allowed.
     pub binary_media_types: Vec<String>,
     pub api_key_source: String,
     pub tracing_enabled: bool,
@@ -82,6 +83,23 @@ pub struct CompiledIntegration {
     /// Whether anything reads `$context` (templates, `context.*` mappings); the
     /// per-request `$context` object is built only then.
     pub needs_context: bool,
+    /// `contentHandling` of the integration request.
+    pub content_handling: Option<ContentHandling>,
+}
+
+/// Base64 conversion between binary and text payloads (`contentHandling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentHandling {
+    ConvertToBinary,
+    ConvertToText,
+}
+
+fn content_handling(value: Option<&str>) -> Option<ContentHandling> {
+    match value {
+        Some("CONVERT_TO_BINARY") => Some(ContentHandling::ConvertToBinary),
+        Some("CONVERT_TO_TEXT") => Some(ContentHandling::ConvertToText),
+        _ => None,
+    }
 }
 
 #[derive(Debug)]
@@ -91,6 +109,7 @@ pub struct CompiledResponse {
     pub pattern: Option<Regex>,
     pub response_parameters: Vec<Mapping>,
     pub response_templates: Templates,
+    pub content_handling: Option<ContentHandling>,
 }
 
 fn templates(source: &BTreeMap<String, Option<String>>) -> Result<Templates, String> {
@@ -124,6 +143,7 @@ fn compile_response(r: &IntegrationResponse) -> Result<CompiledResponse, String>
             .map(|(k, v)| mapping::parse(k, v))
             .collect::<Result<_, _>>()?,
         response_templates: templates(&r.response_templates)?,
+        content_handling: content_handling(r.content_handling.as_deref()),
     })
 }
 
@@ -171,6 +191,7 @@ fn compile_integration(i: &Integration) -> Result<CompiledIntegration, String> {
         timeout: Duration::from_millis(i.timeout_in_millis.clamp(50, 300_000) as u64),
         responses,
         needs_context,
+        content_handling: content_handling(i.content_handling.as_deref()),
     })
 }
 
@@ -264,7 +285,12 @@ pub fn compile(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        binary_media_types: deployment.api.binary_media_types.clone(),
+        binary_media_types: deployment
+            .api
+            .binary_media_types
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect(),
         api_key_source: deployment.api.api_key_source.clone(),
         tracing_enabled: stage.tracing_enabled,
     }
@@ -273,4 +299,16 @@ pub fn compile(
 /// The stage TestInvokeMethod runs in: AWS calls it `test-invoke-stage`.
 pub fn test_invoke_stage() -> Stage {
     Stage::new("test-invoke-stage", "test-invoke", 0)
+}
+
+impl CompiledStage {
+    /// Whether a payload of `media_type` is binary for this API (`binaryMediaTypes`).
+    pub fn is_binary(&self, media_type: &str) -> bool {
+        self.binary_media_types.iter().any(|t| {
+            t == media_type
+                || t == "*/*"
+                || t.strip_suffix("/*")
+                    .is_some_and(|prefix| media_type.split('/').next() == Some(prefix))
+        })
+    }
 }

@@ -7,9 +7,10 @@ use http_body_util::Full;
 
 use super::client::{set_header, UpstreamClient};
 use super::http_proxy::read_body;
-use super::respond::method_response;
+use super::respond::{convert, method_response};
 use super::templates::{params_of, render, select_request, RequestMapping};
 use super::{encode_query, uri, Invocation};
+use crate::compile::ContentHandling;
 use crate::error::GatewayError;
 use crate::response::Body;
 
@@ -21,17 +22,33 @@ pub async fn invoke(
     client: &UpstreamClient,
 ) -> Result<Response<Body>, GatewayError> {
     let mut mapped = inv.map_request();
+    let content_type = super::templates::media_type(
+        inv.request
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let is_binary = inv.stage.is_binary(&content_type);
+    // CONVERT_TO_TEXT makes a binary payload base64 before templates see it;
+    // CONVERT_TO_BINARY decodes what the mapping produced.
+    let handling = inv.integration.content_handling;
+    let source = match handling {
+        Some(ContentHandling::ConvertToText) => {
+            convert(inv.request.body.clone(), handling, is_binary)?
+        }
+        _ => inv.request.body.clone(),
+    };
     let body = match select_request(
         &inv.integration.request_templates,
         inv.integration.passthrough,
         &inv.request.headers,
     )? {
-        RequestMapping::Passthrough => inv.request.body.clone(),
+        RequestMapping::Passthrough => source,
         RequestMapping::Template(None) => Bytes::new(),
         RequestMapping::Template(Some(template)) => {
             let rendered = render(
                 &template,
-                &inv.request.body,
+                &source,
                 &params_of(inv.request),
                 inv.stage,
                 inv.context,
@@ -45,6 +62,10 @@ pub async fn invoke(
             mapped.path.extend(o.path);
             Bytes::from(rendered.output)
         }
+    };
+    let body = match handling {
+        Some(ContentHandling::ConvertToBinary) => convert(body, handling, is_binary)?,
+        _ => body,
     };
     let target = uri::build(
         &inv.integration.uri,

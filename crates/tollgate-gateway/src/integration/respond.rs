@@ -88,9 +88,55 @@ pub fn method_response(
             upstream_body.clone()
         }
     };
+    let body = convert(
+        body,
+        selected.content_handling,
+        binary_response(inv, &headers),
+    )?;
     let mut response = Response::new(full(body));
     *response.status_mut() =
         StatusCode::from_u16(status).map_err(|_| GatewayError::ApiConfiguration)?;
     *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// Whether the method response is binary: its content type, or the client's
+/// first Accept type, is one of the API's binaryMediaTypes.
+fn binary_response(inv: &Invocation<'_>, headers: &HeaderMap) -> bool {
+    let content_type = super::templates::media_type(
+        headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let accept = super::templates::media_type(
+        inv.request
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    inv.stage.is_binary(&content_type) || inv.stage.is_binary(&accept)
+}
+
+/// Applies `contentHandling`: CONVERT_TO_BINARY decodes base64 text,
+/// CONVERT_TO_TEXT encodes a binary payload as base64. Without it a payload
+/// passes as it is.
+pub fn convert(
+    body: Bytes,
+    handling: Option<crate::compile::ContentHandling>,
+    is_binary: bool,
+) -> Result<Bytes, GatewayError> {
+    use crate::compile::ContentHandling;
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    match handling {
+        Some(ContentHandling::ConvertToBinary) => {
+            let text = std::str::from_utf8(&body).map_err(|_| GatewayError::ApiConfiguration)?;
+            engine
+                .decode(text.trim())
+                .map(Bytes::from)
+                .map_err(|_| GatewayError::ApiConfiguration)
+        }
+        Some(ContentHandling::ConvertToText) if is_binary => Ok(Bytes::from(engine.encode(&body))),
+        _ => Ok(body),
+    }
 }
