@@ -18,14 +18,22 @@ pub use config::Config;
 
 /// A bound, loaded server ready to [`Server::run`].
 pub struct Server {
-    listener: TcpListener,
-    public_listener: Option<TcpListener>,
+    listener: std::net::TcpListener,
+    public_listener: Option<std::net::TcpListener>,
     app: Arc<server::App>,
+}
+
+/// Binds a non-blocking listener that every worker thread can accept from.
+fn listen(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 impl Server {
     /// Opens the store, loads the state and binds the listener.
-    pub async fn bind(config: &Config) -> anyhow::Result<Server> {
+    pub fn bind(config: &Config) -> anyhow::Result<Server> {
         let store = SqliteStore::open(&config.data_dir)
             .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
         let control = ControlPlane::open(
@@ -51,17 +59,8 @@ impl Server {
                 gateway.update(state, changes)
             }));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let public_listener = match config.public_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr}"))?,
-            ),
-            None => None,
-        };
+        let listener = listen(config.listen)?;
+        let public_listener = config.public_listen.map(listen).transpose()?;
         Ok(Server {
             listener,
             public_listener,
@@ -83,26 +82,70 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until `shutdown` resolves.
+    /// Serves until `shutdown` resolves, on the calling (current-thread)
+    /// runtime plus one more single-threaded runtime per remaining CPU.
+    ///
+    /// Thread per core: each thread accepts connections and serves them to the
+    /// end, with its own upstream pool, so a request never hops between threads.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait_for_stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let mut workers = Vec::new();
+        for i in 1..cpus {
+            let listener = self.listener.try_clone()?;
+            let app = self.app.clone();
+            let stopped = stopped.clone();
+            let worker = std::thread::Builder::new()
+                .name(format!("tollgate-worker-{i}"))
+                .spawn(move || -> anyhow::Result<()> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        server::serve(listener, app, wait_for_stop(stopped)).await
+                    })?;
+                    Ok(())
+                })?;
+            workers.push(worker);
+        }
         let flusher = tokio::spawn(usage_flush::run(
             self.app.control.clone(),
             self.app.gateway.clone(),
             stopped.clone(),
         ));
-        let public = self.public_listener.map(|listener| {
-            let app = Arc::new(self.app.data_plane_only());
-            let mut stopped = stopped.clone();
-            tokio::spawn(server::serve(listener, app, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }))
-        });
-        server::serve(self.listener, self.app, shutdown).await?;
+        let public = match self.public_listener {
+            Some(listener) => {
+                let app = Arc::new(self.app.data_plane_only());
+                let listener = TcpListener::from_std(listener)?;
+                Some(tokio::spawn(server::serve(
+                    listener,
+                    app,
+                    wait_for_stop(stopped.clone()),
+                )))
+            }
+            None => None,
+        };
+        server::serve(TcpListener::from_std(self.listener)?, self.app, shutdown).await?;
         let _ = stop.send(true);
         if let Some(public) = public {
             public.await??;
         }
+        let joined = tokio::task::spawn_blocking(move || {
+            for worker in workers {
+                match worker.join() {
+                    Ok(result) => result?,
+                    Err(_) => anyhow::bail!("a worker thread panicked"),
+                }
+            }
+            Ok(())
+        });
+        joined.await??;
         // Counts of the last requests are written before the process exits.
         flusher.await?;
         Ok(())

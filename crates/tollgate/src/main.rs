@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use tollgate::config::{FileConfig, Overrides};
 use tollgate::{Config, Server};
 
+/// mimalloc: the request path allocates many small short-lived buffers, and the
+/// system allocator was a sixth of the CPU under load (see bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tollgate",
@@ -87,11 +92,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             upstream_ca_file: args.upstream_ca_file,
         },
     )?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let server = Server::bind(&config).await?;
+        let server = Server::bind(&config)?;
         let addr = server.local_addr()?;
         // Tests and scripts wait for this line.
         let mut stdout = std::io::stdout();
