@@ -167,6 +167,10 @@ pub async fn run(
 
 /// Reads the body whole, within the payload limit (413 beyond it).
 async fn read_body(body: Incoming, headers: &http::HeaderMap) -> Result<Bytes, GatewayError> {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

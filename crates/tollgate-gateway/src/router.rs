@@ -95,10 +95,13 @@ impl<T> Router<T> {
     }
 }
 
-fn decode(raw: &str) -> String {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8_lossy()
-        .into_owned()
+/// Percent-decodes a path text, borrowing when there is nothing to decode.
+fn decode(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains('%') {
+        percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
 }
 
 fn find_in<'r, T>(
@@ -109,7 +112,7 @@ fn find_in<'r, T>(
     let Some((first, rest)) = segments.split_first() else {
         return Some(&node.methods);
     };
-    if let Some(child) = node.literal.get(&decode(first)) {
+    if let Some(child) = node.literal.get(decode(first).as_ref()) {
         if let Some(found) = find_in(child, rest, params) {
             return Some(found);
         }
@@ -119,7 +122,7 @@ fn find_in<'r, T>(
         params.push(PathParam {
             name: name.clone(),
             raw: first.to_string(),
-            value: decode(first),
+            value: decode(first).into_owned(),
         });
         if let Some(found) = find_in(child, rest, params) {
             return Some(found);
@@ -130,7 +133,7 @@ fn find_in<'r, T>(
         let raw = segments.join("/");
         params.push(PathParam {
             name: name.clone(),
-            value: decode(&raw),
+            value: decode(&raw).into_owned(),
             raw,
         });
         return Some(methods);

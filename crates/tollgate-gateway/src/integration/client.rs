@@ -33,23 +33,23 @@ pub const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Integration response headers AWS renames rather than passes (spec §2.2, known issues).
-const REMAPPED: &[&str] = &[
-    "authorization",
-    "content-md5",
-    "date",
-    "expect",
-    "host",
-    "max-forwards",
-    "server",
-    "user-agent",
-    "via",
-    "www-authenticate",
-    "x-amzn-requestid",
-    "x-amz-apigw-id",
+/// Integration response headers AWS renames rather than passes (spec §2.2,
+/// known issues), with their new names.
+const REMAPPED: &[(&str, &str)] = &[
+    ("authorization", "x-amzn-remapped-authorization"),
+    ("content-md5", "x-amzn-remapped-content-md5"),
+    ("date", "x-amzn-remapped-date"),
+    ("expect", "x-amzn-remapped-expect"),
+    ("host", "x-amzn-remapped-host"),
+    ("max-forwards", "x-amzn-remapped-max-forwards"),
+    ("server", "x-amzn-remapped-server"),
+    ("user-agent", "x-amzn-remapped-user-agent"),
+    ("via", "x-amzn-remapped-via"),
+    ("www-authenticate", "x-amzn-remapped-www-authenticate"),
+    ("x-amzn-requestid", "x-amzn-remapped-x-amzn-requestid"),
+    ("x-amz-apigw-id", "x-amzn-remapped-x-amz-apigw-id"),
 ];
 
-/// Why extra upstream CA certificates could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     #[error("cannot read CA certificates from {path}: {reason}")]
@@ -175,36 +175,46 @@ impl UpstreamClient {
     }
 }
 
-/// Copies client headers for the upstream, without hop-by-hop ones and Host.
+/// Client headers as the upstream gets them: without hop-by-hop ones, Host
+/// and Content-Length (the client sets those anew).
 pub fn forwardable_request_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length" {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
+    let mut out = headers.clone();
+    let drop: Vec<HeaderName> = out
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            HOP_BY_HOP.contains(&n) || n == "host" || n == "content-length"
+        })
+        .cloned()
+        .collect();
+    for name in drop {
+        out.remove(name);
     }
     out
 }
 
-/// Integration response headers as the client gets them.
-pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(upstream.len());
-    for (name, value) in upstream {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) {
-            continue;
-        }
-        if REMAPPED.contains(&n) {
-            if let Ok(remapped) = HeaderName::try_from(format!("x-amzn-remapped-{n}")) {
-                out.append(remapped, value.clone());
+/// Integration response headers as the client gets them, changed in place:
+/// hop-by-hop headers dropped, reserved ones renamed.
+pub fn client_response_headers(mut headers: HeaderMap) -> HeaderMap {
+    let touched: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            HOP_BY_HOP.contains(&n) || REMAPPED.iter().any(|(r, _)| *r == n)
+        })
+        .cloned()
+        .collect();
+    for name in touched {
+        let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+        headers.remove(&name);
+        if let Some((_, renamed)) = REMAPPED.iter().find(|(r, _)| *r == name.as_str()) {
+            let renamed = HeaderName::from_static(renamed);
+            for v in values {
+                headers.append(renamed.clone(), v);
             }
-            continue;
         }
-        out.append(name.clone(), value.clone());
     }
-    out
+    headers
 }
 
 /// Sets a header from a mapped string value, ignoring values HTTP cannot carry.
@@ -224,7 +234,7 @@ mod tests {
         h.insert("server", HeaderValue::from_static("uvicorn"));
         h.insert("connection", HeaderValue::from_static("keep-alive"));
         h.insert("content-type", HeaderValue::from_static("application/json"));
-        let out = client_response_headers(&h);
+        let out = client_response_headers(h);
         assert_eq!(
             out.get("x-amzn-remapped-server").map(|v| v.as_bytes()),
             Some(&b"uvicorn"[..])

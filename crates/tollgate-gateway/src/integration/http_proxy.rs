@@ -63,7 +63,7 @@ pub async fn invoke(
     let (parts, body) = response.into_parts();
     let mut out = Response::new(body.boxed());
     *out.status_mut() = parts.status;
-    *out.headers_mut() = client_response_headers(&parts.headers);
+    *out.headers_mut() = client_response_headers(parts.headers);
     Ok(out)
 }
 
