@@ -110,9 +110,13 @@ impl RequestContext {
 
 /// An X-Ray trace id: `Root=1-{epoch hex}-{24 hex}`.
 fn new_trace_id(epoch_secs: u64) -> String {
+    use std::fmt::Write;
     let mut b = [0u8; 12];
     rand::rng().fill_bytes(&mut b);
-    format!("Root=1-{epoch_secs:08x}-{}", hex::encode(b))
+    let mut out = String::with_capacity(40);
+    let _ = write!(out, "Root=1-{epoch_secs:08x}-");
+    out.push_str(&hex::encode(b));
+    out
 }
 
 const MONTHS: [&str; 12] = [

@@ -70,10 +70,10 @@ pub async fn invoke(
 /// API Gateway appends the caller's address to `X-Forwarded-For`.
 fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str) {
     let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing}, {ip}"),
-        None => ip.to_string(),
+        Some(existing) => HeaderValue::from_str(&format!("{existing}, {ip}")),
+        None => HeaderValue::from_str(ip),
     };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Ok(v) = value {
         headers.insert("x-forwarded-for", v);
     }
 }
