@@ -211,6 +211,7 @@ def test_usage_survives_restart_and_kill_9(tmp_path, upstream):
         received = sum(1 for q in upstream.recorded() if q["path"].startswith("/api/v1/health"))
         srv.start()
         counted = used_today(srv.client(), a["plan"], a["key_id"])[0]
+        print(f"\nkill -9 under load: usage counted {counted}, upstream received {received}")
         assert received > 1000, received
         assert abs(counted - received) / received < 0.01, (counted, received)
     finally:
