@@ -96,8 +96,10 @@ impl Server {
             .map(|n| n.get())
             .unwrap_or(1);
         let mut workers = Vec::new();
+        let mut handoffs = Vec::new();
         for i in 1..cpus {
-            let listener = self.listener.try_clone()?;
+            let (handoff, connections) = tokio::sync::mpsc::unbounded_channel();
+            handoffs.push(handoff);
             let app = self.app.clone();
             let stopped = stopped.clone();
             let worker = std::thread::Builder::new()
@@ -107,9 +109,11 @@ impl Server {
                         .enable_all()
                         .build()?;
                     runtime.block_on(async move {
-                        let listener = TcpListener::from_std(listener)?;
-                        server::serve(listener, app, wait_for_stop(stopped)).await
-                    })?;
+                        tokio::select! {
+                            () = server::serve_handed_over(app, connections) => {},
+                            () = wait_for_stop(stopped) => {},
+                        }
+                    });
                     Ok(())
                 })?;
             workers.push(worker);
@@ -123,16 +127,22 @@ impl Server {
             Some(listener) => {
                 let app = Arc::new(self.app.data_plane_only());
                 let listener = TcpListener::from_std(listener)?;
-                Some(tokio::spawn(server::serve(
-                    listener,
-                    app,
-                    wait_for_stop(stopped.clone()),
-                )))
+                let stop_public = wait_for_stop(stopped.clone());
+                Some(tokio::spawn(async move {
+                    server::serve(listener, app, stop_public, &[]).await
+                }))
             }
             None => None,
         };
-        server::serve(TcpListener::from_std(self.listener)?, self.app, shutdown).await?;
+        server::serve(
+            TcpListener::from_std(self.listener)?,
+            self.app,
+            shutdown,
+            &handoffs,
+        )
+        .await?;
         let _ = stop.send(true);
+        drop(handoffs);
         if let Some(public) = public {
             public.await??;
         }

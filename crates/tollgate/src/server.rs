@@ -69,13 +69,20 @@ impl App {
     }
 }
 
-/// Accepts connections until `shutdown` resolves.
+/// A connection handed to a worker thread.
+pub type Handoff = tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
+
+/// Accepts connections until `shutdown` resolves and deals them round-robin
+/// between this thread and `workers`: the kernel would otherwise wake one
+/// thread for most connections and leave the other cores idle (measured).
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()>,
+    workers: &[Handoff],
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
+    let mut next = 0usize;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -89,23 +96,56 @@ pub async fn serve(
             () = &mut shutdown => return Ok(()),
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            // A coarse guard on what one request head may buffer; the data plane
-            // enforces API Gateway's exact 10 240-byte limit itself.
-            builder.http1().max_buf_size(MAX_REQUEST_HEAD);
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+        next = (next + 1) % (workers.len() + 1);
+        if let Some(worker) = next.checked_sub(1).and_then(|i| workers.get(i)) {
+            match stream.into_std() {
+                Ok(std_stream) => {
+                    if let Err(returned) = worker.send((std_stream, peer)) {
+                        // The worker is gone (shutting down): serve it here.
+                        let (std_stream, peer) = returned.0;
+                        if let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) {
+                            tokio::spawn(serve_connection(app.clone(), stream, peer));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot hand a connection over"),
             }
-        });
+        } else {
+            tokio::spawn(serve_connection(app.clone(), stream, peer));
+        }
+    }
+}
+
+/// Serves connections handed over by [`serve`] until the sender goes away.
+pub async fn serve_handed_over(
+    app: Arc<App>,
+    mut connections: tokio::sync::mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+) {
+    while let Some((std_stream, peer)) = connections.recv().await {
+        match tokio::net::TcpStream::from_std(std_stream) {
+            Ok(stream) => {
+                tokio::spawn(serve_connection(app.clone(), stream, peer));
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot take a handed-over connection"),
+        }
+    }
+}
+
+/// HTTP/1.1 (keep-alive) or h2c on one connection, to its end.
+async fn serve_connection(app: Arc<App>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    let service = service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A coarse guard on what one request head may buffer; the data plane
+    // enforces API Gateway's exact 10 240-byte limit itself.
+    builder.http1().max_buf_size(MAX_REQUEST_HEAD);
+    if let Err(e) = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+    {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
 }
 
