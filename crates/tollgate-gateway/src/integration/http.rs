@@ -73,15 +73,7 @@ pub async fn invoke(
         &mapped.path,
         &encode_query(&mapped.query),
     )?;
-    let method = http::Method::from_bytes(
-        if inv.integration.http_method == "ANY" {
-            inv.request.method.as_str()
-        } else {
-            inv.integration.http_method.as_str()
-        }
-        .as_bytes(),
-    )
-    .map_err(|_| GatewayError::ApiConfiguration)?;
+    let method = inv.upstream_method()?;
     let mut request = Request::builder()
         .method(method)
         .uri(target)

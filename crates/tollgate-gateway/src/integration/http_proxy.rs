@@ -38,15 +38,7 @@ pub async fn invoke(
         &mapped.path,
         &query,
     )?;
-    let method = http::Method::from_bytes(
-        if inv.integration.http_method == "ANY" {
-            inv.request.method.as_str()
-        } else {
-            inv.integration.http_method.as_str()
-        }
-        .as_bytes(),
-    )
-    .map_err(|_| GatewayError::ApiConfiguration)?;
+    let method = inv.upstream_method()?;
     let mut headers = forwardable_request_headers(&inv.request.headers);
     for (name, value) in &mapped.headers {
         set_header(&mut headers, name, value);

@@ -97,6 +97,15 @@ pub struct MappedRequest {
 }
 
 impl Invocation<'_> {
+    /// The integration's HTTP method; `ANY` sends the client's own.
+    pub fn upstream_method(&self) -> Result<::http::Method, crate::error::GatewayError> {
+        if self.integration.http_method == "ANY" {
+            return Ok(self.request.method.clone());
+        }
+        ::http::Method::from_bytes(self.integration.http_method.as_bytes())
+            .map_err(|_| crate::error::GatewayError::ApiConfiguration)
+    }
+
     pub fn method_responses(&self) -> &BTreeMap<String, tollgate_model::method::MethodResponse> {
         &self.method.method_responses
     }
