@@ -10,14 +10,11 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use std::sync::Arc;
 
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use thread_local::ThreadLocal;
 
+use super::pool::{self, ThreadPool};
 use crate::error::GatewayError;
 
 /// Headers that describe one connection, never forwarded either way.
@@ -58,8 +55,6 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// Pooled HTTP/1.1 client for `http://` and `https://` upstreams (rustls,
 /// Mozilla's roots plus any configured CA certificates).
 ///
@@ -69,7 +64,7 @@ type PooledClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 #[derive(Clone)]
 pub struct UpstreamClient {
     tls: Arc<rustls::ClientConfig>,
-    clients: Arc<ThreadLocal<PooledClient>>,
+    pools: Arc<ThreadLocal<ThreadPool>>,
 }
 
 impl Default for UpstreamClient {
@@ -93,30 +88,8 @@ impl UpstreamClient {
     fn build(tls: rustls::ClientConfig) -> UpstreamClient {
         UpstreamClient {
             tls: Arc::new(tls),
-            clients: Arc::new(ThreadLocal::new()),
+            pools: Arc::new(ThreadLocal::new()),
         }
-    }
-
-    /// This thread's pool.
-    fn client(&self) -> &PooledClient {
-        self.clients.get_or(|| Self::pool((*self.tls).clone()))
-    }
-
-    fn pool(tls: rustls::ClientConfig) -> PooledClient {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        http.enforce_http(false);
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(connector)
     }
 
     /// Trusts Mozilla's roots and `extra` (DER certificates, e.g. a private CA).
@@ -164,7 +137,7 @@ impl UpstreamClient {
         request: Request<Full<Bytes>>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, GatewayError> {
-        match tokio::time::timeout(timeout, self.client().request(request)).await {
+        match tokio::time::timeout(timeout, pool::send(&self.pools, &self.tls, request)).await {
             Err(_) => Err(GatewayError::IntegrationTimeout),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "integration request failed");

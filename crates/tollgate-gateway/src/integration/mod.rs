@@ -5,6 +5,7 @@ pub mod client;
 pub mod http;
 pub mod http_proxy;
 pub mod mock;
+pub mod pool;
 pub mod respond;
 pub mod templates;
 pub mod uri;
