@@ -10,6 +10,8 @@ pub mod clock;
 pub mod compile;
 pub mod context;
 pub mod error;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod integration;
 pub mod invoke;
 pub mod mapping;

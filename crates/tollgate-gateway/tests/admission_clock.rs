@@ -1,0 +1,145 @@
+//! Key, throttle and quota through the real admission phase, on an injected
+//! clock: exact bucket arithmetic and quota rollover at UTC period boundaries.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use tollgate_gateway::admission::admit;
+use tollgate_gateway::clock::ManualClock;
+use tollgate_gateway::context::RequestContext;
+use tollgate_gateway::error::GatewayError;
+use tollgate_gateway::fixtures::{key_value, keyed_state, API, STAGE};
+use tollgate_gateway::integration::MethodRequest;
+use tollgate_gateway::Gateway;
+use tollgate_model::time::Date;
+use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
+
+fn epoch(date: &str, seconds_into_day: i64) -> i64 {
+    Date::parse(date)
+        .map(|d| d.days_since_epoch() * 86_400)
+        .unwrap_or_default()
+        + seconds_into_day
+}
+
+struct Harness {
+    gateway: Gateway,
+    clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    fn new(
+        throttle: Option<ThrottleSettings>,
+        quota: Option<QuotaSettings>,
+        start: i64,
+    ) -> Harness {
+        let clock = Arc::new(ManualClock::new(start));
+        let gateway = Gateway::with_clock("000000000000", clock.clone());
+        gateway.update(&keyed_state(1, 1, throttle, quota), &[]);
+        Harness { gateway, clock }
+    }
+
+    fn request(&self, key: Option<&str>) -> Result<(), GatewayError> {
+        let stage = self
+            .gateway
+            .stage(API, STAGE)
+            .ok_or(GatewayError::UnknownStage)?;
+        let matched = stage
+            .router
+            .find("/api/v1/jobs")
+            .ok_or(GatewayError::MissingAuthenticationToken)?;
+        let method = matched
+            .method("GET")
+            .ok_or(GatewayError::MissingAuthenticationToken)?
+            .clone();
+        let mut headers = HeaderMap::new();
+        if let Some(k) = key.and_then(|k| HeaderValue::from_str(k).ok()) {
+            headers.insert("x-api-key", k);
+        }
+        let request = MethodRequest {
+            method: http::Method::GET,
+            headers,
+            raw_query: None,
+            query: vec![],
+            path_params: vec![],
+            body: Bytes::new(),
+        };
+        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        admit(&self.gateway, &stage, &method, &request, &mut cx).map(drop)
+    }
+
+    fn admitted(&self, n: usize) -> usize {
+        let key = key_value(0);
+        (0..n).filter(|_| self.request(Some(&key)).is_ok()).count()
+    }
+}
+
+#[test]
+fn keys_are_checked_before_anything_else() {
+    let h = Harness::new(None, None, epoch("2026-11-26", 0));
+    assert_eq!(h.request(None), Err(GatewayError::InvalidApiKey));
+    assert_eq!(
+        h.request(Some("not-a-key-but-long-enough")),
+        Err(GatewayError::InvalidApiKey)
+    );
+    assert_eq!(h.request(Some(&key_value(0))), Ok(()));
+}
+
+#[test]
+fn burst_then_rate_exactly() {
+    let throttle = ThrottleSettings {
+        burst_limit: Some(10),
+        rate_limit: Some(5.0),
+    };
+    let h = Harness::new(Some(throttle), None, epoch("2026-11-26", 0));
+    // A burst of 2B at one instant admits exactly B.
+    assert_eq!(h.admitted(20), 10);
+    assert_eq!(h.request(Some(&key_value(0))), Err(GatewayError::Throttled));
+    // Then R per second: every 200 ms one token.
+    let mut admitted = 0;
+    for _ in 0..50 {
+        h.clock.advance(Duration::from_millis(100));
+        admitted += h.admitted(1);
+    }
+    assert_eq!(admitted, 25, "5 seconds at 5 per second");
+}
+
+fn quota(limit: i64, period: &str) -> Option<QuotaSettings> {
+    Some(QuotaSettings {
+        limit,
+        offset: 0,
+        period: Some(period.into()),
+    })
+}
+
+#[test]
+fn quotas_roll_over_on_utc_period_boundaries() {
+    // DAY: resets at midnight UTC.
+    let h = Harness::new(None, quota(3, "DAY"), epoch("2026-11-26", 86_399 - 10));
+    assert_eq!(h.admitted(5), 3);
+    assert_eq!(
+        h.request(Some(&key_value(0))),
+        Err(GatewayError::QuotaExceeded)
+    );
+    h.clock.advance(Duration::from_secs(11));
+    assert_eq!(h.admitted(5), 3);
+
+    // WEEK: Thursday 2026-11-26 to Saturday stays exhausted; Sunday 11-29 resets.
+    let h = Harness::new(None, quota(3, "WEEK"), epoch("2026-11-26", 0));
+    assert_eq!(h.admitted(5), 3);
+    h.clock.set_epoch_seconds(epoch("2026-11-28", 86_399));
+    assert_eq!(h.admitted(1), 0);
+    h.clock.set_epoch_seconds(epoch("2026-11-29", 0));
+    assert_eq!(h.admitted(5), 3);
+
+    // MONTH: November 30 stays exhausted; December 1 resets.
+    let h = Harness::new(None, quota(3, "MONTH"), epoch("2026-11-02", 0));
+    assert_eq!(h.admitted(5), 3);
+    h.clock.set_epoch_seconds(epoch("2026-11-30", 86_399));
+    assert_eq!(h.admitted(1), 0);
+    h.clock.set_epoch_seconds(epoch("2026-12-01", 0));
+    assert_eq!(h.admitted(5), 3);
+}
