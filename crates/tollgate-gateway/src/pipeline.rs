@@ -65,10 +65,10 @@ pub async fn run(
     };
     let mut cx = RequestContext::new(request_id, peer, request.method().as_str(), protocol);
     cx.account_id = gateway.account_id.clone();
-    cx.domain_name = target.domain_name.clone();
-    cx.api_id = target.api_id.clone();
-    cx.stage = target.stage.clone();
-    cx.path = target.path.clone();
+    cx.domain_name = target.domain_name;
+    cx.api_id = target.api_id;
+    cx.stage = target.stage;
+    cx.path = target.path;
     if let Some(ua) = request
         .headers()
         .get(http::header::USER_AGENT)
@@ -101,13 +101,13 @@ pub async fn run(
 
     // 1. resolve: one atomic load; the request keeps this stage to the end, so a
     // redeploy mid-request never mixes versions.
-    let Some(stage) = gateway.stage(&target.api_id, &target.stage) else {
+    let Some(stage) = gateway.stage(&cx.api_id, &cx.stage) else {
         return gateway_response(None, &GatewayError::UnknownStage, &cx, request.headers());
     };
     cx.deployment_id = stage.deployment_id.clone();
 
     // 2. route
-    let matched = stage.router.find(&target.path);
+    let matched = stage.router.find(&cx.path);
     let Some((method, path_params)) = matched.and_then(|m| {
         m.method(request.method().as_str())
             .cloned()

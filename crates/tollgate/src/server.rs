@@ -156,9 +156,8 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())
-        .unwrap_or("")
-        .to_string();
-    if let Some(target) = tollgate_gateway::invoke::parse(&host, req.uri().path()) {
+        .unwrap_or("");
+    if let Some(target) = tollgate_gateway::invoke::parse(host, req.uri().path()) {
         // A client may choose its request id, if it is a UUID (spec §2.2).
         let request_id = req
             .headers()
