@@ -476,3 +476,16 @@ def test_binary_content_handling(server, apigw):
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "image/png"
     assert r.content == png
+
+
+def test_h2c_clients_are_served(server, seed_api):
+    """HTTP/2 without TLS (prior knowledge) is served beside HTTP/1.1. (curl 7.88
+    cannot reuse a prior-knowledge connection for a second URL, so one per call.)"""
+    base, _ = url_forms(server.endpoint, seed_api)["aws_path"]
+    for path in ("/api/v1/health", "/api/v1/jobs?limit=1"):
+        p = subprocess.run(
+            ["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+             "-H", "Authorization: Bearer x", f"{base}{path}"],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert p.stdout == "2 200", (path, p.stdout)
