@@ -140,7 +140,7 @@ async fn serve_connection(app: Arc<App>, stream: tokio::net::TcpStream, peer: So
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A coarse guard on what one request head may buffer; the data plane
     // enforces API Gateway's exact 10 240-byte limit itself.
-    builder.http1().max_buf_size(MAX_REQUEST_HEAD);
+    builder.http1().max_buf_size(MAX_REQUEST_HEAD).writev(false);
     if let Err(e) = builder
         .serve_connection(TokioIo::new(stream), service)
         .await

@@ -82,7 +82,10 @@ async fn connect(uri: &Uri, tls: &Arc<rustls::ClientConfig>) -> Result<Sender, U
         let stream = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, tcp)
             .await?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, conn) = http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
+            .await?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "upstream connection ended");
@@ -90,7 +93,10 @@ async fn connect(uri: &Uri, tls: &Arc<rustls::ClientConfig>) -> Result<Sender, U
         });
         Ok(sender)
     } else {
-        let (sender, conn) = http1::handshake(TokioIo::new(tcp)).await?;
+        let (sender, conn) = http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(tcp))
+            .await?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "upstream connection ended");
