@@ -15,10 +15,12 @@ pub struct RequestContext {
     pub request_id: String,
     /// `x-amz-apigw-id`: 16 characters ending in `=`.
     pub extended_request_id: String,
+    /// `X-Amzn-Trace-Id`: the client's, or made when the request reaches its
+    /// integration ([`RequestContext::ensure_trace_id`]); gateway errors before that carry none.
     pub trace_id: String,
     pub started: Instant,
     pub request_time_epoch_ms: u128,
-    pub source_ip: String,
+    pub peer: SocketAddr,
     pub user_agent: String,
     pub http_method: String,
     pub protocol: &'static str,
@@ -48,10 +50,10 @@ impl RequestContext {
         RequestContext {
             request_id,
             extended_request_id: format!("{}=", Alphanumeric.sample_string(&mut rand::rng(), 15)),
-            trace_id: new_trace_id(now.as_secs()),
+            trace_id: String::new(),
             started: Instant::now(),
             request_time_epoch_ms: now.as_millis(),
-            source_ip: peer.ip().to_string(),
+            peer,
             user_agent: String::new(),
             http_method: http_method.to_string(),
             protocol,
@@ -65,6 +67,18 @@ impl RequestContext {
             resource_path: String::new(),
             api_key: None,
             api_key_id: None,
+        }
+    }
+
+    /// `$context.identity.sourceIp`.
+    pub fn source_ip(&self) -> String {
+        self.peer.ip().to_string()
+    }
+
+    /// Makes a trace id unless the client sent one.
+    pub fn ensure_trace_id(&mut self) {
+        if self.trace_id.is_empty() {
+            self.trace_id = new_trace_id((self.request_time_epoch_ms / 1000) as u64);
         }
     }
 
@@ -99,7 +113,7 @@ impl RequestContext {
                 "cognitoIdentityId": null,
                 "cognitoIdentityPoolId": null,
                 "principalOrgId": null,
-                "sourceIp": self.source_ip,
+                "sourceIp": self.source_ip(),
                 "user": null,
                 "userAgent": self.user_agent,
                 "userArn": null,
@@ -151,7 +165,9 @@ mod tests {
     #[test]
     fn ids_have_aws_shapes() {
         let peer: SocketAddr = ([127, 0, 0, 1], 9).into();
-        let cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        assert!(cx.trace_id.is_empty());
+        cx.ensure_trace_id();
         assert_eq!(cx.extended_request_id.len(), 16);
         assert!(cx.extended_request_id.ends_with('='));
         assert!(cx.trace_id.starts_with("Root=1-"));

@@ -149,6 +149,7 @@ pub async fn run(
     };
 
     // 6–7. integration
+    cx.ensure_trace_id();
     match integrate(gateway, &stage, &method, &method_request, &cx).await {
         Ok(mut response) => {
             add_standard_headers(response.headers_mut(), &cx);

@@ -22,13 +22,17 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
-/// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and `X-Amzn-Trace-Id`.
+/// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and, once the request has
+/// reached its integration, `X-Amzn-Trace-Id` (spec §2.2).
 pub fn add_standard_headers(headers: &mut HeaderMap, cx: &RequestContext) {
     for (name, value) in [
         ("x-amzn-requestid", &cx.request_id),
         ("x-amz-apigw-id", &cx.extended_request_id),
         ("x-amzn-trace-id", &cx.trace_id),
     ] {
+        if value.is_empty() {
+            continue;
+        }
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }

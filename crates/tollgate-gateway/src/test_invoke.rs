@@ -124,6 +124,7 @@ pub async fn test_invoke(
     cx.path = path.clone();
     cx.resource_id = resource.id.clone();
     cx.resource_path = resource.path.clone();
+    cx.ensure_trace_id();
     let mut log = vec![
         format!("Execution log for request {request_id}"),
         format!(

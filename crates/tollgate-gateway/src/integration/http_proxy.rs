@@ -43,7 +43,7 @@ pub async fn invoke(
     for (name, value) in &mapped.headers {
         set_header(&mut headers, name, value);
     }
-    append_forwarded_for(&mut headers, &inv.cx.source_ip);
+    append_forwarded_for(&mut headers, &inv.cx.source_ip());
     set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
     let mut request = Request::builder()
         .method(method)
