@@ -86,13 +86,23 @@ impl GatewayError {
 
     /// The exact default body AWS sends. Errors raised on the integration path
     /// are written `{"message": "…"}` (with a space), the others without.
-    pub fn default_body(&self) -> String {
-        let message = self.to_string();
+    pub fn default_body(&self) -> &'static str {
         match self {
-            GatewayError::IntegrationTimeout
-            | GatewayError::IntegrationFailure
-            | GatewayError::ApiConfiguration => format!("{{\"message\": \"{message}\"}}"),
-            _ => format!("{{\"message\":\"{message}\"}}"),
+            GatewayError::MissingAuthenticationToken => {
+                r#"{"message":"Missing Authentication Token"}"#
+            }
+            GatewayError::UnknownStage | GatewayError::InvalidApiKey => {
+                r#"{"message":"Forbidden"}"#
+            }
+            GatewayError::Throttled => r#"{"message":"Too Many Requests"}"#,
+            GatewayError::QuotaExceeded => r#"{"message":"Limit Exceeded"}"#,
+            GatewayError::Unauthorized => r#"{"message":"Unauthorized"}"#,
+            GatewayError::RequestTooLarge => r#"{"message":"Request Too Long"}"#,
+            GatewayError::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
+            GatewayError::IntegrationTimeout => r#"{"message": "Endpoint request timed out"}"#,
+            GatewayError::IntegrationFailure | GatewayError::ApiConfiguration => {
+                r#"{"message": "Internal server error"}"#
+            }
         }
     }
 }
@@ -100,6 +110,25 @@ impl GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_bodies_carry_the_message() {
+        for e in [
+            GatewayError::MissingAuthenticationToken,
+            GatewayError::UnknownStage,
+            GatewayError::Throttled,
+            GatewayError::QuotaExceeded,
+            GatewayError::Unauthorized,
+            GatewayError::RequestTooLarge,
+            GatewayError::UnsupportedMediaType,
+            GatewayError::IntegrationTimeout,
+            GatewayError::IntegrationFailure,
+        ] {
+            let body: serde_json::Value =
+                serde_json::from_str(e.default_body()).unwrap_or_default();
+            assert_eq!(body["message"], e.to_string(), "{e:?}");
+        }
+    }
 
     #[test]
     fn default_bodies_match_aws_bytes() {

@@ -101,7 +101,7 @@ pub fn gateway_response(
 ) -> Response<Body> {
     let custom = stage.and_then(|s| customised(s, err).map(|c| (s, c)));
     let mut status = err.default_status();
-    let mut body = err.default_body();
+    let mut body = Bytes::from_static(err.default_body().as_bytes());
     let mut extra_headers = Vec::new();
     if let Some((stage, custom)) = custom {
         if let Some(code) = custom
@@ -123,7 +123,7 @@ pub fn gateway_response(
             .get("application/json")
             .or_else(|| custom.response_templates.values().next())
         {
-            body = substitute(template, &context, stage);
+            body = Bytes::from(substitute(template, &context, stage));
         }
         for (key, source) in &custom.response_parameters {
             let Some(name) = key.strip_prefix("gatewayresponse.header.") else {
