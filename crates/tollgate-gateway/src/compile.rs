@@ -2,7 +2,9 @@
 //! tree, parsed templates and regexes, resolved settings. Done once per
 //! deployment or stage change, never per request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -23,7 +23,8 @@ pub mod test_invoke;
 pub mod throttle;
 pub mod usage_plans;
 
-use std::collections::HashMap;
+// FxHash: these maps are built from the configuration, never from request input.
+use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -88,8 +89,8 @@ impl Gateway {
     pub fn with_clock(account_id: &str, clock: Arc<dyn Clock>) -> Gateway {
         let account = tollgate_model::state::Account::default().throttle_settings;
         Gateway {
-            deployed: ArcSwap::from_pointee(HashMap::new()),
-            cache: Mutex::new(HashMap::new()),
+            deployed: ArcSwap::from_pointee(HashMap::default()),
+            cache: Mutex::new(HashMap::default()),
             client: UpstreamClient::default(),
             account_id: account_id.to_string(),
             keys: ArcSwap::from_pointee(KeyIndex::default()),
@@ -159,8 +160,8 @@ impl Gateway {
 
     fn update_stages(&self, state: &State) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next: Deployed = HashMap::new();
-        let mut kept = HashMap::new();
+        let mut next: Deployed = HashMap::default();
+        let mut kept = HashMap::default();
         for (api_id, doc) in &state.rest_apis {
             for (stage_name, stage) in &doc.stages {
                 let Some(deployment) = state

@@ -1,7 +1,8 @@
 //! The route tree of one deployment: a literal segment beats `{param}`, which
 //! beats `{proxy+}`; then the method, then `ANY` (`spec/aws-apigw.md` §2.1).
 
-use std::collections::HashMap;
+// FxHash: these maps are built from the configuration, never from request input.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// One path parameter: its name, the raw (still percent-encoded) text and the decoded value.
@@ -23,10 +24,10 @@ struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Node {
-            literal: HashMap::new(),
+            literal: HashMap::default(),
             param: None,
             greedy: None,
-            methods: HashMap::new(),
+            methods: HashMap::default(),
         }
     }
 }

@@ -10,7 +10,8 @@
 //!   quota (e.g. `tollgate:cost:POST:/api/proxy+` = `method.request.body.options.sample_steps`).
 //!   `ANY` as the method matches every method.
 
-use std::collections::HashMap;
+// FxHash: these maps are built from the configuration, never from request input.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use serde_json_path::JsonPath;
@@ -158,7 +159,7 @@ impl KeyIndex {
             .iter()
             .map(|(id, doc)| (id.as_str(), (doc.as_ref(), Arc::new(plan_entries(doc)))))
             .collect();
-        let mut adjustments: HashMap<(&str, &str), Vec<(i64, i64)>> = HashMap::new();
+        let mut adjustments: HashMap<(&str, &str), Vec<(i64, i64)>> = HashMap::default();
         for (k, v) in &state.usage_adjustments {
             if let Some(d) = tollgate_model::time::Date::parse(&k.day) {
                 adjustments
@@ -167,10 +168,12 @@ impl KeyIndex {
                     .push((d.days_since_epoch(), *v));
             }
         }
-        let mut by_value = HashMap::with_capacity(state.api_keys.len());
+        let mut by_value =
+            HashMap::with_capacity_and_hasher(state.api_keys.len(), Default::default());
         for key in state.api_keys.values() {
-            let mut key_plans: HashMap<String, HashMap<String, Arc<PlanBinding>>> = HashMap::new();
-            let mut key_adjustments = HashMap::new();
+            let mut key_plans: HashMap<String, HashMap<String, Arc<PlanBinding>>> =
+                HashMap::default();
+            let mut key_adjustments = HashMap::default();
             for (plan_id, (doc, entries)) in &plans {
                 if !doc.key_ids.contains(&key.id) {
                     continue;
