@@ -29,8 +29,8 @@ pub struct ThreadPool {
     idle: RefCell<HashMap<String, Vec<Sender>>>,
 }
 
-// Safety of Send: a ThreadPool is only reached through `ThreadLocal::get_or`,
-// i.e. from the thread that owns it; RefCell needs no more.
+// Reached only through `ThreadLocal::get_or`, i.e. from the thread that owns
+// it, and never borrowed across an await: a RefCell is all it needs.
 impl ThreadPool {
     /// A connection that can take a request now, if one is idle.
     fn checkout(&self, key: &str) -> Option<Sender> {
