@@ -3,15 +3,9 @@
 //!
 //! `cargo bench -p tollgate-gateway --bench admission`
 
-use std::net::SocketAddr;
-
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use http::{HeaderMap, HeaderValue};
 use tollgate_gateway::admission::admit;
-use tollgate_gateway::context::RequestContext;
-use tollgate_gateway::fixtures::{key_value, keyed_state, API, STAGE};
-use tollgate_gateway::integration::MethodRequest;
+use tollgate_gateway::fixtures::{key_value, keyed_get, keyed_state, API, STAGE};
 use tollgate_gateway::Gateway;
 use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
 use tollgate_model::State;
@@ -41,21 +35,8 @@ fn bench(c: &mut Criterion) {
         let stage = gateway.stage(API, STAGE).expect("deployed");
         let matched = stage.router.find("/api/v1/jobs/x").expect("routed");
         let method = matched.method("GET").expect("method").clone();
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-api-key",
-            HeaderValue::from_str(&key_value(keys / 2)).expect("ascii"),
-        );
-        let request = MethodRequest {
-            method: http::Method::GET,
-            headers,
-            raw_query: None,
-            query: vec![],
-            path_params: vec![],
-            body: Bytes::new(),
-        };
-        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        let key = key_value(keys / 2);
+        let (request, mut cx) = keyed_get(Some(&key));
         group.bench_with_input(
             BenchmarkId::new("key+throttle+quota", format!("{keys} keys/{plans} plans")),
             &keys,

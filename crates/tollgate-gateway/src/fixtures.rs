@@ -163,3 +163,27 @@ pub fn keyed_state(
     s.account.throttle_settings.rate_limit = 1e12;
     s
 }
+
+/// A bodiless GET with `x-api-key: key` (none when `None`), and its context.
+pub fn keyed_get(
+    key: Option<&str>,
+) -> (
+    crate::integration::MethodRequest,
+    crate::context::RequestContext,
+) {
+    let mut headers = http::HeaderMap::new();
+    if let Some(k) = key.and_then(|k| http::HeaderValue::from_str(k).ok()) {
+        headers.insert("x-api-key", k);
+    }
+    let request = crate::integration::MethodRequest {
+        method: http::Method::GET,
+        headers,
+        raw_query: None,
+        query: vec![],
+        path_params: vec![],
+        body: bytes::Bytes::new(),
+    };
+    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 1).into();
+    let cx = crate::context::RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+    (request, cx)
+}

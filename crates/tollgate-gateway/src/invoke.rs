@@ -13,38 +13,27 @@ pub struct InvokeTarget {
     pub domain_name: String,
 }
 
-/// Splits `/{stage}/rest` into the stage and `/rest`.
-fn split_stage(path: &str) -> (String, String) {
+/// Splits `{stage}/rest` (a leading `/` allowed) into the stage and `/rest`.
+fn split_stage(path: &str) -> (&str, String) {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     match trimmed.split_once('/') {
-        Some((stage, rest)) => (stage.to_string(), format!("/{rest}")),
-        None => (trimmed.to_string(), "/".to_string()),
+        Some((stage, rest)) => (stage, format!("/{rest}")),
+        None => (trimmed, "/".to_string()),
     }
 }
 
 /// Recognises the three invoke-URL forms; None for anything else.
 pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
     let hostname = host.split(':').next().unwrap_or(host);
-    if let Some((api_id, _)) = hostname.split_once(".execute-api.") {
+    let (api_id, stage, path) = if let Some((api_id, _)) = hostname.split_once(".execute-api.") {
         let (stage, path) = split_stage(raw_path);
-        return Some(InvokeTarget {
-            api_id: api_id.to_string(),
-            stage,
-            path,
-            domain_name: hostname.to_string(),
-        });
-    }
-    if let Some(rest) = raw_path.strip_prefix("/_aws/execute-api/") {
+        (api_id, stage, path)
+    } else if let Some(rest) = raw_path.strip_prefix("/_aws/execute-api/") {
         let (api_id, after) = rest.split_once('/').unwrap_or((rest, ""));
-        let (stage, path) = split_stage(&format!("/{after}"));
-        return Some(InvokeTarget {
-            api_id: api_id.to_string(),
-            stage,
-            path,
-            domain_name: hostname.to_string(),
-        });
-    }
-    if let Some(rest) = raw_path.strip_prefix("/restapis/") {
+        let (stage, path) = split_stage(after);
+        (api_id, stage, path)
+    } else {
+        let rest = raw_path.strip_prefix("/restapis/")?;
         let (head, tail) = rest.split_once("/_user_request_")?;
         let (api_id, stage) = head.split_once('/')?;
         let path = if tail.is_empty() {
@@ -52,14 +41,14 @@ pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
         } else {
             tail.to_string()
         };
-        return Some(InvokeTarget {
-            api_id: api_id.to_string(),
-            stage: stage.to_string(),
-            path,
-            domain_name: hostname.to_string(),
-        });
-    }
-    None
+        (api_id, stage, path)
+    };
+    Some(InvokeTarget {
+        api_id: api_id.to_string(),
+        stage: stage.to_string(),
+        path,
+        domain_name: hostname.to_string(),
+    })
 }
 
 #[cfg(test)]

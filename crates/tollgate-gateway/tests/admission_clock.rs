@@ -1,18 +1,13 @@
 //! Key, throttle and quota through the real admission phase, on an injected
 //! clock: exact bucket arithmetic and quota rollover at UTC period boundaries.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
 use tollgate_gateway::admission::admit;
 use tollgate_gateway::clock::ManualClock;
-use tollgate_gateway::context::RequestContext;
 use tollgate_gateway::error::GatewayError;
-use tollgate_gateway::fixtures::{key_value, keyed_state, API, STAGE};
-use tollgate_gateway::integration::MethodRequest;
+use tollgate_gateway::fixtures::{key_value, keyed_get, keyed_state, API, STAGE};
 use tollgate_gateway::Gateway;
 use tollgate_model::time::Date;
 use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
@@ -54,20 +49,7 @@ impl Harness {
             .method("GET")
             .ok_or(GatewayError::MissingAuthenticationToken)?
             .clone();
-        let mut headers = HeaderMap::new();
-        if let Some(k) = key.and_then(|k| HeaderValue::from_str(k).ok()) {
-            headers.insert("x-api-key", k);
-        }
-        let request = MethodRequest {
-            method: http::Method::GET,
-            headers,
-            raw_query: None,
-            query: vec![],
-            path_params: vec![],
-            body: Bytes::new(),
-        };
-        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        let (request, mut cx) = keyed_get(key);
         admit(&self.gateway, &stage, &method, &request, &mut cx).map(drop)
     }
 

@@ -13,7 +13,8 @@ use tollgate_model::patch::PatchOp;
 use tollgate_model::ApiError;
 
 use super::{
-    check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, Op, PatchInput,
+    check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, unknown_status, Op,
+    PatchInput,
 };
 use crate::request::Reply;
 
@@ -180,12 +181,7 @@ fn integration_of(m: &Method) -> Result<&Integration, ApiError> {
 }
 
 pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let doc = op.api()?;
-    let m = method(
-        resource(doc, op.param("resource_id"))?,
-        op.param("http_method"),
-    )?;
-    Ok(Reply::ok(to_json(integration_of(m)?)?))
+    Ok(Reply::ok(to_json(integration_of(op.method()?)?)?))
 }
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
@@ -338,15 +334,11 @@ fn integration_response<'i>(
 ) -> Result<&'i IntegrationResponse, ApiError> {
     i.integration_responses
         .get(status)
-        .ok_or_else(|| ApiError::not_found("Invalid Response status code specified"))
+        .ok_or_else(unknown_status)
 }
 
 pub fn get_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let doc = op.api()?;
-    let m = method(
-        resource(doc, op.param("resource_id"))?,
-        op.param("http_method"),
-    )?;
+    let m = op.method()?;
     Ok(Reply::ok(to_json(integration_response(
         integration_of(m)?,
         op.param("status_code"),

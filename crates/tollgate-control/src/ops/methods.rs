@@ -12,7 +12,8 @@ use tollgate_model::state::RestApiDoc;
 use tollgate_model::{ApiError, ErrorCode};
 
 use super::{
-    check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, Op, PatchInput,
+    check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, unknown_status, Op,
+    PatchInput,
 };
 use crate::request::Reply;
 
@@ -118,9 +119,7 @@ pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let doc = op.api()?;
-    let r = resource(doc, op.param("resource_id"))?;
-    Ok(Reply::ok(to_json(method(r, op.param("http_method"))?)?))
+    Ok(Reply::ok(to_json(op.method()?)?))
 }
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
@@ -243,17 +242,11 @@ pub fn put_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 fn method_response<'m>(m: &'m Method, status: &str) -> Result<&'m MethodResponse, ApiError> {
-    m.method_responses
-        .get(status)
-        .ok_or_else(|| ApiError::not_found("Invalid Response status code specified"))
+    m.method_responses.get(status).ok_or_else(unknown_status)
 }
 
 pub fn get_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let doc = op.api()?;
-    let m = method(
-        resource(doc, op.param("resource_id"))?,
-        op.param("http_method"),
-    )?;
+    let m = op.method()?;
     Ok(Reply::ok(to_json(method_response(
         m,
         op.param("status_code"),

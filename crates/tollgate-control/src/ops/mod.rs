@@ -146,6 +146,14 @@ impl Op<'_> {
         Ok(self.api()?.as_ref().clone())
     }
 
+    /// The method named by `{resource_id}` and `{http_method}`, as it is now.
+    pub fn method(&self) -> Result<&Method, ApiError> {
+        method(
+            resource(self.api()?, self.param("resource_id"))?,
+            self.param("http_method"),
+        )
+    }
+
     pub fn put_api(&mut self, doc: RestApiDoc) {
         self.changes
             .push(Change::RestApi(doc.api.id.clone(), Some(Arc::new(doc))));
@@ -183,6 +191,11 @@ pub fn method_mut<'r>(
         .resource_methods
         .get_mut(http_method)
         .ok_or_else(|| ApiError::not_found("Invalid Method identifier specified"))
+}
+
+/// The error for a method or integration response status that is not defined.
+pub fn unknown_status() -> ApiError {
+    ApiError::not_found("Invalid Response status code specified")
 }
 
 /// Serializes a model value for a reply.
