@@ -13,8 +13,9 @@ use crate::context::RequestContext;
 use crate::error::GatewayError;
 use crate::mapping::context_value;
 
-/// Response bodies: buffered or streamed from the integration.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+/// Response bodies: buffered or streamed from the integration (whose read
+/// errors end the client's response early; they are never shown to it).
+pub type Body = BoxBody<Bytes, std::io::Error>;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())

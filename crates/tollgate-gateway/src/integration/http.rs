@@ -2,10 +2,10 @@
 //! it goes upstream, and the answer is mapped back through integration responses.
 
 use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Full;
+use http::{HeaderMap, Response};
 
 use super::client::{set_header, UpstreamClient};
+use super::h1::UpstreamRequest;
 use super::http_proxy::read_body;
 use super::respond::{convert, method_response};
 use super::templates::{params_of, render, select_request, RequestMapping};
@@ -74,19 +74,20 @@ pub async fn invoke(
         &encode_query(&mapped.query),
     )?;
     let method = inv.upstream_method()?;
-    let mut request = Request::builder()
-        .method(method)
-        .uri(target)
-        .body(Full::new(body))
-        .map_err(|_| GatewayError::ApiConfiguration)?;
-    let headers = request.headers_mut();
+    let mut headers = HeaderMap::new();
     if let Some(ct) = inv.request.headers.get(http::header::CONTENT_TYPE) {
         headers.insert(http::header::CONTENT_TYPE, ct.clone());
     }
     for (name, value) in &mapped.headers {
-        set_header(headers, name, value);
+        set_header(&mut headers, name, value);
     }
-    set_header(headers, "x-amzn-trace-id", &inv.cx.trace_id);
+    set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
+    let request = UpstreamRequest {
+        method,
+        target,
+        headers,
+        body,
+    };
     let response = client.send(request, inv.integration.timeout).await?;
     let (parts, body) = response.into_parts();
     let body = read_body(body, MAX_RESPONSE).await?;

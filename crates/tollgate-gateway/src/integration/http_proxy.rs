@@ -2,12 +2,13 @@
 //! mapped parameters), and the upstream's response comes back as it is, streamed.
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Full};
+use http::{HeaderValue, Response};
+use http_body_util::BodyExt;
 
 use super::client::{
     client_response_headers, forwardable_request_headers, set_header, UpstreamClient,
 };
+use super::h1::UpstreamRequest;
 use super::{encode_query, uri, Invocation};
 use crate::error::GatewayError;
 use crate::response::Body;
@@ -45,12 +46,12 @@ pub async fn invoke(
     }
     append_forwarded_for(&mut headers, &inv.cx.source_ip());
     set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(target)
-        .body(Full::new(inv.request.body.clone()))
-        .map_err(|_| GatewayError::ApiConfiguration)?;
-    *request.headers_mut() = headers;
+    let request = UpstreamRequest {
+        method,
+        target,
+        headers,
+        body: inv.request.body.clone(),
+    };
     let response = client.send(request, inv.integration.timeout).await?;
     let (parts, body) = response.into_parts();
     let mut out = Response::new(body.boxed());
@@ -71,7 +72,11 @@ fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str) {
 }
 
 /// Reads an integration response body whole, bounded (non-proxy mapping needs it).
-pub async fn read_body(body: hyper::body::Incoming, limit: usize) -> Result<Bytes, GatewayError> {
+pub async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, GatewayError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     http_body_util::Limited::new(body, limit)
         .collect()
         .await

@@ -2,10 +2,10 @@
 //! upstream client; MOCK answers from its templates.
 
 pub mod client;
+pub mod h1;
 pub mod http;
 pub mod http_proxy;
 pub mod mock;
-pub mod pool;
 pub mod respond;
 pub mod templates;
 pub mod uri;

@@ -1,0 +1,363 @@
+//! HTTP/1.1 on the wire to the upstream: the request head we write and the
+//! response head we parse, with the body framing it implies (RFC 9112 §6).
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use crate::integration::uri::UpstreamTarget;
+
+/// The most a response head may take (hyper's default buffer limit is larger,
+/// but no sane upstream sends more). Below 64 KiB so offsets fit in a u16.
+const MAX_HEAD: usize = 64 * 1024 - 1;
+
+/// The most headers a response may have.
+const MAX_HEADERS: usize = 100;
+
+/// Headers a response usually stays within.
+const FEW_HEADERS: usize = 24;
+
+/// Bodies up to this size go out in the same write as the head.
+pub const INLINE_BODY: usize = 16 * 1024;
+
+/// Writes the request line and headers (and the body when it is small) into
+/// `out`. `Host` is the target's authority unless a mapping set one;
+/// `Content-Length` is always ours.
+pub fn encode_request(
+    out: &mut Vec<u8>,
+    method: &Method,
+    target: &UpstreamTarget,
+    headers: &HeaderMap,
+    body: &Bytes,
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.path_and_query.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !headers.contains_key(http::header::HOST) {
+        put_header(out, b"host", target.authority.as_bytes());
+    }
+    for (name, value) in headers {
+        if name != http::header::CONTENT_LENGTH {
+            put_header(out, name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+    let expects_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
+    if !body.is_empty() || expects_body {
+        put_header(out, b"content-length", itoa_buf(body.len()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    if body.len() <= INLINE_BODY {
+        out.extend_from_slice(body);
+    }
+}
+
+fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A decimal number without the formatting machinery.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(mut n: usize) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    Digits { buf, start: i }
+}
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 204, 304).
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the upstream closes the connection.
+    UntilClose,
+}
+
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub framing: Framing,
+    /// Whether the connection may carry another request afterwards.
+    pub keep_alive: bool,
+}
+
+fn invalid(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// Parses a response head from the front of `buf`, removing it. `Ok(None)`:
+/// more bytes are needed. `head_request`: the request was HEAD, so no body
+/// follows whatever the headers say.
+pub fn parse_response_head(
+    buf: &mut BytesMut,
+    head_request: bool,
+) -> io::Result<Option<ResponseHead>> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    // Most responses have a few headers: try a small table first, since
+    // httparse's response parser wants its slots initialised.
+    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    let mut many;
+    let mut parsed = httparse::Response::new(&mut few);
+    let mut outcome = parsed.parse(buf);
+    if outcome == Err(httparse::Error::TooManyHeaders) {
+        many = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        parsed = httparse::Response::new(&mut many);
+        outcome = parsed.parse(buf);
+    }
+    let len = match outcome {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+        Ok(httparse::Status::Complete(_)) => return Err(invalid("response head too large")),
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+            return Err(invalid("response head too large"))
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(invalid("malformed response head")),
+    };
+    let status = parsed
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or_else(|| invalid("bad status code"))?;
+    let version = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    // Where each header lies in the head (offsets fit in u16: the head is at
+    // most MAX_HEAD), so values can be slices of it rather than copies.
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u16;
+    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
+    let count = parsed.headers.len();
+    for (span, h) in spans.iter_mut().zip(parsed.headers.iter()) {
+        let (name, value) = (offset(h.name.as_bytes()), offset(h.value));
+        *span = (
+            name,
+            name + h.name.len() as u16,
+            value,
+            value + h.value.len() as u16,
+        );
+    }
+    let head = buf.split_to(len).freeze();
+
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding = false;
+    let mut chunked = false;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    for &(ns, ne, vs, ve) in &spans[..count] {
+        let (ns, ne, vs, ve) = (
+            usize::from(ns),
+            usize::from(ne),
+            usize::from(vs),
+            usize::from(ve),
+        );
+        let name = HeaderName::from_bytes(&head[ns..ne]).map_err(|_| invalid("bad header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
+            .map_err(|_| invalid("bad header value"))?;
+        if name == http::header::CONTENT_LENGTH {
+            let n = std::str::from_utf8(value.as_bytes())
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| invalid("bad content-length"))?;
+            if content_length.is_some_and(|prev| prev != n) {
+                return Err(invalid("conflicting content-length"));
+            }
+            content_length = Some(n);
+        } else if name == http::header::TRANSFER_ENCODING {
+            transfer_encoding = true;
+            // Only the last coding decides whether the body is chunked.
+            chunked = value
+                .as_bytes()
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name == http::header::CONNECTION {
+            for token in value.as_bytes().split(|b| *b == b',') {
+                let token = token.trim_ascii();
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        headers.append(name, value);
+    }
+
+    let mut keep_alive = match version {
+        Version::HTTP_10 => keep_alive_token && !close,
+        _ => !close,
+    };
+    let framing = if head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        Framing::Empty
+    } else if transfer_encoding {
+        // A length beside a transfer coding is ignored, and the connection
+        // not trusted again (RFC 9112 §6.3).
+        keep_alive &= content_length.is_none();
+        if chunked {
+            Framing::Chunked
+        } else {
+            keep_alive = false;
+            Framing::UntilClose
+        }
+    } else if let Some(n) = content_length {
+        Framing::Length(n)
+    } else {
+        keep_alive = false;
+        Framing::UntilClose
+    };
+    Ok(Some(ResponseHead {
+        status,
+        headers,
+        framing,
+        keep_alive,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> UpstreamTarget {
+        UpstreamTarget::parse("http://up:8000/api/jobs?limit=2").expect("valid target")
+    }
+
+    #[test]
+    fn encodes_a_request() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer k"));
+        headers.insert("content-length", HeaderValue::from_static("999"));
+        let mut out = Vec::new();
+        let body = Bytes::from_static(b"{\"a\":1}");
+        encode_request(&mut out, &Method::POST, &target(), &headers, &body);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "POST /api/jobs?limit=2 HTTP/1.1\r\nhost: up:8000\r\nauthorization: Bearer k\r\n\
+             content-length: 7\r\n\r\n{\"a\":1}"
+        );
+        let mut out = Vec::new();
+        encode_request(
+            &mut out,
+            &Method::GET,
+            &target(),
+            &HeaderMap::new(),
+            &Bytes::new(),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "GET /api/jobs?limit=2 HTTP/1.1\r\nhost: up:8000\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        encode_request(
+            &mut out,
+            &Method::PUT,
+            &target(),
+            &HeaderMap::new(),
+            &Bytes::new(),
+        );
+        assert!(String::from_utf8_lossy(&out).ends_with("content-length: 0\r\n\r\n"));
+    }
+
+    fn parse(text: &str, head_request: bool) -> io::Result<Option<(ResponseHead, BytesMut)>> {
+        let mut buf = BytesMut::from(text);
+        Ok(parse_response_head(&mut buf, head_request)?.map(|h| (h, buf)))
+    }
+
+    #[test]
+    fn parses_heads_and_framing() -> io::Result<()> {
+        let (h, rest) = parse(
+            "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-A: b\r\n\r\nok",
+            false,
+        )?
+        .ok_or_else(|| invalid("incomplete"))?;
+        assert_eq!(h.status, StatusCode::CREATED);
+        assert_eq!(h.framing, Framing::Length(2));
+        assert!(h.keep_alive);
+        assert_eq!(h.headers.get("x-a").map(|v| v.as_bytes()), Some(&b"b"[..]));
+        assert_eq!(&rest[..], b"ok");
+
+        let framing = |text: &str, head| {
+            parse(text, head)
+                .ok()
+                .flatten()
+                .map(|(h, _)| (h.framing, h.keep_alive))
+        };
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        assert_eq!(framing(chunked, false), Some((Framing::Chunked, true)));
+        let both = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(framing(both, false), Some((Framing::Chunked, false)));
+        let gzip = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(framing(gzip, false), Some((Framing::UntilClose, false)));
+        let bare = "HTTP/1.1 200 OK\r\n\r\n";
+        assert_eq!(framing(bare, false), Some((Framing::UntilClose, false)));
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
+        assert_eq!(framing(head, true), Some((Framing::Empty, true)));
+        let no_content = "HTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(framing(no_content, false), Some((Framing::Empty, true)));
+        let close = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(framing(close, false), Some((Framing::Length(0), false)));
+        let old = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(framing(old, false), Some((Framing::Length(0), false)));
+        let old_ka = "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(framing(old_ka, false), Some((Framing::Length(0), true)));
+        Ok(())
+    }
+
+    #[test]
+    fn waits_for_a_whole_head_and_refuses_bad_ones() {
+        assert!(matches!(
+            parse("HTTP/1.1 200 OK\r\nA: b\r\n", false),
+            Ok(None)
+        ));
+        assert!(matches!(parse("", false), Ok(None)));
+        for bad in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            "HTTP/1.1 2000 OK\r\n\r\n",
+            "NOPE\r\n\r\n",
+        ] {
+            assert!(parse(bad, false).is_err(), "{bad:?}");
+        }
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}content-length: 0\r\n\r\n",
+            "x-h: v\r\n".repeat(60)
+        );
+        let parsed = parse(&many, false)
+            .ok()
+            .flatten()
+            .map(|(h, _)| h.headers.len());
+        assert_eq!(parsed, Some(61));
+        let too_many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "x-h: v\r\n".repeat(101));
+        assert!(parse(&too_many, false).is_err());
+        let endless = format!("HTTP/1.1 200 OK\r\nX-Pad: {}", "y".repeat(70_000));
+        assert!(parse(&endless, false).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! One upstream connection: its TCP or TLS stream and the bytes read from it
+//! that no response has consumed yet.
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::integration::uri::UpstreamTarget;
+
+/// What one read asks the kernel for at least.
+const READ_CHUNK: usize = 8 * 1024;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+pub struct Connection {
+    stream: Stream,
+    /// Read from the stream, not yet consumed by a response.
+    pub buf: BytesMut,
+    /// When the connection last went back to the pool.
+    pub idle_since: Instant,
+}
+
+impl Connection {
+    /// Opens a connection to `target`, TLS for https.
+    pub async fn open(
+        target: &UpstreamTarget,
+        tls: &Arc<rustls::ClientConfig>,
+    ) -> io::Result<Connection> {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+        let _ = tcp.set_nodelay(true);
+        let stream = if target.https {
+            let name = ServerName::try_from(target.host.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let tls = tokio_rustls::TlsConnector::from(tls.clone())
+                .connect(name, tcp)
+                .await?;
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
+        Ok(Connection {
+            stream,
+            buf: BytesMut::new(),
+            idle_since: Instant::now(),
+        })
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match &self.stream {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// False once the peer has closed or reset the connection, as far as the
+    /// reactor has seen: no system call, so checking a pooled connection
+    /// before each request is free.
+    pub fn peer_open(&self) -> bool {
+        let ready = pin!(self.tcp().ready(Interest::READABLE));
+        match ready.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(r)) => !(r.is_read_closed() || r.is_error()),
+            Poll::Ready(Err(_)) => false,
+            Poll::Pending => true,
+        }
+    }
+
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Plain(tcp) => tcp.write_all(bytes).await,
+            Stream::Tls(tls) => tls.write_all(bytes).await,
+        }
+    }
+
+    /// Pushes out what TLS buffered (plain TCP writes straight through).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Plain(_) => Ok(()),
+            Stream::Tls(tls) => tls.flush().await,
+        }
+    }
+
+    /// Reads more into `buf`; `Ready(Ok(0))` is the end of the stream.
+    pub fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.buf.reserve(READ_CHUNK);
+        // A fresh `read_buf` future holds nothing but these borrows, so
+        // polling one once is exactly one poll_read into the spare capacity.
+        match &mut self.stream {
+            Stream::Plain(tcp) => pin!(tcp.read_buf(&mut self.buf)).poll(cx),
+            Stream::Tls(tls) => pin!(tls.read_buf(&mut self.buf)).poll(cx),
+        }
+    }
+
+    /// Reads more into `buf`; `Ok(0)` is the end of the stream.
+    pub async fn read_more(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read_more(cx)).await
+    }
+}

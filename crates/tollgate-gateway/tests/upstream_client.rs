@@ -1,0 +1,399 @@
+//! The upstream HTTP/1.1 client against scripted servers on loopback: body
+//! framings, connection reuse, and what happens when a pooled connection dies.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tollgate_gateway::error::GatewayError;
+use tollgate_gateway::integration::h1::UpstreamRequest;
+use tollgate_gateway::integration::uri::UpstreamTarget;
+use tollgate_gateway::UpstreamClient;
+
+/// What the scripted server does with one request.
+enum Action {
+    /// Writes these pieces, pausing briefly between them.
+    Reply(Vec<Vec<u8>>),
+    /// Writes the reply, then closes the connection.
+    ReplyThenClose(Vec<u8>),
+    /// Closes without answering.
+    Close,
+    /// Never answers.
+    Hang,
+}
+
+/// A request as the server read it.
+#[derive(Debug, Clone)]
+struct Seen {
+    connection: usize,
+    head: String,
+    body: Vec<u8>,
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+type Script = Arc<dyn Fn(usize, &Seen) -> Action + Send + Sync>;
+
+impl Server {
+    async fn start(script: impl Fn(usize, &Seen) -> Action + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script: Script = Arc::new(script);
+        let (a, s) = (accepted.clone(), seen.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let connection = a.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve(stream, connection, s.clone(), script.clone()));
+            }
+        });
+        Server {
+            addr,
+            accepted,
+            seen,
+        }
+    }
+
+    fn url(&self, path: &str) -> UpstreamTarget {
+        UpstreamTarget::parse(&format!("http://{}{path}", self.addr)).expect("valid target")
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("not poisoned").clone()
+    }
+}
+
+async fn serve(
+    mut stream: TcpStream,
+    connection: usize,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    script: Script,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // One request: head, then a Content-Length body.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let request = Seen {
+            connection,
+            head,
+            body: buf[head_end..head_end + len].to_vec(),
+        };
+        buf.drain(..head_end + len);
+        seen.lock().expect("not poisoned").push(request.clone());
+        match script(connection, &request) {
+            Action::Reply(pieces) => {
+                for piece in pieces {
+                    if stream.write_all(&piece).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            Action::ReplyThenClose(reply) => {
+                let _ = stream.write_all(&reply).await;
+                return;
+            }
+            Action::Close => return,
+            Action::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return;
+            }
+        }
+    }
+}
+
+fn ok(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn request(method: Method, target: UpstreamTarget) -> UpstreamRequest {
+    UpstreamRequest {
+        method,
+        target,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends and reads the whole body.
+async fn call(
+    client: &UpstreamClient,
+    req: UpstreamRequest,
+) -> Result<(StatusCode, HeaderMap, Bytes), GatewayError> {
+    let response = client.send(req, TIMEOUT).await?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|_| GatewayError::IntegrationFailure)?
+        .to_bytes();
+    Ok((parts.status, parts.headers, body))
+}
+
+#[tokio::test]
+async fn long_bodies_stream_and_the_connection_is_reused() -> Result<(), GatewayError> {
+    let big = "x".repeat(1 << 20);
+    let reply = ok(&big);
+    let server = Server::start(move |_, _| Action::Reply(vec![reply.clone()])).await;
+    let client = UpstreamClient::default();
+    let mut post = request(Method::POST, server.url("/jobs?a=1"));
+    post.body = Bytes::from_static(b"{\"prompt\":\"hi\"}");
+    post.headers
+        .insert("authorization", http::HeaderValue::from_static("Bearer k"));
+    let (status, _, body) = call(&client, post).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.len(), big.len());
+    let (_, _, body) = call(&client, request(Method::GET, server.url("/jobs/1"))).await?;
+    assert_eq!(body.len(), big.len());
+    assert_eq!(
+        server.accepted(),
+        1,
+        "the second request reuses the connection"
+    );
+    let seen = server.seen();
+    let addr = server.addr;
+    assert!(
+        seen[0].head.starts_with("POST /jobs?a=1 HTTP/1.1\r\n"),
+        "{}",
+        seen[0].head
+    );
+    assert!(seen[0].head.contains(&format!("host: {addr}\r\n")));
+    assert!(seen[0].head.contains("authorization: Bearer k\r\n"));
+    assert!(seen[0].head.contains("content-length: 15\r\n"));
+    assert_eq!(seen[0].body, b"{\"prompt\":\"hi\"}");
+    assert!(seen[1].head.starts_with("GET /jobs/1 HTTP/1.1\r\n"));
+    assert!(!seen[1].head.contains("content-length"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_decoded_in_pieces() -> Result<(), GatewayError> {
+    let server = Server::start(|_, _| {
+        Action::Reply(vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhel".to_vec(),
+            b"lo\r\n7\r\n, world\r\n".to_vec(),
+            b"0\r\nx-trailer: t\r\n\r\n".to_vec(),
+        ])
+    })
+    .await;
+    let client = UpstreamClient::default();
+    for _ in 0..2 {
+        let (_, headers, body) = call(&client, request(Method::GET, server.url("/s"))).await?;
+        assert_eq!(&body[..], b"hello, world");
+        assert!(headers.contains_key("transfer-encoding"));
+    }
+    assert_eq!(server.accepted(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_body_without_length_ends_with_the_connection() -> Result<(), GatewayError> {
+    let server = Server::start(|_, _| {
+        Action::ReplyThenClose(b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec())
+    })
+    .await;
+    let client = UpstreamClient::default();
+    for _ in 0..2 {
+        let (_, _, body) = call(&client, request(Method::GET, server.url("/"))).await?;
+        assert_eq!(&body[..], b"until close");
+    }
+    assert_eq!(
+        server.accepted(),
+        2,
+        "a close-delimited connection is not reused"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn head_no_content_and_interim_responses() -> Result<(), GatewayError> {
+    let server = Server::start(|_, seen| {
+        if seen.head.starts_with("HEAD") {
+            Action::Reply(vec![
+                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n".to_vec()
+            ])
+        } else if seen.head.starts_with("DELETE") {
+            Action::Reply(vec![b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()])
+        } else {
+            Action::Reply(vec![
+                b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+                ok("after continue"),
+            ])
+        }
+    })
+    .await;
+    let client = UpstreamClient::default();
+    let (status, headers, body) = call(&client, request(Method::HEAD, server.url("/"))).await?;
+    assert_eq!((status, body.len()), (StatusCode::OK, 0));
+    assert_eq!(
+        headers.get("content-length").map(|v| v.as_bytes()),
+        Some(&b"10"[..])
+    );
+    let (status, _, body) = call(&client, request(Method::DELETE, server.url("/j"))).await?;
+    assert_eq!((status, body.len()), (StatusCode::NO_CONTENT, 0));
+    let (status, _, body) = call(&client, request(Method::PUT, server.url("/j"))).await?;
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::OK, &b"after continue"[..])
+    );
+    assert_eq!(server.accepted(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_idle_connection_the_upstream_closed_is_not_used() -> Result<(), GatewayError> {
+    // Every response closes its connection, as a server whose keep-alive
+    // timer fired would; the client must notice before sending again.
+    let server = Server::start(|_, _| Action::ReplyThenClose(ok("fine"))).await;
+    let client = UpstreamClient::default();
+    call(&client, request(Method::GET, server.url("/"))).await?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, _, body) = call(&client, request(Method::POST, server.url("/jobs"))).await?;
+    assert_eq!(&body[..], b"fine");
+    assert_eq!(server.accepted(), 2);
+    assert_eq!(
+        server.seen().len(),
+        2,
+        "each request reached the upstream once"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pooled_connection_dying_mid_request_is_retried_only_when_safe(
+) -> Result<(), GatewayError> {
+    // The first connection answers once, then takes the next request and
+    // closes without a word; later connections answer.
+    let server = Server::start(|connection, _| {
+        let on_this_connection = connection;
+        if on_this_connection == 0 {
+            static FIRST: AtomicUsize = AtomicUsize::new(0);
+            if FIRST.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Action::Reply(vec![ok("first")]);
+            }
+            return Action::Close;
+        }
+        Action::Reply(vec![ok("again")])
+    })
+    .await;
+    let client = UpstreamClient::default();
+    call(&client, request(Method::GET, server.url("/"))).await?;
+    let (_, _, body) = call(&client, request(Method::GET, server.url("/poll"))).await?;
+    assert_eq!(&body[..], b"again", "a GET is retried on a new connection");
+    let polls: Vec<usize> = server
+        .seen()
+        .iter()
+        .filter(|s| s.head.starts_with("GET /poll"))
+        .map(|s| s.connection)
+        .collect();
+    assert_eq!(
+        polls,
+        [0, 1],
+        "tried on the pooled connection, then on a new one"
+    );
+
+    // Same again for a POST: it may have reached the upstream, so it is not repeated.
+    let server = Server::start(|connection, seen| {
+        if connection == 0 && seen.head.starts_with("POST") {
+            Action::Close
+        } else {
+            Action::Reply(vec![ok("first")])
+        }
+    })
+    .await;
+    call(&client, request(Method::GET, server.url("/"))).await?;
+    let outcome = call(&client, request(Method::POST, server.url("/jobs"))).await;
+    assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
+    let posts = server
+        .seen()
+        .iter()
+        .filter(|s| s.head.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 1, "the POST reached the upstream exactly once");
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow_broken_and_absent_upstreams() {
+    let hang = Server::start(|_, _| Action::Hang).await;
+    let client = UpstreamClient::default();
+    let started = std::time::Instant::now();
+    let outcome = client
+        .send(
+            request(Method::GET, hang.url("/")),
+            Duration::from_millis(200),
+        )
+        .await;
+    assert_eq!(outcome.err(), Some(GatewayError::IntegrationTimeout));
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let garbage = Server::start(|_, _| Action::Reply(vec![b"SPDY/9 what\r\n\r\n".to_vec()])).await;
+    let outcome = call(&client, request(Method::GET, garbage.url("/"))).await;
+    assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
+
+    let truncated = Server::start(|_, _| {
+        Action::ReplyThenClose(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort".to_vec())
+    })
+    .await;
+    let response = client
+        .send(request(Method::GET, truncated.url("/")), TIMEOUT)
+        .await;
+    let body = match response {
+        Ok(r) => r.into_body().collect().await.map(|c| c.to_bytes()),
+        Err(e) => panic!("the head arrived whole: {e:?}"),
+    };
+    assert!(
+        body.is_err(),
+        "a body cut short is an error, not a short body"
+    );
+
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let target = UpstreamTarget::parse(&format!("http://{addr}/")).expect("target");
+    let outcome = call(&client, request(Method::GET, target)).await;
+    assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
+}
