@@ -1,10 +1,10 @@
 //! The per-request context that phases of the pipeline fill and read (request
 //! ids, route, timings), and the `$context` object templates and mappings see.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 use serde_json::{json, Value};
 use tollgate_model::time::Date;
@@ -20,7 +20,10 @@ pub struct RequestContext {
     pub trace_id: String,
     pub started: Instant,
     pub request_time_epoch_ms: u128,
+    /// Set once, by [`RequestContext::new`]: [`RequestContext::source_ip`] keeps its text.
     pub peer: SocketAddr,
+    /// `peer`'s address as text, made on first use.
+    source_ip: OnceLock<String>,
     pub user_agent: String,
     pub http_method: String,
     pub protocol: &'static str,
@@ -49,11 +52,12 @@ impl RequestContext {
             .unwrap_or_default();
         RequestContext {
             request_id,
-            extended_request_id: format!("{}=", Alphanumeric.sample_string(&mut rand::rng(), 15)),
+            extended_request_id: new_extended_request_id(),
             trace_id: String::new(),
             started: Instant::now(),
             request_time_epoch_ms: now.as_millis(),
             peer,
+            source_ip: OnceLock::new(),
             user_agent: String::new(),
             http_method: http_method.to_string(),
             protocol,
@@ -70,9 +74,10 @@ impl RequestContext {
         }
     }
 
-    /// `$context.identity.sourceIp`.
-    pub fn source_ip(&self) -> String {
-        self.peer.ip().to_string()
+    /// `$context.identity.sourceIp`. Formatted once and kept: a proxied
+    /// request needs it for `X-Forwarded-For` and again for `$context`.
+    pub fn source_ip(&self) -> &str {
+        self.source_ip.get_or_init(|| ip_text(self.peer.ip()))
     }
 
     /// Makes a trace id unless the client sent one.
@@ -122,14 +127,72 @@ impl RequestContext {
     }
 }
 
+/// The characters of an `x-amz-apigw-id`.
+const ALPHANUMERIC: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// An `x-amz-apigw-id`: 15 random alphanumerics and `=`.
+///
+/// Each random byte picks its character by `% 62`, so the first 8 characters
+/// come up 5 times in 256 rather than 4: harmless for an id, and cheaper than
+/// rejection sampling on every request.
+fn new_extended_request_id() -> String {
+    let mut b = [0u8; 15];
+    rand::rng().fill_bytes(&mut b);
+    let mut id = String::with_capacity(16);
+    id.extend(
+        b.iter()
+            .map(|&x| char::from(ALPHANUMERIC[usize::from(x % 62)])),
+    );
+    id.push('=');
+    id
+}
+
 /// An X-Ray trace id: `Root=1-{epoch hex}-{24 hex}`.
 fn new_trace_id(epoch_secs: u64) -> String {
-    use std::fmt::Write;
     let mut b = [0u8; 12];
     rand::rng().fill_bytes(&mut b);
+    trace_id_text(epoch_secs, &b)
+}
+
+/// `Root=1-{epoch_secs:08x}-{hex of random}`, written without `fmt`.
+fn trace_id_text(epoch_secs: u64, random: &[u8; 12]) -> String {
     let mut out = String::with_capacity(40);
-    let _ = write!(out, "Root=1-{epoch_secs:08x}-");
-    out.push_str(&hex::encode(b));
+    out.push_str("Root=1-");
+    // At least 8 digits, as `{:08x}`; a ninth after 2106.
+    let digits = (16 - epoch_secs.leading_zeros() / 4).max(8);
+    for shift in (0..digits).rev() {
+        out.push(char::from(HEX[(epoch_secs >> (shift * 4)) as usize & 0x0f]));
+    }
+    out.push('-');
+    for byte in random {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+/// Lowercase hex digits, indexed by nibble.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The text `IpAddr`'s `Display` gives, with IPv4 (nearly every peer)
+/// written by hand: `to_string` goes through the formatting machinery.
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
     out
 }
 
@@ -172,5 +235,54 @@ mod tests {
         assert!(cx.extended_request_id.ends_with('='));
         assert!(cx.trace_id.starts_with("Root=1-"));
         assert_eq!(cx.trace_id.len(), "Root=1-".len() + 8 + 1 + 24);
+    }
+
+    #[test]
+    fn extended_request_ids_are_random_alphanumerics() {
+        let peer: SocketAddr = ([127, 0, 0, 1], 9).into();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let id = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1").extended_request_id;
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(id[..15].bytes().all(|c| c.is_ascii_alphanumeric()), "{id}");
+            assert!(id.ends_with('='), "{id}");
+            assert!(seen.insert(id));
+        }
+        let chars: std::collections::HashSet<char> =
+            seen.iter().flat_map(|id| id[..15].chars()).collect();
+        assert_eq!(chars.len(), 62, "every alphanumeric turns up");
+    }
+
+    #[test]
+    fn trace_ids_match_their_format_string() {
+        let random: [u8; 12] = std::array::from_fn(|i| (i as u8) * 23);
+        for epoch in [0, 1, 0x5e5f_fe45, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+            assert_eq!(
+                trace_id_text(epoch, &random),
+                format!("Root=1-{epoch:08x}-00172e455c738aa1b8cfe6fd")
+            );
+        }
+    }
+
+    #[test]
+    fn source_ip_is_the_address_as_display_writes_it() {
+        let addrs: [IpAddr; 7] = [
+            [127, 0, 0, 1].into(),
+            [0, 0, 0, 0].into(),
+            [255, 255, 255, 255].into(),
+            [10, 99, 100, 9].into(),
+            [192, 168, 20, 199].into(),
+            "::1".parse().unwrap(),
+            "::ffff:1.2.3.4".parse().unwrap(),
+        ];
+        for ip in addrs {
+            let cx = RequestContext::new("r".into(), (ip, 9).into(), "GET", "HTTP/1.1");
+            assert_eq!(cx.source_ip(), ip.to_string());
+            assert_eq!(cx.to_json()["identity"]["sourceIp"], ip.to_string());
+        }
+        for a in 0..=255u8 {
+            let ip = IpAddr::from([a, 255 - a, a / 3, 7]);
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
     }
 }

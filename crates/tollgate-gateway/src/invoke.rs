@@ -13,12 +13,13 @@ pub struct InvokeTarget {
     pub domain_name: String,
 }
 
-/// Splits `{stage}/rest` (a leading `/` allowed) into the stage and `/rest`.
-fn split_stage(path: &str) -> (&str, String) {
+/// Splits `{stage}/rest` (a leading `/` allowed) into the stage and `/rest`:
+/// slices, not new strings, since the rest keeps the `/` after the stage.
+fn split_stage(path: &str) -> (&str, &str) {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
-    match trimmed.split_once('/') {
-        Some((stage, rest)) => (stage, format!("/{rest}")),
-        None => (trimmed, "/".to_string()),
+    match trimmed.find('/') {
+        Some(slash) => (&trimmed[..slash], &trimmed[slash..]),
+        None => (trimmed, "/"),
     }
 }
 
@@ -36,17 +37,13 @@ pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
         let rest = raw_path.strip_prefix("/restapis/")?;
         let (head, tail) = rest.split_once("/_user_request_")?;
         let (api_id, stage) = head.split_once('/')?;
-        let path = if tail.is_empty() {
-            "/".to_string()
-        } else {
-            tail.to_string()
-        };
+        let path = if tail.is_empty() { "/" } else { tail };
         (api_id, stage, path)
     };
     Some(InvokeTarget {
         api_id: api_id.to_string(),
         stage: stage.to_string(),
-        path,
+        path: path.to_string(),
         domain_name: hostname.to_string(),
     })
 }
@@ -86,5 +83,32 @@ mod tests {
             t("abc", "prod", "/")
         );
         assert_eq!(p("127.0.0.1:4566", "/restapis/abc/resources"), None);
+    }
+
+    #[test]
+    fn splits_the_stage_at_its_edges() {
+        let h = "abc.execute-api.localhost";
+        assert_eq!(p(h, "/prod"), t("abc", "prod", "/"));
+        assert_eq!(p(h, "/prod/"), t("abc", "prod", "/"));
+        assert_eq!(p(h, "/prod/api/"), t("abc", "prod", "/api/"));
+        assert_eq!(p(h, "/prod//x"), t("abc", "prod", "//x"));
+        assert_eq!(p(h, "/"), t("abc", "", "/"));
+        assert_eq!(p(h, ""), t("abc", "", "/"));
+        assert_eq!(p(h, "//x"), t("abc", "", "/x"));
+        assert_eq!(p("h:1", "/_aws/execute-api/abc"), t("abc", "", "/"));
+        assert_eq!(p("h:1", "/_aws/execute-api/abc/"), t("abc", "", "/"));
+        assert_eq!(
+            p("h:1", "/_aws/execute-api/abc/prod"),
+            t("abc", "prod", "/")
+        );
+        assert_eq!(
+            p("h:1", "/_aws/execute-api/abc/prod/"),
+            t("abc", "prod", "/")
+        );
+        assert_eq!(p("h:1", "/_aws/execute-api/abc//x/"), t("abc", "x", "/"));
+        assert_eq!(
+            p("h:1", "/restapis/abc/prod/_user_request_/"),
+            t("abc", "prod", "/")
+        );
     }
 }

@@ -23,13 +23,19 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
+// Names of the headers every response carries, parsed at compile time: a
+// `&str` name is parsed and hashed again on each insert.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
 /// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and, once the request has
 /// reached its integration, `X-Amzn-Trace-Id` (spec §2.2).
 pub fn add_standard_headers(headers: &mut HeaderMap, cx: &RequestContext) {
     for (name, value) in [
-        ("x-amzn-requestid", &cx.request_id),
-        ("x-amz-apigw-id", &cx.extended_request_id),
-        ("x-amzn-trace-id", &cx.trace_id),
+        (REQUEST_ID, &cx.request_id),
+        (APIGW_ID, &cx.extended_request_id),
+        (TRACE_ID, &cx.trace_id),
     ] {
         if value.is_empty() {
             continue;

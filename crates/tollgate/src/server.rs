@@ -150,7 +150,6 @@ async fn serve_connection(app: Arc<App>, stream: tokio::net::TcpStream, peer: So
 }
 
 async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
-    let request_id = new_request_id();
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -158,18 +157,19 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
         .or_else(|| req.uri().host())
         .unwrap_or("");
     if let Some(target) = tollgate_gateway::invoke::parse(host, req.uri().path()) {
-        // A client may choose its request id, if it is a UUID (spec §2.2).
+        // A client may choose its request id, if it is a UUID (spec §2.2);
+        // only otherwise is one made.
         let request_id = req
             .headers()
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
-            .map(str::to_string)
-            .unwrap_or(request_id);
+            .map_or_else(new_request_id, str::to_string);
         // Boxed: hyper moves the service future into place, and an unboxed
         // pipeline future is kilobytes of memmove per request (measured).
         return Box::pin(app.gateway.handle(target, req, peer, request_id)).await;
     }
+    let request_id = new_request_id();
     if app.data_plane_only {
         return rest_json_error(403, "ForbiddenException", "Forbidden", &request_id).map(full);
     }
