@@ -16,6 +16,7 @@ use tollgate_model::method::{Method, MethodResponse};
 use tollgate_model::stage::Stage;
 use tollgate_vtl::Template;
 
+use crate::integration::uri::UriTemplate;
 use crate::mapping::{self, Mapping};
 use crate::router::Router;
 use crate::throttle::{Bucket, BucketRegistry, Limits};
@@ -75,7 +76,7 @@ pub type Templates = Vec<(String, Option<Arc<Template>>)>;
 pub struct CompiledIntegration {
     pub kind: IntegrationKind,
     pub http_method: String,
-    pub uri: String,
+    pub uri: UriTemplate,
     pub request_parameters: Vec<Mapping>,
     pub request_templates: Templates,
     pub passthrough: Passthrough,
@@ -186,7 +187,7 @@ fn compile_integration(i: &Integration) -> Result<CompiledIntegration, String> {
     Ok(CompiledIntegration {
         kind,
         http_method: i.http_method.clone().unwrap_or_else(|| "POST".into()),
-        uri: i.uri.clone().unwrap_or_default(),
+        uri: UriTemplate::new(i.uri.as_deref().unwrap_or_default()),
         request_parameters,
         request_templates,
         passthrough,

@@ -5,6 +5,8 @@ use http::HeaderMap;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use crate::router::PathParam;
+
 /// Where a mapped value goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -102,7 +104,7 @@ pub fn parse(key: &str, value: &str) -> Result<Mapping, String> {
 pub struct Inputs<'a> {
     pub headers: &'a HeaderMap,
     pub query: &'a [(String, String)],
-    pub path_params: &'a [(String, String)],
+    pub path_params: &'a [PathParam],
     pub body: &'a [u8],
     pub stage_variables: &'a std::collections::BTreeMap<String, String>,
     pub context: &'a Value,
@@ -159,7 +161,12 @@ impl Source {
             Source::Literal(s) => Some(s.clone()),
             Source::StageVariable(n) => inputs.stage_variables.get(n).cloned(),
             Source::Context(n) => context_value(inputs.context, n),
-            Source::MethodPath(n) => last(inputs.path_params, n),
+            Source::MethodPath(n) => inputs
+                .path_params
+                .iter()
+                .rev()
+                .find(|p| p.name == *n)
+                .map(|p| p.value.clone()),
             Source::MethodQuery(n) => last(inputs.query, n),
             Source::MethodMultiQuery(n) => {
                 let all: Vec<&str> = inputs

@@ -26,22 +26,30 @@ pub const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Integration response headers AWS renames rather than passes (spec §2.2,
-/// known issues), with their new names.
-const REMAPPED: &[(&str, &str)] = &[
-    ("authorization", "x-amzn-remapped-authorization"),
-    ("content-md5", "x-amzn-remapped-content-md5"),
-    ("date", "x-amzn-remapped-date"),
-    ("expect", "x-amzn-remapped-expect"),
-    ("host", "x-amzn-remapped-host"),
-    ("max-forwards", "x-amzn-remapped-max-forwards"),
-    ("server", "x-amzn-remapped-server"),
-    ("user-agent", "x-amzn-remapped-user-agent"),
-    ("via", "x-amzn-remapped-via"),
-    ("www-authenticate", "x-amzn-remapped-www-authenticate"),
-    ("x-amzn-requestid", "x-amzn-remapped-x-amzn-requestid"),
-    ("x-amz-apigw-id", "x-amzn-remapped-x-amz-apigw-id"),
-];
+/// The name a reserved integration response header gets instead of passing
+/// as it is (AWS renames these, spec §2.2 known issues); None for the rest.
+fn remapped(name: &str) -> Option<HeaderName> {
+    macro_rules! renamed {
+        ($new:literal) => {
+            Some(const { HeaderName::from_static($new) })
+        };
+    }
+    match name {
+        "authorization" => renamed!("x-amzn-remapped-authorization"),
+        "content-md5" => renamed!("x-amzn-remapped-content-md5"),
+        "date" => renamed!("x-amzn-remapped-date"),
+        "expect" => renamed!("x-amzn-remapped-expect"),
+        "host" => renamed!("x-amzn-remapped-host"),
+        "max-forwards" => renamed!("x-amzn-remapped-max-forwards"),
+        "server" => renamed!("x-amzn-remapped-server"),
+        "user-agent" => renamed!("x-amzn-remapped-user-agent"),
+        "via" => renamed!("x-amzn-remapped-via"),
+        "www-authenticate" => renamed!("x-amzn-remapped-www-authenticate"),
+        "x-amzn-requestid" => renamed!("x-amzn-remapped-x-amzn-requestid"),
+        "x-amz-apigw-id" => renamed!("x-amzn-remapped-x-amz-apigw-id"),
+        _ => None,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -169,10 +177,7 @@ pub fn client_response_headers(headers: HeaderMap) -> HeaderMap {
             current = if HOP_BY_HOP.contains(&n) {
                 None
             } else {
-                match REMAPPED.iter().find(|(r, _)| *r == n) {
-                    Some((_, renamed)) => Some(HeaderName::from_static(renamed)),
-                    None => Some(name),
-                }
+                Some(remapped(n).unwrap_or(name))
             };
         }
         if let Some(name) = &current {

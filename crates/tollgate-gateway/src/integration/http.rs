@@ -9,7 +9,7 @@ use super::h1::UpstreamRequest;
 use super::http_proxy::read_body;
 use super::respond::{convert, method_response};
 use super::templates::{params_of, render, select_request, RequestMapping};
-use super::{encode_query, uri, Invocation};
+use super::{encode_query, Invocation};
 use crate::compile::ContentHandling;
 use crate::error::GatewayError;
 use crate::response::Body;
@@ -67,8 +67,7 @@ pub async fn invoke(
         Some(ContentHandling::ConvertToBinary) => convert(body, handling, is_binary)?,
         _ => body,
     };
-    let target = uri::build(
-        &inv.integration.uri,
+    let target = inv.integration.uri.fill(
         &inv.stage.variables,
         &mapped.path,
         &encode_query(&mapped.query),

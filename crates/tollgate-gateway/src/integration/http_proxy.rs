@@ -2,14 +2,14 @@
 //! mapped parameters), and the upstream's response comes back as it is, streamed.
 
 use bytes::Bytes;
-use http::{HeaderValue, Response};
+use http::{HeaderName, HeaderValue, Response};
 use http_body_util::BodyExt;
 
 use super::client::{
     client_response_headers, forwardable_request_headers, set_header, UpstreamClient,
 };
 use super::h1::UpstreamRequest;
-use super::{encode_query, uri, Invocation};
+use super::{encode_query, Invocation};
 use crate::error::GatewayError;
 use crate::response::Body;
 
@@ -33,19 +33,19 @@ pub async fn invoke(
             encode_query(&pairs)
         }
     };
-    let target = uri::build(
-        &inv.integration.uri,
-        &inv.stage.variables,
-        &mapped.path,
-        &query,
-    )?;
+    let target = inv
+        .integration
+        .uri
+        .fill(&inv.stage.variables, &mapped.path, &query)?;
     let method = inv.upstream_method()?;
     let mut headers = forwardable_request_headers(&inv.request.headers);
     for (name, value) in &mapped.headers {
         set_header(&mut headers, name, value);
     }
-    append_forwarded_for(&mut headers, &inv.cx.source_ip());
-    set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
+    append_forwarded_for(&mut headers, inv.cx.source_ip());
+    if let Ok(trace) = HeaderValue::from_str(&inv.cx.trace_id) {
+        headers.insert(X_AMZN_TRACE_ID, trace);
+    }
     let request = UpstreamRequest {
         method,
         target,
@@ -60,14 +60,17 @@ pub async fn invoke(
     Ok(out)
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
 /// API Gateway appends the caller's address to `X-Forwarded-For`.
 fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str) {
-    let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(existing) => HeaderValue::from_str(&format!("{existing}, {ip}")),
         None => HeaderValue::from_str(ip),
     };
     if let Ok(v) = value {
-        headers.insert("x-forwarded-for", v);
+        headers.insert(X_FORWARDED_FOR, v);
     }
 }
 

@@ -127,9 +127,8 @@ impl Invocation<'_> {
     /// Evaluates `requestParameters`. Path placeholders without a mapping fall
     /// back to the method's path parameter of the same name.
     pub fn map_request(&self) -> MappedRequest {
-        let pairs = self.request.path_pairs();
         let inputs = Inputs {
-            path_params: &pairs,
+            path_params: &self.request.path_params,
             ..self.inputs()
         };
         let mut mapped = MappedRequest::default();

@@ -45,9 +45,8 @@ pub fn method_response(
         .parse()
         .map_err(|_| GatewayError::ApiConfiguration)?;
     let mut headers = HeaderMap::new();
-    let pairs = inv.request.path_pairs();
     let inputs = Inputs {
-        path_params: &pairs,
+        path_params: &inv.request.path_params,
         integration_headers: Some(upstream_headers),
         integration_body: upstream_body,
         ..inv.inputs()

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -20,23 +21,33 @@ pub fn encode_query_part(s: &str) -> String {
     utf8_percent_encode(s, QUERY).to_string()
 }
 
-/// Where an integration request goes.
+/// The scheme and authority of an upstream: what a pooled connection is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamTarget {
+pub struct Origin {
     pub https: bool,
     /// `host[:port]` as the template wrote it: the Host header and the pool key.
     pub authority: String,
     /// The host to connect to and name in TLS (IPv6 without brackets).
     pub host: String,
     pub port: u16,
+}
+
+/// Where an integration request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTarget {
+    pub origin: Arc<Origin>,
     /// The origin-form request target, `/path?query`.
     pub path_and_query: String,
 }
 
 impl fmt::Display for UpstreamTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.https { "https" } else { "http" };
-        write!(f, "{scheme}://{}{}", self.authority, self.path_and_query)
+        let scheme = if self.origin.https { "https" } else { "http" };
+        write!(
+            f,
+            "{scheme}://{}{}",
+            self.origin.authority, self.path_and_query
+        )
     }
 }
 
@@ -45,30 +56,100 @@ impl UpstreamTarget {
     /// cannot go on a request line (spaces, control characters), userinfo and
     /// other schemes: a stage variable must not be able to smuggle a header.
     pub fn parse(url: &str) -> Option<UpstreamTarget> {
-        let (https, rest) = if let Some(rest) = strip_prefix_ignore_case(url, "https://") {
-            (true, rest)
-        } else {
-            (false, strip_prefix_ignore_case(url, "http://")?)
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        let (host, port) = split_host_port(authority, if https { 443 } else { 80 })?;
-        let tail = tail.split('#').next().unwrap_or_default();
-        let path_and_query = match tail.as_bytes().first() {
-            None => "/".to_string(),
-            Some(b'?') => format!("/{tail}"),
-            Some(_) => tail.to_string(),
-        };
-        if path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return None;
-        }
+        let (origin, tail) = split_origin(url)?;
         Some(UpstreamTarget {
-            https,
-            authority: authority.to_string(),
-            host: host.to_string(),
-            port,
-            path_and_query,
+            origin: Arc::new(origin),
+            path_and_query: request_target(tail.to_string())?,
         })
+    }
+}
+
+/// Splits `http(s)://authority` off the front of a URL.
+fn split_origin(url: &str) -> Option<(Origin, &str)> {
+    let (https, rest) = if let Some(rest) = strip_prefix_ignore_case(url, "https://") {
+        (true, rest)
+    } else {
+        (false, strip_prefix_ignore_case(url, "http://")?)
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = split_host_port(authority, if https { 443 } else { 80 })?;
+    let origin = Origin {
+        https,
+        authority: authority.to_string(),
+        host: host.to_string(),
+        port,
+    };
+    Some((origin, tail))
+}
+
+/// What follows the authority as a request target: without a fragment, with
+/// a leading `/`, and only with bytes a request line can carry.
+fn request_target(mut tail: String) -> Option<String> {
+    if let Some(fragment) = tail.find('#') {
+        tail.truncate(fragment);
+    }
+    if !tail.starts_with('/') {
+        tail.insert(0, '/');
+    }
+    if tail.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return None;
+    }
+    Some(tail)
+}
+
+/// An integration's `uri`, prepared once when the stage is compiled.
+#[derive(Debug)]
+pub struct UriTemplate {
+    source: String,
+    /// The origin, parsed once, and where the path starts, when no
+    /// placeholder is in the scheme or authority (the usual case).
+    fixed: Option<(Arc<Origin>, usize)>,
+}
+
+impl UriTemplate {
+    pub fn new(source: &str) -> UriTemplate {
+        let fixed = split_origin(source).and_then(|(origin, tail)| {
+            let dynamic = origin.authority.contains(['$', '{']);
+            (!dynamic).then(|| (Arc::new(origin), source.len() - tail.len()))
+        });
+        UriTemplate {
+            source: source.to_string(),
+            fixed,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The target for one request. `path_values` are raw (already encoded)
+    /// path texts by name; `query` is appended (encoded) after any query the
+    /// template has.
+    pub fn fill(
+        &self,
+        stage_variables: &BTreeMap<String, String>,
+        path_values: &BTreeMap<String, String>,
+        query: &str,
+    ) -> Result<UpstreamTarget, GatewayError> {
+        let template = match &self.fixed {
+            Some((_, path_start)) => &self.source[*path_start..],
+            None => &self.source,
+        };
+        let mut out = String::with_capacity(template.len() + query.len() + 32);
+        substitute(template, stage_variables, path_values, &mut out)?;
+        if !query.is_empty() {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(query);
+        }
+        let target = match &self.fixed {
+            Some((origin, _)) => request_target(out).map(|path_and_query| UpstreamTarget {
+                origin: origin.clone(),
+                path_and_query,
+            }),
+            None => UpstreamTarget::parse(&out),
+        };
+        target.ok_or(GatewayError::ApiConfiguration)
     }
 }
 
@@ -111,15 +192,13 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     Some((host, port))
 }
 
-/// Fills the URI template. `path_values` are raw (already encoded) path texts
-/// by name; `query` is appended (encoded) after any query the template has.
-pub fn build(
+/// Replaces `${stageVariables.x}` and `{name}` placeholders in `template`.
+fn substitute(
     template: &str,
     stage_variables: &BTreeMap<String, String>,
     path_values: &BTreeMap<String, String>,
-    query: &str,
-) -> Result<UpstreamTarget, GatewayError> {
-    let mut out = String::with_capacity(template.len() + query.len() + 16);
+    out: &mut String,
+) -> Result<(), GatewayError> {
     let mut rest = template;
     while let Some(start) = rest.find(['{', '$']) {
         out.push_str(&rest[..start]);
@@ -144,35 +223,56 @@ pub fn build(
         }
     }
     out.push_str(rest);
-    if !query.is_empty() {
-        out.push(if out.contains('?') { '&' } else { '?' });
-        out.push_str(query);
-    }
-    UpstreamTarget::parse(&out).ok_or(GatewayError::ApiConfiguration)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn fills_placeholders() -> Result<(), GatewayError> {
+    fn fill(template: &str, query: &str) -> Result<String, GatewayError> {
         let vars = BTreeMap::from([("host".to_string(), "127.0.0.1:8000".to_string())]);
         let paths = BTreeMap::from([("proxy".to_string(), "v1/jobs/a%20b".to_string())]);
-        let uri = build(
-            "http://${stageVariables.host}/api/{proxy}",
-            &vars,
-            &paths,
-            "limit=10",
-        )?;
+        UriTemplate::new(template)
+            .fill(&vars, &paths, query)
+            .map(|t| t.to_string())
+    }
+
+    #[test]
+    fn fills_placeholders() -> Result<(), GatewayError> {
         assert_eq!(
-            uri.to_string(),
+            fill("http://${stageVariables.host}/api/{proxy}", "limit=10")?,
             "http://127.0.0.1:8000/api/v1/jobs/a%20b?limit=10"
         );
-        let uri = build("http://h/x?a=1", &vars, &paths, "b=2")?;
-        assert_eq!(uri.to_string(), "http://h/x?a=1&b=2");
+        assert_eq!(
+            fill("http://up:9/api/{proxy+}", "")?,
+            "http://up:9/api/v1/jobs/a%20b"
+        );
+        assert_eq!(fill("http://h/x?a=1", "b=2")?, "http://h/x?a=1&b=2");
+        assert_eq!(fill("http://h", "b=2")?, "http://h/?b=2");
+        assert_eq!(fill("https://h:8443#frag", "")?, "https://h:8443/");
+        assert_eq!(
+            fill("${stageVariables.host}/x", "").err(),
+            Some(GatewayError::ApiConfiguration),
+            "no scheme once filled"
+        );
+        assert_eq!(
+            fill("http://h/{proxy} x", "").err(),
+            Some(GatewayError::ApiConfiguration)
+        );
         assert_eq!(encode_query_part("a b/c"), "a%20b%2Fc");
         Ok(())
+    }
+
+    #[test]
+    fn parses_a_fixed_origin_once() {
+        let template = UriTemplate::new("http://up:8000/api/{proxy}");
+        assert!(template.fixed.is_some());
+        assert_eq!(template.as_str(), "http://up:8000/api/{proxy}");
+        assert!(UriTemplate::new("http://${stageVariables.host}/x")
+            .fixed
+            .is_none());
+        assert!(UriTemplate::new("${stageVariables.url}").fixed.is_none());
     }
 
     #[test]
@@ -181,18 +281,20 @@ mod tests {
         assert_eq!(
             t,
             Some(UpstreamTarget {
-                https: true,
-                authority: "api.example.com".into(),
-                host: "api.example.com".into(),
-                port: 443,
+                origin: Arc::new(Origin {
+                    https: true,
+                    authority: "api.example.com".into(),
+                    host: "api.example.com".into(),
+                    port: 443,
+                }),
                 path_and_query: "/v1?x=1".into(),
             })
         );
         let t = UpstreamTarget::parse("HTTP://[::1]:8080?q")
-            .map(|t| (t.host, t.port, t.path_and_query));
+            .map(|t| (t.origin.host.clone(), t.origin.port, t.path_and_query));
         assert_eq!(t, Some(("::1".into(), 8080, "/?q".into())));
-        let t =
-            UpstreamTarget::parse("http://h:81").map(|t| (t.authority, t.port, t.path_and_query));
+        let t = UpstreamTarget::parse("http://h:81")
+            .map(|t| (t.origin.authority.clone(), t.origin.port, t.path_and_query));
         assert_eq!(t, Some(("h:81".into(), 81, "/".into())));
         for bad in [
             "ftp://h/",

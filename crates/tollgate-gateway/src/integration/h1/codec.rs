@@ -36,7 +36,7 @@ pub fn encode_request(
     out.extend_from_slice(target.path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if !headers.contains_key(http::header::HOST) {
-        put_header(out, b"host", target.authority.as_bytes());
+        put_header(out, b"host", target.origin.authority.as_bytes());
     }
     for (name, value) in headers {
         if name != http::header::CONTENT_LENGTH {

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::integration::uri::UpstreamTarget;
+use crate::integration::uri::Origin;
 
 /// What one read asks the kernel for at least.
 const READ_CHUNK: usize = 8 * 1024;
@@ -33,15 +33,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens a connection to `target`, TLS for https.
-    pub async fn open(
-        target: &UpstreamTarget,
-        tls: &Arc<rustls::ClientConfig>,
-    ) -> io::Result<Connection> {
-        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+    /// Opens a connection to `origin`, TLS for https.
+    pub async fn open(origin: &Origin, tls: &Arc<rustls::ClientConfig>) -> io::Result<Connection> {
+        let tcp = TcpStream::connect((origin.host.as_str(), origin.port)).await?;
         let _ = tcp.set_nodelay(true);
-        let stream = if target.https {
-            let name = ServerName::try_from(target.host.clone())
+        let stream = if origin.https {
+            let name = ServerName::try_from(origin.host.clone())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let tls = tokio_rustls::TlsConnector::from(tls.clone())
                 .connect(name, tcp)

@@ -89,16 +89,16 @@ pub async fn send(
     loop {
         let pooled = pools
             .get_or(ThreadPool::default)
-            .checkout(target.https, &target.authority);
+            .checkout(target.origin.https, &target.origin.authority);
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(conn) => conn,
-            None => Connection::open(&target, tls).await?,
+            None => Connection::open(&target.origin, tls).await?,
         };
         match exchange(&mut conn, &wire, body_apart, head_request).await {
             Ok(head) => return Ok(respond(conn, head, pools, &target)),
             Err(failure) if reused && failure.may_retry(&method) => {
-                tracing::debug!(error = %failure.error, upstream = %target.authority, "pooled connection failed; trying another");
+                tracing::debug!(error = %failure.error, upstream = %target.origin.authority, "pooled connection failed; trying another");
             }
             Err(failure) => return Err(failure.error),
         }
@@ -159,14 +159,16 @@ fn respond(
     target: &UpstreamTarget,
 ) -> Response<UpstreamBody> {
     let check_in = |conn: Connection| {
-        pools
-            .get_or(ThreadPool::default)
-            .checkin(target.https, &target.authority, conn);
+        pools.get_or(ThreadPool::default).checkin(
+            target.origin.https,
+            &target.origin.authority,
+            conn,
+        );
     };
     let reuse = || Reuse {
         pools: pools.clone(),
-        https: target.https,
-        authority: target.authority.clone(),
+        https: target.origin.https,
+        authority: target.origin.authority.clone(),
     };
     let body = match head.framing {
         Framing::Empty => {
