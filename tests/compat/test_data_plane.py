@@ -17,10 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import REPO
+from conftest import TOLLGATE_BIN
 
+# Beside the tollgate binary under test: the same target directory, whatever
+# CARGO_TARGET_DIR says.
 UPSTREAM_BIN = os.environ.get(
-    "MULTITALK_UPSTREAM_BIN", str(REPO / "target" / "debug" / "multitalk-upstream")
+    "MULTITALK_UPSTREAM_BIN", os.path.join(os.path.dirname(TOLLGATE_BIN), "multitalk-upstream")
 )
 UPSTREAM_KEY = "upstream-secret-key-0123456789"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
