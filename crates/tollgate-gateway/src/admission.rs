@@ -119,15 +119,16 @@ pub fn admit(
         taken.take(b)?;
     }
     let method_bucket = binding.as_ref().and_then(|(key, b)| {
-        let limits = b
-            .plan
-            .method_throttles
-            .get(&method.plan_throttle_key)
-            .or_else(|| {
-                b.plan
-                    .method_throttles
-                    .get(&format!("{}/{}", method.resource_path, cx.http_method))
-            })?;
+        let throttles = &b.plan.method_throttles;
+        if throttles.is_empty() {
+            return None;
+        }
+        let limits = throttles.get(&method.plan_throttle_key).or_else(|| {
+            // An ANY method takes the plan's throttle for the method the client used.
+            let any = method.http_method == "ANY";
+            any.then(|| throttles.get(&format!("{}/{}", method.resource_path, cx.http_method)))
+                .flatten()
+        })?;
         Some(gateway.plan_buckets.get(
             &format!(
                 "planm:{}:{}:{}",

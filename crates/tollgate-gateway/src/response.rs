@@ -164,7 +164,7 @@ pub fn gateway_response(
         HeaderValue::from_static("application/json"),
     );
     headers.insert(
-        "x-amzn-errortype",
+        const { HeaderName::from_static("x-amzn-errortype") },
         HeaderValue::from_static(err.error_type()),
     );
     for (name, value) in extra_headers {

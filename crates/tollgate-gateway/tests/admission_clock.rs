@@ -89,6 +89,43 @@ fn burst_then_rate_exactly() {
     assert_eq!(admitted, 25, "5 seconds at 5 per second");
 }
 
+/// A plan whose apiStages entry throttles one method (`"/path/METHOD"`).
+fn with_method_throttle(key: &str, burst: i64) -> Harness {
+    let clock = Arc::new(ManualClock::new(epoch("2026-11-26", 0)));
+    let gateway = Gateway::with_clock("000000000000", clock.clone());
+    let mut state = keyed_state(1, 1, None, None);
+    for doc in state.usage_plans.values_mut() {
+        let doc = Arc::make_mut(doc);
+        for stage in &mut doc.plan.api_stages {
+            stage.throttle.insert(
+                key.into(),
+                ThrottleSettings {
+                    burst_limit: Some(burst),
+                    rate_limit: Some(1.0),
+                },
+            );
+        }
+    }
+    gateway.update(&state, &[]);
+    Harness { gateway, clock }
+}
+
+#[test]
+fn a_plan_can_throttle_one_method() {
+    // The deployed method is ANY: the plan's entry may name ANY or the
+    // method the client used; an entry for another method changes nothing.
+    assert_eq!(with_method_throttle("/api/{proxy+}/ANY", 3).admitted(10), 3);
+    assert_eq!(with_method_throttle("/api/{proxy+}/GET", 4).admitted(10), 4);
+    assert_eq!(
+        with_method_throttle("/api/{proxy+}/POST", 4).admitted(10),
+        10
+    );
+    let h = with_method_throttle("/api/{proxy+}/GET", 2);
+    assert_eq!(h.admitted(5), 2);
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(h.admitted(5), 1, "refilled at the method's own rate");
+}
+
 fn quota(limit: i64, period: &str) -> Option<QuotaSettings> {
     Some(QuotaSettings {
         limit,
