@@ -397,3 +397,81 @@ async fn slow_broken_and_absent_upstreams() {
     let outcome = call(&client, request(Method::GET, target)).await;
     assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
 }
+
+#[tokio::test]
+async fn h2c_upstreams_share_one_multiplexed_connection() -> Result<(), GatewayError> {
+    use hyper::server::conn::http2;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    // An HTTP/2-only server that echoes what it saw.
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let service = hyper::service::service_fn(
+                |req: http::Request<hyper::body::Incoming>| async move {
+                    let seen = format!(
+                        "{:?} {} {} {}",
+                        req.version(),
+                        req.method(),
+                        req.uri().authority().map(|a| a.as_str()).unwrap_or("-"),
+                        req.uri()
+                            .path_and_query()
+                            .map(|p| p.as_str())
+                            .unwrap_or("-"),
+                    );
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
+                    let text = format!("{seen} {}", String::from_utf8_lossy(&body));
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(Bytes::from(text)),
+                    ))
+                },
+            );
+            tokio::spawn(
+                http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+
+    let client = UpstreamClient::default().with_h2c_upstreams(&[addr.to_string()]);
+    let target =
+        |path: &str| UpstreamTarget::parse(&format!("http://{addr}{path}")).expect("target");
+    let mut post = request(Method::POST, target("/jobs?x=1"));
+    post.body = Bytes::from_static(b"hello");
+    let (status, _, body) = call(&client, post).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        format!("HTTP/2.0 POST {addr} /jobs?x=1 hello")
+    );
+    // Concurrent streams; the test runtime has one thread, so one connection.
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let (client, req) = (
+            client.clone(),
+            request(Method::GET, target(&format!("/jobs/{i}"))),
+        );
+        calls.spawn(async move { call(&client, req).await });
+    }
+    while let Some(joined) = calls.join_next().await {
+        let (_, _, body) = joined.map_err(|_| GatewayError::IntegrationFailure)??;
+        assert!(String::from_utf8_lossy(&body).starts_with("HTTP/2.0 GET"));
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection carries every stream"
+    );
+    Ok(())
+}

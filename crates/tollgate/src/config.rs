@@ -29,6 +29,10 @@ pub struct FileConfig {
     pub region: Option<String>,
     /// PEM file of extra CA certificates trusted for https upstreams.
     pub upstream_ca_file: Option<PathBuf>,
+    /// `http://` upstreams (`host:port`, as integration URIs write them)
+    /// spoken to in h2c with prior knowledge rather than HTTP/1.1.
+    #[serde(default)]
+    pub upstream_h2c: Vec<String>,
     #[serde(default)]
     pub credentials: Vec<CredentialEntry>,
 }
@@ -51,6 +55,8 @@ pub struct Overrides {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub upstream_ca_file: Option<PathBuf>,
+    /// Replaces the file's list when given.
+    pub upstream_h2c: Option<Vec<String>>,
 }
 
 /// The validated configuration the server runs with.
@@ -65,6 +71,7 @@ pub struct Config {
     /// Admin credentials the control plane accepts (SigV4).
     pub credentials: Vec<Credentials>,
     pub upstream_ca_file: Option<PathBuf>,
+    pub upstream_h2c: Vec<String>,
 }
 
 impl FileConfig {
@@ -163,8 +170,24 @@ impl Config {
             region,
             credentials,
             upstream_ca_file: overrides.upstream_ca_file.or(file.upstream_ca_file),
+            upstream_h2c: upstream_h2c(overrides.upstream_h2c.unwrap_or(file.upstream_h2c))?,
         })
     }
+}
+
+/// Checks each h2c upstream is a `host:port` authority.
+fn upstream_h2c(authorities: Vec<String>) -> anyhow::Result<Vec<String>> {
+    for authority in &authorities {
+        let valid = authority.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty()
+                && !host.contains(['/', '@', ' '])
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        });
+        if !valid {
+            bail!("invalid h2c upstream {authority:?}: expected HOST:PORT as the integration URI writes it, e.g. 127.0.0.1:8000");
+        }
+    }
+    Ok(authorities)
 }
 
 #[cfg(test)]
@@ -177,6 +200,35 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.account_id, "000000000000");
         assert_eq!(c.credentials[0].access_key_id, "test");
+        assert!(c.upstream_h2c.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn h2c_upstreams_are_host_port_and_flags_replace_the_file() -> anyhow::Result<()> {
+        let file: FileConfig =
+            toml::from_str(r#"upstream_h2c = ["127.0.0.1:8000", "gpu.local:9000"]"#)?;
+        let c = Config::resolve(file, Overrides::default())?;
+        assert_eq!(c.upstream_h2c, ["127.0.0.1:8000", "gpu.local:9000"]);
+        let file: FileConfig = toml::from_str(r#"upstream_h2c = ["a:1"]"#)?;
+        let overrides = Overrides {
+            upstream_h2c: Some(vec!["b:2".into()]),
+            ..Overrides::default()
+        };
+        assert_eq!(Config::resolve(file, overrides)?.upstream_h2c, ["b:2"]);
+        for bad in ["http://a:1", "a", "a:0", ":80", "a:port"] {
+            let overrides = Overrides {
+                upstream_h2c: Some(vec![bad.into()]),
+                ..Overrides::default()
+            };
+            let err = Config::resolve(FileConfig::default(), overrides)
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.is_some_and(|e| e.contains("invalid h2c upstream")),
+                "{bad}"
+            );
+        }
         Ok(())
     }
 

@@ -49,8 +49,10 @@ impl Server {
             None => Vec::new(),
         };
         let gateway = Arc::new(
-            Gateway::new(&config.account_id)
-                .with_upstream_client(UpstreamClient::with_extra_roots(&extra_roots)?),
+            Gateway::new(&config.account_id).with_upstream_client(
+                UpstreamClient::with_extra_roots(&extra_roots)?
+                    .with_h2c_upstreams(&config.upstream_h2c),
+            ),
         );
         {
             // Every committed change recompiles what the data plane serves.

@@ -52,6 +52,9 @@ struct ServeArgs {
     /// PEM file of extra CA certificates trusted for https upstreams.
     #[arg(long, env = "TOLLGATE_UPSTREAM_CA_FILE")]
     upstream_ca_file: Option<PathBuf>,
+    /// An http:// upstream (HOST:PORT) to speak h2c to; repeat, or comma-separate in the environment.
+    #[arg(long, env = "TOLLGATE_UPSTREAM_H2C", value_delimiter = ',')]
+    upstream_h2c: Option<Vec<String>>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -90,6 +93,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             access_key_id: args.access_key_id,
             secret_access_key: args.secret_access_key,
             upstream_ca_file: args.upstream_ca_file,
+            upstream_h2c: args.upstream_h2c,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

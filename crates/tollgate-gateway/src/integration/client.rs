@@ -2,6 +2,7 @@
 //! hop-by-hop headers are dropped, and integration response headers that API
 //! Gateway reserves are renamed `x-amzn-Remapped-*`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use rustls::pki_types::CertificateDer;
 use thread_local::ThreadLocal;
 
 use super::h1::{self, ThreadPool, UpstreamBody, UpstreamRequest};
+use super::h2c::{self, H2cConnections};
 use crate::error::GatewayError;
 
 /// Headers that describe one connection, never forwarded either way.
@@ -69,6 +71,9 @@ pub enum TlsSetupError {
 pub struct UpstreamClient {
     tls: Arc<rustls::ClientConfig>,
     pools: Arc<ThreadLocal<ThreadPool>>,
+    /// Authorities (`host:port`) spoken to in h2c rather than HTTP/1.1.
+    h2c_authorities: Arc<HashSet<String>>,
+    h2c: Arc<ThreadLocal<H2cConnections>>,
 }
 
 impl Default for UpstreamClient {
@@ -93,7 +98,16 @@ impl UpstreamClient {
         UpstreamClient {
             tls: Arc::new(tls),
             pools: Arc::new(ThreadLocal::new()),
+            h2c_authorities: Arc::new(HashSet::new()),
+            h2c: Arc::new(ThreadLocal::new()),
         }
+    }
+
+    /// Speaks h2c (HTTP/2 with prior knowledge) to these `http://` upstreams,
+    /// each named as its integration URIs write it (`host:port`).
+    pub fn with_h2c_upstreams(mut self, authorities: &[String]) -> UpstreamClient {
+        self.h2c_authorities = Arc::new(authorities.iter().cloned().collect());
+        self
     }
 
     /// Trusts Mozilla's roots and `extra` (DER certificates, e.g. a private CA).
@@ -141,7 +155,18 @@ impl UpstreamClient {
         request: UpstreamRequest,
         timeout: Duration,
     ) -> Result<Response<UpstreamBody>, GatewayError> {
-        match tokio::time::timeout(timeout, h1::send(&self.pools, &self.tls, request)).await {
+        let origin = &request.target.origin;
+        let h2c = !origin.https
+            && !self.h2c_authorities.is_empty()
+            && self.h2c_authorities.contains(&origin.authority);
+        let exchange = async {
+            if h2c {
+                h2c::send(&self.h2c, request).await
+            } else {
+                h1::send(&self.pools, &self.tls, request).await
+            }
+        };
+        match tokio::time::timeout(timeout, exchange).await {
             Err(_) => Err(GatewayError::IntegrationTimeout),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "integration request failed");

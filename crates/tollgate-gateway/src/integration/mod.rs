@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod h1;
+pub mod h2c;
 pub mod http;
 pub mod http_proxy;
 pub mod mock;

@@ -23,6 +23,8 @@ enum Inner {
     /// Whole (or empty): nothing more to read.
     Buffered(Option<Bytes>),
     Streaming(Box<Streaming>),
+    /// An h2c stream, read through hyper.
+    Http2(hyper::body::Incoming),
 }
 
 struct Streaming {
@@ -51,6 +53,12 @@ impl UpstreamBody {
     pub fn buffered(bytes: Bytes) -> UpstreamBody {
         UpstreamBody {
             inner: Inner::Buffered((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    pub fn http2(body: hyper::body::Incoming) -> UpstreamBody {
+        UpstreamBody {
+            inner: Inner::Http2(body),
         }
     }
 
@@ -147,6 +155,9 @@ impl http_body::Body for UpstreamBody {
         match &mut self.get_mut().inner {
             Inner::Buffered(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Inner::Streaming(s) => s.poll_next(cx).map(|next| next.map(|r| r.map(Frame::data))),
+            Inner::Http2(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|next| next.map(|r| r.map_err(io::Error::other))),
         }
     }
 
@@ -154,6 +165,7 @@ impl http_body::Body for UpstreamBody {
         match &self.inner {
             Inner::Buffered(bytes) => bytes.is_none(),
             Inner::Streaming(s) => s.conn.is_none(),
+            Inner::Http2(body) => body.is_end_stream(),
         }
     }
 
@@ -166,6 +178,7 @@ impl http_body::Body for UpstreamBody {
                 Framing::Length(left) => SizeHint::with_exact(left),
                 _ => SizeHint::default(),
             },
+            Inner::Http2(body) => body.size_hint(),
         }
     }
 }
