@@ -49,22 +49,37 @@ impl Drop for Admission {
     }
 }
 
-/// Tokens taken so far, returned if a later layer refuses.
-struct Taken {
-    buckets: Vec<Arc<Bucket>>,
+/// Tokens taken so far (at most one per layer), returned if a later layer refuses.
+struct Taken<'a> {
+    buckets: [Option<&'a Bucket>; LAYERS],
     now: u64,
 }
 
-impl Taken {
-    fn take(&mut self, bucket: &Arc<Bucket>) -> Result<(), GatewayError> {
-        if bucket.try_acquire(self.now) {
-            self.buckets.push(bucket.clone());
-            Ok(())
-        } else {
-            for b in self.buckets.drain(..) {
-                b.release(self.now);
-            }
-            Err(GatewayError::Throttled)
+/// Account, stage method, plan per key, plan per method.
+const LAYERS: usize = 4;
+
+impl<'a> Taken<'a> {
+    fn new(now: u64) -> Self {
+        Taken {
+            buckets: [None; LAYERS],
+            now,
+        }
+    }
+
+    fn take(&mut self, bucket: &'a Bucket) -> Result<(), GatewayError> {
+        if !bucket.try_acquire(self.now) {
+            self.release_all();
+            return Err(GatewayError::Throttled);
+        }
+        if let Some(slot) = self.buckets.iter_mut().find(|b| b.is_none()) {
+            *slot = Some(bucket);
+        }
+        Ok(())
+    }
+
+    fn release_all(&mut self) {
+        for b in self.buckets.iter_mut().filter_map(Option::take) {
+            b.release(self.now);
         }
     }
 }
@@ -77,7 +92,7 @@ fn presented_key<'r>(stage: &CompiledStage, request: &'r MethodRequest) -> Optio
         "AUTHORIZER" => None,
         _ => request
             .headers
-            .get("x-api-key")
+            .get(const { http::HeaderName::from_static("x-api-key") })
             .and_then(|v| v.to_str().ok()),
     }
 }
@@ -109,12 +124,8 @@ pub fn admit(
     };
 
     let now = gateway.clock.monotonic_nanos();
-    let mut taken = Taken {
-        buckets: Vec::with_capacity(4),
-        now,
-    };
-    let account = gateway.account_bucket.clone();
-    taken.take(&account)?;
+    let mut taken = Taken::new(now);
+    taken.take(&gateway.account_bucket)?;
     if let Some(b) = &method.stage_bucket {
         taken.take(b)?;
     }
@@ -147,7 +158,7 @@ pub fn admit(
         taken.take(bucket)?;
     }
 
-    let Some((key, binding)) = binding else {
+    let Some((key, binding)) = &binding else {
         return Ok(Admission::default());
     };
     let plan = &binding.plan;
@@ -170,9 +181,7 @@ pub fn admit(
             }),
         }),
         QuotaDecision::Exceeded | QuotaDecision::TooManyInFlight => {
-            for b in taken.buckets.drain(..) {
-                b.release(now);
-            }
+            taken.release_all();
             Err(if decision == QuotaDecision::Exceeded {
                 GatewayError::QuotaExceeded
             } else {
