@@ -124,11 +124,6 @@ pub fn admit(
     };
 
     let now = gateway.clock.monotonic_nanos();
-    let mut taken = Taken::new(now);
-    taken.take(&gateway.account_bucket)?;
-    if let Some(b) = &method.stage_bucket {
-        taken.take(b)?;
-    }
     let method_bucket = binding.as_ref().and_then(|(key, b)| {
         let throttles = &b.plan.method_throttles;
         if throttles.is_empty() {
@@ -149,14 +144,20 @@ pub fn admit(
             now,
         ))
     });
-    if let Some((_, b)) = &binding {
-        if let Some(bucket) = &b.bucket {
-            taken.take(bucket)?;
-        }
-    }
+    // Narrowest layer first: a request its own plan refuses then never
+    // writes to the account bucket, which every thread shares, so a flood of
+    // throttled requests does not make the threads fight over one cache line.
+    let mut taken = Taken::new(now);
     if let Some(bucket) = &method_bucket {
         taken.take(bucket)?;
     }
+    if let Some(bucket) = binding.as_ref().and_then(|(_, b)| b.bucket.as_ref()) {
+        taken.take(bucket)?;
+    }
+    if let Some(b) = &method.stage_bucket {
+        taken.take(b)?;
+    }
+    taken.take(&gateway.account_bucket)?;
 
     let Some((key, binding)) = &binding else {
         return Ok(Admission::default());
