@@ -157,6 +157,7 @@ fi
 log "starting multitalk-upstream"
 RUST_LOG=warn "$UPSTREAM_BIN" --listen 127.0.0.1:0 >"$WORK/upstream.out" 2>"$WORK/upstream.out.err" &
 PIDS+=($!)
+UP_PID=$!
 line=$(wait_for_line "$WORK/upstream.out" 'listening on http://' "${PIDS[-1]}" multitalk-upstream)
 UP_ADDR=${line##*http://}
 UP_PORT=${UP_ADDR##*:}
@@ -215,6 +216,7 @@ EOF
 "$NGINX" -p "$WORK/nginx/" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" \
   >"$WORK/nginx.out" 2>&1 &
 PIDS+=($!)
+NGX_PID=$!
 ok=0
 for _ in $(seq 1 100); do
   if [ "$(curl -s -m 2 "http://127.0.0.1:$NGX_PORT/bench" 2>/dev/null)" = '{"ok":true}' ]; then ok=1; break; fi
@@ -231,6 +233,7 @@ mkdir -p "$WORK/tollgate-data" "$WORK/tollgate-cwd"
   TOLLGATE_LOG=warn "$TOLLGATE_BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/tollgate-data" \
   >"$WORK/tollgate.out" 2>"$WORK/tollgate.out.err") &
 PIDS+=($!)
+TG_PID=$!  # the subshell exec'd tollgate: the same process
 line=$(wait_for_line "$WORK/tollgate.out" '^tollgate listening on http://' "${PIDS[-1]}" tollgate)
 TG_ADDR=${line##*http://}
 
@@ -280,7 +283,25 @@ duration_secs() {
     if (u == "m") n *= 60; else if (u == "h") n *= 3600; printf "%d", n + 0.999 }'
 }
 declare -A URLS
-declare -A RPS P50 P99 NON2XX SOCKERR REQS SECS WARM_STATUSES
+declare -A RPS P50 P99 NON2XX SOCKERR REQS SECS WARM_STATUSES CPU_US
+# The processes whose CPU time a run's requests cost (CPU_US: microseconds of
+# user + system time per request). Steadier than req/s on a shared 2-core box,
+# where the scheduler's placement of wrk, upstream and proxy moves req/s by
+# ±10 % between runs. Filled in once the servers are up.
+declare -A CPU_OF
+# A process and its children (nginx's workers), as "PID PID ...".
+family() { echo "$1 $(pgrep -P "$1" 2>/dev/null | tr '\n' ' ')"; }
+# Clock ticks of user + system time of the processes in $1, all threads.
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in $1; do
+    # Fields after "(comm)": utime and stime are the 12th and 13th.
+    fields=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + $(awk '{ print $12 + $13 }' <<<"$fields")))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
 # Tallies status codes per wrk thread in response() and prints them in done()
 # as one "STATUS=COUNT ..." line. Used in the usage-plan warm-ups only: a
 # response() callback costs wrk CPU, so the measured runs go without it.
@@ -321,8 +342,11 @@ run_wrk() {
   WARM_STATUSES[$key]=$(awk '/^statuses: / { sub(/^statuses: /, ""); print }' "$out.warmup")
   [ "${#wscript[@]}" = 0 ] || log "$key: warm-up statuses: ${WARM_STATUSES[$key]}"
   log "$key: measuring $dur, $threads threads, $conns connections: $url${6:+ (with x-api-key)}"
+  local ticks_before
+  ticks_before=$(cpu_ticks "${CPU_OF[$key]:-}")
   timeout $(( $(duration_secs "$dur") + 30 )) \
     wrk -t "$threads" -c "$conns" -d "$dur" --latency "${mhdr[@]}" "$url" >"$out"
+  local ticks=$(( $(cpu_ticks "${CPU_OF[$key]:-}") - ticks_before ))
   sed 's/^/    /' "$out" >&2
   RPS[$key]=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   P50[$key]=$(to_ms "$(awk '$1 == "50%" { print $2; exit }' "$out")")
@@ -336,10 +360,14 @@ run_wrk() {
   SECS[$key]=$(awk '/ requests in / { s = $4; sub(/,$/, "", s); print s; exit }' "$out")
   SECS[$key]=$(awk -v ms="$(to_ms "${SECS[$key]}")" 'BEGIN { printf "%.3f", ms / 1000 }')
   [ -n "${RPS[$key]}" ] || die "could not parse wrk output for $key"
+  CPU_US[$key]=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n="${REQS[$key]}" \
+    'BEGIN { if (n > 0 && t > 0) printf "%.1f", t * 1e6 / hz / n; else print "?" }')
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 URLS=([direct]="http://$UP_ADDR/bench" [nginx]="http://127.0.0.1:$NGX_PORT/bench" [tollgate]="$TG_URL")
+# direct: the upstream; each proxy: the proxy alone (its upstream's share is the same for both).
+CPU_OF=([direct]="$UP_PID" [nginx]="$(family "$NGX_PID")" [tollgate]="$TG_PID")
 # The measured runs, in order: direct, nginx, Tollgate.
 for t in direct nginx tollgate; do
   run_wrk "$t" "${URLS[$t]}" "$THREADS" "$CONNECTIONS" "$DURATION"
@@ -468,6 +496,7 @@ EOF
 "$NGINX" -p "$WORK/nginx-keyed/" -e "$WORK/nginx-keyed/logs/error.log" -c "$WORK/nginx-keyed/nginx.conf" \
   >"$WORK/nginx-keyed.out" 2>&1 &
 PIDS+=($!)
+NGXK_PID=$!
 NGXK_URL="http://127.0.0.1:$NGXK_PORT/bench"
 ok=0
 for _ in $(seq 1 100); do
@@ -526,6 +555,8 @@ URLS[tg-nokey]="$K_BASE/prod/bench"
 URLS[tg-blocked]="$K_BASE/blocked/bench"
 URLS[ngx-nokey]=$NGXK_URL
 # Keyed: warm-up with the warm-up key, measured run with the measured key.
+for t in tg-keyed tg-nokey tg-blocked; do CPU_OF[$t]=$TG_PID; done
+for t in ngx-keyed ngx-nokey; do CPU_OF[$t]=$(family "$NGXK_PID"); done
 run_wrk tg-keyed   "${URLS[tg-keyed]}"   "$THREADS" "$CONNECTIONS" "$DURATION" "$KEY" "$WKEY"
 run_wrk ngx-keyed  "${URLS[ngx-keyed]}"  "$THREADS" "$CONNECTIONS" "$DURATION" "$KEY" "$WKEY"
 # Tollgate's usage count of the measured key (flushed every 20 ms): it must
@@ -554,9 +585,9 @@ echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') worker_processes $NGINX_WO
 # Anything else running on the box shows here (a quiet 2-core box: well under 1 before).
 echo "load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 echo
-printf '%-10s %12s %10s %10s %10s  %s\n' target req/s p50_ms p99_ms non2xx socket_errors
+printf '%-10s %12s %10s %10s %10s %10s  %s\n' target req/s p50_ms p99_ms cpu_us/req non2xx socket_errors
 for t in direct nginx tollgate; do
-  printf '%-10s %12.0f %10.3f %10.3f %10s  %s\n' "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${NON2XX[$t]}" "${SOCKERR[$t]}"
+  printf '%-10s %12.0f %10.3f %10.3f %10s %10s  %s\n' "$t" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" "${CPU_US[$t]}" "${NON2XX[$t]}" "${SOCKERR[$t]}"
 done
 echo
 read -r RATIO TG_ADD NGX_ADD VERDICT < <(awk \
@@ -569,6 +600,8 @@ read -r RATIO TG_ADD NGX_ADD VERDICT < <(awk \
 echo "throughput Tollgate/nginx:            ${RATIO}x    (target >= 0.9x)"
 echo "p99 added latency, Tollgate - direct: ${TG_ADD} ms (target <= 1 ms at $CONNECTIONS connections)"
 echo "p99 added latency, nginx - direct:    ${NGX_ADD} ms (for reference)"
+echo "CPU per proxied request, Tollgate/nginx: $(awk -v a="${CPU_US[tollgate]}" -v b="${CPU_US[nginx]}" \
+  'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3fx", a / b; else print "?" }') (${CPU_US[tollgate]} vs ${CPU_US[nginx]} us; the proxy process alone, user + system; lower is better)"
 if [ "$LAT_DURATION" != 0 ]; then
   echo
   echo "unloaded latency, wrk -t 1 -c 1 -d $LAT_DURATION (CPUs not saturated):"
@@ -628,13 +661,13 @@ echo "  nginx-keyed:   map \$http_x_api_key (403 {\"message\":\"Forbidden\"}), l
 echo "                 rate=${PLAN_RATE}r/s, limit_req burst=$PLAN_BURST nodelay, 429 {\"message\":\"Too Many Requests\"}, proxy_pass"
 echo "wrk -t $THREADS -c $CONNECTIONS -d $DURATION --latency [-H \"x-api-key: KEY\"] (after a $WARMUP warm-up with another key of the plan)"
 echo
-printf '%-11s %-11s %10s %9s %9s %9s %9s %9s %9s  %s\n' target x-api-key req/s p50_ms p99_ms requests non2xx admitted expected "warm-up statuses"
+printf '%-11s %-11s %10s %9s %9s %10s %9s %9s %9s %9s  %s\n' target x-api-key req/s p50_ms p99_ms cpu_us/req requests non2xx admitted expected "warm-up statuses"
 declare -A KEYDESC=([tg-keyed]="plan key" [ngx-keyed]="plan key" [tg-nokey]=none [tg-blocked]="burst-0 key" [ngx-nokey]=none)
 for t in tg-keyed ngx-keyed tg-nokey tg-blocked ngx-nokey; do
-  printf '%-11s %-11s %10.0f %9.3f %9.3f %9s %9s %9s %9s  %s\n' "$t" "${KEYDESC[$t]}" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" \
-    "${REQS[$t]}" "${NON2XX[$t]}" "${ADMITTED[$t]}" "${EXPECTED[$t]}" "${WARM_STATUSES[$t]:-?}"
+  printf '%-11s %-11s %10.0f %9.3f %9.3f %10s %9s %9s %9s %9s  %s\n' "$t" "${KEYDESC[$t]}" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" \
+    "${CPU_US[$t]}" "${REQS[$t]}" "${NON2XX[$t]}" "${ADMITTED[$t]}" "${EXPECTED[$t]}" "${WARM_STATUSES[$t]:-?}"
 done
-printf '%-11s %-11s %10.0f %9.3f %9.3f %9s %9s\n' direct "(section 1)" "${RPS[direct]}" "${P50[direct]}" "${P99[direct]}" "${REQS[direct]}" "${NON2XX[direct]}"
+printf '%-11s %-11s %10.0f %9.3f %9.3f %10s %9s %9s\n' direct "(section 1)" "${RPS[direct]}" "${P50[direct]}" "${P99[direct]}" "${CPU_US[direct]}" "${REQS[direct]}" "${NON2XX[direct]}"
 for t in tg-keyed ngx-keyed tg-nokey tg-blocked ngx-nokey; do
   [ "${SOCKERR[$t]}" = none ] || echo "$t socket errors: ${SOCKERR[$t]}"
 done
@@ -673,6 +706,9 @@ for n in "${K_NOTES[@]}" "${F_NOTES[@]}" "${T_NOTES[@]}"; do echo "check failed:
 echo "keyed throughput Tollgate/nginx-keyed:    ${K_RATIO}x    (target >= 0.9x; admitted: Tollgate ${ADMITTED[tg-keyed]}, nginx ${ADMITTED[ngx-keyed]}, expected about burst + rate x s)"
 echo "403 rate, no key, Tollgate/direct:        ${F_RATIO}x    (target >= 0.8x; nginx-keyed's 403s: ${NF_RATIO}x, for reference)"
 echo "429 rate, burst-0 key, Tollgate/direct:   ${T_RATIO}x    (target >= 0.8x)"
+cpu_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3fx", a / b; else print "?" }'; }
+echo "CPU per request (lower is better): keyed Tollgate/nginx-keyed $(cpu_ratio "${CPU_US[tg-keyed]}" "${CPU_US[ngx-keyed]}");"
+echo "  403 Tollgate/upstream's /bench $(cpu_ratio "${CPU_US[tg-nokey]}" "${CPU_US[direct]}"), 429 $(cpu_ratio "${CPU_US[tg-blocked]}" "${CPU_US[direct]}") (nginx-keyed's 403: $(cpu_ratio "${CPU_US[ngx-nokey]}" "${CPU_US[direct]}"))"
 echo "note: the seed's quota (10000/DAY) stays: only admitted requests count against it (GetUsage above),"
 echo "      about burst + rate x s per key and run, so it is never reached and does not change the comparison."
 echo "$K_VERDICT: keyed Tollgate ${K_RATIO}x nginx doing the same key check and limit_req (target >= 0.9x)"

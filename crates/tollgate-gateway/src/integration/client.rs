@@ -190,26 +190,14 @@ pub fn forwardable_request_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// Integration response headers as the client gets them: hop-by-hop headers
-/// dropped, reserved ones renamed, the rest in their order.
-pub fn client_response_headers(headers: HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(headers.len() + 4);
-    // `into_iter` names a header once, then gives its further values unnamed.
-    let mut current: Option<HeaderName> = None;
-    for (name, value) in headers {
-        if let Some(name) = name {
-            let n = name.as_str();
-            current = if HOP_BY_HOP.contains(&n) {
-                None
-            } else {
-                Some(remapped(n).unwrap_or(name))
-            };
-        }
-        if let Some(name) = &current {
-            out.append(name.clone(), value);
-        }
+/// The name an integration response header reaches the client under: none
+/// for hop-by-hop headers, `x-amzn-Remapped-*` for those AWS reserves.
+pub fn client_response_header(name: HeaderName) -> Option<HeaderName> {
+    let n = name.as_str();
+    if HOP_BY_HOP.contains(&n) {
+        return None;
     }
-    out
+    Some(remapped(n).unwrap_or(name))
 }
 
 /// Sets a header from a mapped string value, ignoring values HTTP cannot carry.
@@ -222,6 +210,7 @@ pub fn set_header(headers: &mut HeaderMap, name: &str, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::integration::h1::apply_header_rule;
 
     #[test]
     fn remaps_and_drops_headers() {
@@ -229,7 +218,7 @@ mod tests {
         h.insert("server", HeaderValue::from_static("uvicorn"));
         h.insert("connection", HeaderValue::from_static("keep-alive"));
         h.insert("content-type", HeaderValue::from_static("application/json"));
-        let out = client_response_headers(h);
+        let out = apply_header_rule(h, client_response_header);
         assert_eq!(
             out.get("x-amzn-remapped-server").map(|v| v.as_bytes()),
             Some(&b"uvicorn"[..])
@@ -244,7 +233,7 @@ mod tests {
         h.append("set-cookie", HeaderValue::from_static("b=2"));
         h.append("via", HeaderValue::from_static("1.1 b"));
         h.append("transfer-encoding", HeaderValue::from_static("chunked"));
-        let out = client_response_headers(h);
+        let out = apply_header_rule(h, client_response_header);
         let all = |n: &str| -> Vec<&[u8]> { out.get_all(n).iter().map(|v| v.as_bytes()).collect() };
         assert_eq!(all("set-cookie"), [&b"a=1"[..], b"b=2"]);
         assert_eq!(all("x-amzn-remapped-via"), [&b"1.1 a"[..], b"1.1 b"]);

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap as HashMap;
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
-use super::h1::{UpstreamBody, UpstreamRequest};
+use super::h1::{apply_header_rule, UpstreamBody, UpstreamRequest};
 use super::uri::Origin;
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -60,6 +60,7 @@ pub async fn send(
         target,
         mut headers,
         body,
+        response_header_rule,
     } = request;
     let origin = &target.origin;
     // HTTP/2 carries the host in `:authority`: a mapped Host header becomes it.
@@ -99,7 +100,11 @@ pub async fn send(
             _ => return Err(hyper_error(e.into_error())),
         },
     };
-    Ok(response.map(UpstreamBody::http2))
+    let (mut parts, body) = response.into_parts();
+    if let Some(rule) = response_header_rule {
+        parts.headers = apply_header_rule(std::mem::take(&mut parts.headers), rule);
+    }
+    Ok(Response::from_parts(parts, UpstreamBody::http2(body)))
 }
 
 async fn ready_and_send(

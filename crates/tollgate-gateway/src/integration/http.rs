@@ -86,6 +86,8 @@ pub async fn invoke(
         target,
         headers,
         body,
+        // Integration responses map the headers as the upstream sent them.
+        response_header_rule: None,
     };
     let response = client.send(request, inv.integration.timeout).await?;
     let (parts, body) = response.into_parts();

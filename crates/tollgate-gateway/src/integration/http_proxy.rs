@@ -6,7 +6,7 @@ use http::{HeaderName, HeaderValue, Response};
 use http_body_util::BodyExt;
 
 use super::client::{
-    client_response_headers, forwardable_request_headers, set_header, UpstreamClient,
+    client_response_header, forwardable_request_headers, set_header, UpstreamClient,
 };
 use super::h1::UpstreamRequest;
 use super::{encode_query, Invocation};
@@ -51,12 +51,13 @@ pub async fn invoke(
         target,
         headers,
         body: inv.request.body.clone(),
+        response_header_rule: Some(client_response_header),
     };
     let response = client.send(request, inv.integration.timeout).await?;
     let (parts, body) = response.into_parts();
     let mut out = Response::new(body.boxed());
     *out.status_mut() = parts.status;
-    *out.headers_mut() = client_response_headers(parts.headers);
+    *out.headers_mut() = parts.headers;
     Ok(out)
 }
 

@@ -116,6 +116,7 @@ fn invalid(what: &'static str) -> io::Error {
 pub fn parse_response_head(
     buf: &mut BytesMut,
     head_request: bool,
+    header_rule: Option<super::HeaderRule>,
 ) -> io::Result<Option<ResponseHead>> {
     if buf.is_empty() {
         return Ok(None);
@@ -205,6 +206,13 @@ pub fn parse_response_head(
                 keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
+        let name = match header_rule {
+            Some(rule) => match rule(name) {
+                Some(name) => name,
+                None => continue,
+            },
+            None => name,
+        };
         headers.append(name, value);
     }
 
@@ -288,7 +296,7 @@ mod tests {
 
     fn parse(text: &str, head_request: bool) -> io::Result<Option<(ResponseHead, BytesMut)>> {
         let mut buf = BytesMut::from(text);
-        Ok(parse_response_head(&mut buf, head_request)?.map(|h| (h, buf)))
+        Ok(parse_response_head(&mut buf, head_request, None)?.map(|h| (h, buf)))
     }
 
     #[test]

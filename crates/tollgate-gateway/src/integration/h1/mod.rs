@@ -19,7 +19,7 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, StatusCode, Version};
+use http::{HeaderMap, HeaderName, Method, Response, StatusCode, Version};
 use thread_local::ThreadLocal;
 
 pub use body::UpstreamBody;
@@ -40,6 +40,29 @@ pub struct UpstreamRequest {
     /// (the target's authority unless set here).
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Applied to each response header as it is parsed: its new name, or
+    /// None to drop it (HTTP_PROXY's rules for what reaches the client).
+    /// Framing is read from the headers as sent, before this applies.
+    pub response_header_rule: Option<HeaderRule>,
+}
+
+/// What happens to a response header on its way to the client.
+pub type HeaderRule = fn(HeaderName) -> Option<HeaderName>;
+
+/// `rule` applied to every header of an already-parsed map, keeping order.
+pub fn apply_header_rule(headers: HeaderMap, rule: HeaderRule) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    // `into_iter` names a header once, then gives its further values unnamed.
+    let mut current = None;
+    for (name, value) in headers {
+        if let Some(name) = name {
+            current = rule(name);
+        }
+        if let Some(name) = &current {
+            out.append(name.clone(), value);
+        }
+    }
+    out
 }
 
 /// Why one attempt failed, and whether trying again is safe.
@@ -81,6 +104,7 @@ pub async fn send(
         target,
         headers,
         body,
+        response_header_rule,
     } = request;
     let mut wire = Vec::with_capacity(512 + body.len().min(codec::INLINE_BODY));
     codec::encode_request(&mut wire, &method, &target, &headers, &body);
@@ -95,7 +119,15 @@ pub async fn send(
             Some(conn) => conn,
             None => Connection::open(&target.origin, tls).await?,
         };
-        match exchange(&mut conn, &wire, body_apart, head_request).await {
+        match exchange(
+            &mut conn,
+            &wire,
+            body_apart,
+            head_request,
+            response_header_rule,
+        )
+        .await
+        {
             Ok(head) => return Ok(respond(conn, head, pools, &target)),
             Err(failure) if reused && failure.may_retry(&method) => {
                 tracing::debug!(error = %failure.error, upstream = %target.origin.authority, "pooled connection failed; trying another");
@@ -111,6 +143,7 @@ async fn exchange(
     wire: &[u8],
     body_apart: Option<&Bytes>,
     head_request: bool,
+    header_rule: Option<HeaderRule>,
 ) -> Result<ResponseHead, Failure> {
     let unsent = |error| Failure {
         error,
@@ -129,7 +162,7 @@ async fn exchange(
             sent: true,
             answered,
         };
-        match codec::parse_response_head(&mut conn.buf, head_request) {
+        match codec::parse_response_head(&mut conn.buf, head_request, header_rule) {
             Ok(Some(head)) if head.status == StatusCode::SWITCHING_PROTOCOLS => {
                 return Err(failed(io::Error::new(
                     io::ErrorKind::Unsupported,
