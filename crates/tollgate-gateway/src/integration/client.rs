@@ -161,7 +161,8 @@ impl UpstreamClient {
             && self.h2c_authorities.contains(&origin.authority);
         let exchange = async {
             if h2c {
-                h2c::send(&self.h2c, request).await
+                // Boxed to keep the HTTP/1.1 path's future small.
+                Box::pin(h2c::send(&self.h2c, request)).await
             } else {
                 h1::send(&self.pools, &self.tls, request).await
             }

@@ -117,7 +117,9 @@ pub async fn send(
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(conn) => conn,
-            None => Connection::open(&target.origin, tls).await?,
+            // Boxed: a TLS handshake's state is kilobytes, and every request's
+            // future would otherwise be that large (and moved) for a rare step.
+            None => Box::pin(Connection::open(&target.origin, tls)).await?,
         };
         match exchange(
             &mut conn,
