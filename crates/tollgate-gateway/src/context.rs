@@ -24,7 +24,8 @@ pub struct RequestContext {
     pub peer: SocketAddr,
     /// `peer`'s address as text, made on first use.
     source_ip: OnceLock<String>,
-    pub user_agent: String,
+    /// The client's User-Agent, kept as sent (a shared buffer, not a copy).
+    pub user_agent: Option<http::HeaderValue>,
     pub http_method: String,
     pub protocol: &'static str,
     pub domain_name: String,
@@ -58,7 +59,7 @@ impl RequestContext {
             request_time_epoch_ms: now.as_millis(),
             peer,
             source_ip: OnceLock::new(),
-            user_agent: String::new(),
+            user_agent: None,
             http_method: http_method.to_string(),
             protocol,
             domain_name: String::new(),
@@ -120,7 +121,7 @@ impl RequestContext {
                 "principalOrgId": null,
                 "sourceIp": self.source_ip(),
                 "user": null,
-                "userAgent": self.user_agent,
+                "userAgent": self.user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
                 "userArn": null,
             },
         })

@@ -23,10 +23,26 @@ fn split_stage(path: &str) -> (&str, &str) {
     }
 }
 
+/// The host of a Host header (`[v6]:port` keeps its brackets).
+fn without_port(host: &str) -> &str {
+    match host.strip_prefix('[') {
+        Some(v6) => v6.find(']').map_or(host, |end| &host[..end + 2]),
+        None => host.split(':').next().unwrap_or(host),
+    }
+}
+
+/// The API id of `{apiId}.execute-api.{anything}`: the first label, when the
+/// second is `execute-api` (API ids have no dots).
+fn execute_api_host(hostname: &str) -> Option<&str> {
+    let (api_id, rest) = hostname.split_once('.')?;
+    rest.strip_prefix("execute-api.")?;
+    (!api_id.is_empty()).then_some(api_id)
+}
+
 /// Recognises the three invoke-URL forms; None for anything else.
 pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
-    let hostname = host.split(':').next().unwrap_or(host);
-    let (api_id, stage, path) = if let Some((api_id, _)) = hostname.split_once(".execute-api.") {
+    let hostname = without_port(host);
+    let (api_id, stage, path) = if let Some(api_id) = execute_api_host(hostname) {
         let (stage, path) = split_stage(raw_path);
         (api_id, stage, path)
     } else if let Some(rest) = raw_path.strip_prefix("/_aws/execute-api/") {
@@ -58,6 +74,18 @@ mod tests {
 
     fn p(host: &str, path: &str) -> Option<(String, String, String)> {
         parse(host, path).map(|t| (t.api_id, t.stage, t.path))
+    }
+
+    #[test]
+    fn reads_execute_api_hosts() {
+        assert_eq!(execute_api_host("abc.execute-api.localhost"), Some("abc"));
+        assert_eq!(execute_api_host("a.b.execute-api.localhost"), None);
+        assert_eq!(execute_api_host(".execute-api.localhost"), None);
+        assert_eq!(execute_api_host("abc.execute-api"), None);
+        assert_eq!(without_port("abc.execute-api.x:4566"), "abc.execute-api.x");
+        assert_eq!(without_port("[::1]:4566"), "[::1]");
+        assert_eq!(without_port("[::1]"), "[::1]");
+        assert_eq!(without_port("127.0.0.1"), "127.0.0.1");
     }
 
     #[test]

@@ -69,13 +69,7 @@ pub async fn run(
     cx.api_id = target.api_id;
     cx.stage = target.stage;
     cx.path = target.path;
-    if let Some(ua) = request
-        .headers()
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
-        cx.user_agent = ua.to_string();
-    }
+    cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
     if let Some(trace) = request
         .headers()
         .get("x-amzn-trace-id")

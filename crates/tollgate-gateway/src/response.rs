@@ -158,6 +158,8 @@ pub fn gateway_response(
     let mut response = Response::new(full(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // Room for these, the standard ones and a few overrides: no regrowth.
+    *response.headers_mut() = HeaderMap::with_capacity(8 + extra_headers.len());
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
