@@ -175,8 +175,8 @@ cat >"$WORK/nginx/nginx.conf" <<EOF
 $NGX_USER
 daemon off;
 master_process on;
-# worker_processes auto (= 2 here): Tollgate runs a tokio multi-threaded
-# runtime with one worker thread per core (2 on this machine), so nginx gets
+# worker_processes auto (= 2 here): Tollgate runs one single-threaded tokio
+# runtime per core (2 on this machine), so nginx gets
 # the same two cores to use. On a 2-core box both proxies share the CPUs with
 # wrk and the upstream; worker_processes 1 would cap nginx at one core while
 # Tollgate may use two, flattering Tollgate. Override with NGINX_WORKERS.
