@@ -491,3 +491,33 @@ def test_h2c_clients_are_served(server, seed_api):
             capture_output=True, text=True, timeout=30,
         )
         assert p.stdout == "2 200", (path, p.stdout)
+
+
+def test_h2c_upstreams_named_in_the_configuration(tmp_path):
+    """`--upstream-h2c HOST:PORT` makes Tollgate speak HTTP/2 (prior knowledge) to that
+    upstream; the reference server records the version it was spoken to in."""
+    from conftest import Server, make_client
+
+    h2 = Upstream("--api-key", UPSTREAM_KEY, "--job-seconds", "1.0")
+    authority = h2.url.removeprefix("http://")
+    (tmp_path / "data").mkdir()
+    srv = Server(tmp_path / "data", args=["--upstream-h2c", authority])
+    srv.start()
+    try:
+        apigw = make_client(srv.endpoint)
+        api_id = http_proxy_api(apigw, f"{h2.url}/api/{{proxy}}")
+        base = f"{srv.endpoint}/_aws/execute-api/{api_id}/s"
+        auth = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
+        job = {"prompt": "over h2c", "image_s3_url": "s3://bucket/image.png",
+               "audio_s3_urls": ["s3://bucket/audio.wav"]}
+        job = requests.post(f"{base}/v1/generate", json=job, headers=auth, timeout=20)
+        assert job.status_code == 200, job.text
+        job_id = job.json()["job_id"]
+        polled = requests.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=20)
+        assert polled.status_code == 200 and polled.json()["job_id"] == job_id
+        seen = [r for r in h2.recorded() if r["path"].startswith(("/api/v1/generate", "/api/v1/jobs"))]
+        assert [r["version"] for r in seen] == ["HTTP/2.0", "HTTP/2.0"], seen
+        assert seen[0]["method"] == "POST"
+    finally:
+        srv.stop()
+        h2.stop()
