@@ -568,6 +568,10 @@ TG_USED=$(awsq apigateway get-usage --usage-plan-id "$PLAN_ID" --key-id "$KEY_ID
 TG_REMAINING=$(awsq apigateway get-usage --usage-plan-id "$PLAN_ID" --key-id "$KEY_ID" \
   --start-date "$TODAY" --end-date "$TODAY" --query "items.\"$KEY_ID\"[0][1]" --output text 2>/dev/null || true)
 # Rejections: no key (403) and the blocked plan's key (429); nginx no key for reference.
+# Their baseline, the upstream alone, is measured again just before them: the
+# machine's state drifts over the minutes since section 1's direct run.
+CPU_OF[direct2]=$UP_PID
+run_wrk direct2    "${URLS[direct]}"     "$THREADS" "$CONNECTIONS" "$DURATION"
 run_wrk tg-nokey   "${URLS[tg-nokey]}"   "$THREADS" "$CONNECTIONS" "$DURATION" "" ""
 run_wrk tg-blocked "${URLS[tg-blocked]}" "$THREADS" "$CONNECTIONS" "$DURATION" "$ZKEY" "$ZKEY"
 run_wrk ngx-nokey  "${URLS[ngx-nokey]}"  "$THREADS" "$CONNECTIONS" "$DURATION" "" ""
@@ -667,6 +671,7 @@ for t in tg-keyed ngx-keyed tg-nokey tg-blocked ngx-nokey; do
   printf '%-11s %-11s %10.0f %9.3f %9.3f %10s %9s %9s %9s %9s  %s\n' "$t" "${KEYDESC[$t]}" "${RPS[$t]}" "${P50[$t]}" "${P99[$t]}" \
     "${CPU_US[$t]}" "${REQS[$t]}" "${NON2XX[$t]}" "${ADMITTED[$t]}" "${EXPECTED[$t]}" "${WARM_STATUSES[$t]:-?}"
 done
+printf '%-11s %-11s %10.0f %9.3f %9.3f %10s %9s %9s\n' direct2 "(upstream)" "${RPS[direct2]}" "${P50[direct2]}" "${P99[direct2]}" "${CPU_US[direct2]}" "${REQS[direct2]}" "${NON2XX[direct2]}"
 printf '%-11s %-11s %10.0f %9.3f %9.3f %10s %9s %9s\n' direct "(section 1)" "${RPS[direct]}" "${P50[direct]}" "${P99[direct]}" "${CPU_US[direct]}" "${REQS[direct]}" "${NON2XX[direct]}"
 for t in tg-keyed ngx-keyed tg-nokey tg-blocked ngx-nokey; do
   [ "${SOCKERR[$t]}" = none ] || echo "$t socket errors: ${SOCKERR[$t]}"
@@ -679,9 +684,11 @@ echo
 
 # Checks behind each verdict line.
 K_RATIO=$(ratio "${RPS[tg-keyed]}" "${RPS[ngx-keyed]}")
-F_RATIO=$(ratio "${RPS[tg-nokey]}" "${RPS[direct]}")
-T_RATIO=$(ratio "${RPS[tg-blocked]}" "${RPS[direct]}")
-NF_RATIO=$(ratio "${RPS[ngx-nokey]}" "${RPS[direct]}")
+F_RATIO=$(ratio "${RPS[tg-nokey]}" "${RPS[direct2]}")
+T_RATIO=$(ratio "${RPS[tg-blocked]}" "${RPS[direct2]}")
+NF_RATIO=$(ratio "${RPS[ngx-nokey]}" "${RPS[direct2]}")
+F1_RATIO=$(ratio "${RPS[tg-nokey]}" "${RPS[direct]}")
+T1_RATIO=$(ratio "${RPS[tg-blocked]}" "${RPS[direct]}")
 K_VERDICT=$(passfail "$K_RATIO" 0.9)
 F_VERDICT=$(passfail "$F_RATIO" 0.8)
 T_VERDICT=$(passfail "$T_RATIO" 0.8)
@@ -706,9 +713,10 @@ for n in "${K_NOTES[@]}" "${F_NOTES[@]}" "${T_NOTES[@]}"; do echo "check failed:
 echo "keyed throughput Tollgate/nginx-keyed:    ${K_RATIO}x    (target >= 0.9x; admitted: Tollgate ${ADMITTED[tg-keyed]}, nginx ${ADMITTED[ngx-keyed]}, expected about burst + rate x s)"
 echo "403 rate, no key, Tollgate/direct:        ${F_RATIO}x    (target >= 0.8x; nginx-keyed's 403s: ${NF_RATIO}x, for reference)"
 echo "429 rate, burst-0 key, Tollgate/direct:   ${T_RATIO}x    (target >= 0.8x)"
+echo "  (direct = direct2, the upstream measured just before these runs; against section 1's direct run: 403 ${F1_RATIO}x, 429 ${T1_RATIO}x)"
 cpu_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3fx", a / b; else print "?" }'; }
 echo "CPU per request (lower is better): keyed Tollgate/nginx-keyed $(cpu_ratio "${CPU_US[tg-keyed]}" "${CPU_US[ngx-keyed]}");"
-echo "  403 Tollgate/upstream's /bench $(cpu_ratio "${CPU_US[tg-nokey]}" "${CPU_US[direct]}"), 429 $(cpu_ratio "${CPU_US[tg-blocked]}" "${CPU_US[direct]}") (nginx-keyed's 403: $(cpu_ratio "${CPU_US[ngx-nokey]}" "${CPU_US[direct]}"))"
+echo "  403 Tollgate/upstream's /bench $(cpu_ratio "${CPU_US[tg-nokey]}" "${CPU_US[direct2]}"), 429 $(cpu_ratio "${CPU_US[tg-blocked]}" "${CPU_US[direct2]}") (nginx-keyed's 403: $(cpu_ratio "${CPU_US[ngx-nokey]}" "${CPU_US[direct2]}"))"
 echo "note: the seed's quota (10000/DAY) stays: only admitted requests count against it (GetUsage above),"
 echo "      about burst + rate x s per key and run, so it is never reached and does not change the comparison."
 echo "$K_VERDICT: keyed Tollgate ${K_RATIO}x nginx doing the same key check and limit_req (target >= 0.9x)"
