@@ -32,6 +32,7 @@ const MAX_REQUEST_HEAD: usize = 64 * 1024;
 const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
 
 /// What every connection shares.
+#[derive(Clone)]
 pub struct App {
     pub control: Arc<ControlPlane>,
     pub gateway: Arc<Gateway>,
@@ -121,6 +122,10 @@ pub async fn serve_handed_over(
     app: Arc<App>,
     mut connections: tokio::sync::mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
 ) {
+    // This thread's own copy (the parts inside are still shared): every
+    // request clones the handle, and a count that only this core touches
+    // does not bounce between the cores' caches.
+    let app = Arc::new(App::clone(&app));
     while let Some((std_stream, peer)) = connections.recv().await {
         match tokio::net::TcpStream::from_std(std_stream) {
             Ok(stream) => {
