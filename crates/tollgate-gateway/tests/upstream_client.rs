@@ -212,6 +212,26 @@ async fn long_bodies_stream_and_the_connection_is_reused() -> Result<(), Gateway
 }
 
 #[tokio::test]
+async fn large_request_bodies_go_out_whole() -> Result<(), GatewayError> {
+    // Past the size that shares a write with the head, the body is written
+    // on its own; the upstream must still get every byte once.
+    let server =
+        Server::start(|_, seen| Action::Reply(vec![ok(&seen.body.len().to_string())])).await;
+    let client = UpstreamClient::default();
+    for size in [16 * 1024, 16 * 1024 + 1, 3 * 1024 * 1024] {
+        let mut post = request(Method::POST, server.url("/upload"));
+        post.body = Bytes::from((0..size).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let sent = post.body.clone();
+        let (_, _, body) = call(&client, post).await?;
+        assert_eq!(body, size.to_string().as_bytes());
+        let seen = server.seen();
+        assert_eq!(seen.last().map(|s| s.body.as_slice()), Some(&sent[..]));
+    }
+    assert_eq!(server.accepted(), 1);
+    Ok(())
+}
+
+#[tokio::test]
 async fn chunked_bodies_are_decoded_in_pieces() -> Result<(), GatewayError> {
     let server = Server::start(|_, _| {
         Action::Reply(vec![
