@@ -95,6 +95,24 @@ wait_for_line() {
   die "$what not ready after 30 s"
 }
 
+# start_nginx NAME READY: checks and starts nginx with $WORK/NAME/nginx.conf,
+# then waits (up to 10 s) until the function READY succeeds. Sets NGINX_PID.
+start_nginx() {
+  local name=$1 ready=$2 dir=$WORK/$1 _
+  "$NGINX" -t -q -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" \
+    || die "nginx rejected the generated $name config"
+  "$NGINX" -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" >"$WORK/$name.out" 2>&1 &
+  PIDS+=($!)
+  NGINX_PID=$!
+  for _ in $(seq 1 100); do
+    "$ready" && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$WORK/$name.out" "$dir/logs/error.log" >&2 2>/dev/null || true
+  die "$name not answering as expected"
+}
+
 # A free TCP port on 127.0.0.1 (for nginx, which cannot report port 0 back).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -211,19 +229,9 @@ http {
     }
 }
 EOF
-"$NGINX" -t -q -p "$WORK/nginx/" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" \
-  || die "nginx rejected the generated config"
-"$NGINX" -p "$WORK/nginx/" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" \
-  >"$WORK/nginx.out" 2>&1 &
-PIDS+=($!)
-NGX_PID=$!
-ok=0
-for _ in $(seq 1 100); do
-  if [ "$(curl -s -m 2 "http://127.0.0.1:$NGX_PORT/bench" 2>/dev/null)" = '{"ok":true}' ]; then ok=1; break; fi
-  kill -0 "${PIDS[-1]}" 2>/dev/null || break
-  sleep 0.1
-done
-[ "$ok" = 1 ] || { cat "$WORK/nginx.out" "$WORK/nginx/logs/error.log" >&2 2>/dev/null || true; die "nginx not proxying /bench"; }
+nginx_proxies() { [ "$(curl -s -m 2 "http://127.0.0.1:$NGX_PORT/bench" 2>/dev/null)" = '{"ok":true}' ]; }
+start_nginx nginx nginx_proxies
+NGX_PID=$NGINX_PID
 
 log "starting tollgate"
 mkdir -p "$WORK/tollgate-data" "$WORK/tollgate-cwd"
@@ -491,20 +499,10 @@ http {
     }
 }
 EOF
-"$NGINX" -t -q -p "$WORK/nginx-keyed/" -e "$WORK/nginx-keyed/logs/error.log" -c "$WORK/nginx-keyed/nginx.conf" \
-  || die "nginx rejected the generated keyed config"
-"$NGINX" -p "$WORK/nginx-keyed/" -e "$WORK/nginx-keyed/logs/error.log" -c "$WORK/nginx-keyed/nginx.conf" \
-  >"$WORK/nginx-keyed.out" 2>&1 &
-PIDS+=($!)
-NGXK_PID=$!
 NGXK_URL="http://127.0.0.1:$NGXK_PORT/bench"
-ok=0
-for _ in $(seq 1 100); do
-  if [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$NGXK_URL" 2>/dev/null)" = 403 ]; then ok=1; break; fi
-  kill -0 "${PIDS[-1]}" 2>/dev/null || break
-  sleep 0.1
-done
-[ "$ok" = 1 ] || { cat "$WORK/nginx-keyed.out" "$WORK/nginx-keyed/logs/error.log" >&2 2>/dev/null || true; die "nginx-keyed not answering"; }
+keyed_nginx_refuses() { [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "$NGXK_URL" 2>/dev/null)" = 403 ]; }
+start_nginx nginx-keyed keyed_nginx_refuses
+NGXK_PID=$NGINX_PID
 
 # Probes: status and body of every kind of answer the runs below produce.
 # They use the warm-up key (or none), never the measured key, whose bucket

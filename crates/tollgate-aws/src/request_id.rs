@@ -4,13 +4,11 @@ use rand::RngCore;
 
 pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
 
-/// Lowercase hex digits, indexed by nibble.
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// A new random UUID in its canonical text form.
 ///
 /// Written straight into a 36-byte string: this runs once per request, and
-/// `hex::encode` plus `format!` cost five times as much (callgrind).
+/// `hex::encode` (which allocates) plus `format!` cost five times as much
+/// (callgrind).
 pub fn new_request_id() -> String {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
@@ -21,14 +19,18 @@ pub fn new_request_id() -> String {
 
 /// The canonical `8-4-4-4-12` lowercase text of 16 bytes.
 fn uuid_text(b: &[u8; 16]) -> String {
+    let mut digits = [0u8; 32];
+    // 32 digits for 16 bytes: the only way encode_to_slice fails is a size mismatch.
+    let _ = hex::encode_to_slice(b, &mut digits);
     let mut id = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        // Groups of 4-2-2-2-6 bytes.
-        if matches!(i, 4 | 6 | 8 | 10) {
+    for (i, group) in [0..8, 8..12, 12..16, 16..20, 20..32]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
             id.push('-');
         }
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        id.push_str(std::str::from_utf8(&digits[group]).unwrap_or_default());
     }
     id
 }

@@ -157,23 +157,21 @@ fn new_trace_id(epoch_secs: u64) -> String {
 
 /// `Root=1-{epoch_secs:08x}-{hex of random}`, written without `fmt`.
 fn trace_id_text(epoch_secs: u64, random: &[u8; 12]) -> String {
+    // 16 digits for the 8 epoch bytes, 24 for the random ones; the only way
+    // encode_to_slice fails is a size mismatch.
+    let mut epoch = [0u8; 16];
+    let _ = hex::encode_to_slice(epoch_secs.to_be_bytes(), &mut epoch);
+    let mut rest = [0u8; 24];
+    let _ = hex::encode_to_slice(random, &mut rest);
+    // At least 8 digits, as `{:08x}`; a ninth after 2106.
+    let digits = (16 - epoch_secs.leading_zeros() as usize / 4).max(8);
     let mut out = String::with_capacity(40);
     out.push_str("Root=1-");
-    // At least 8 digits, as `{:08x}`; a ninth after 2106.
-    let digits = (16 - epoch_secs.leading_zeros() / 4).max(8);
-    for shift in (0..digits).rev() {
-        out.push(char::from(HEX[(epoch_secs >> (shift * 4)) as usize & 0x0f]));
-    }
+    out.push_str(std::str::from_utf8(&epoch[16 - digits..]).unwrap_or_default());
     out.push('-');
-    for byte in random {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
+    out.push_str(std::str::from_utf8(&rest).unwrap_or_default());
     out
 }
-
-/// Lowercase hex digits, indexed by nibble.
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The text `IpAddr`'s `Display` gives, with IPv4 (nearly every peer)
 /// written by hand: `to_string` goes through the formatting machinery.

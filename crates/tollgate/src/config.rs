@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use tollgate_aws::sigv4::Credentials;
+use tollgate_gateway::integration::uri::Origin;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
 pub const DEFAULT_DATA_DIR: &str = ".tollgate";
@@ -178,11 +179,9 @@ impl Config {
 /// Checks each h2c upstream is a `host:port` authority.
 fn upstream_h2c(authorities: Vec<String>) -> anyhow::Result<Vec<String>> {
     for authority in &authorities {
-        let valid = authority.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty()
-                && !host.contains(['/', '@', ' '])
-                && port.parse::<u16>().is_ok_and(|p| p != 0)
-        });
+        // The integration URI's own rules for an authority, plus a port written out.
+        let valid = Origin::parse(false, authority)
+            .is_some_and(|origin| authority.ends_with(&format!(":{}", origin.port)));
         if !valid {
             bail!("invalid h2c upstream {authority:?}: expected HOST:PORT as the integration URI writes it, e.g. 127.0.0.1:8000");
         }

@@ -62,10 +62,9 @@ impl App {
     /// The same application for the public, data-plane-only listener.
     pub fn data_plane_only(&self) -> App {
         App {
-            control: self.control.clone(),
-            gateway: self.gateway.clone(),
             secrets: HashMap::new(),
             data_plane_only: true,
+            ..self.clone()
         }
     }
 }

@@ -112,10 +112,9 @@ async fn ready_and_send(
     request: Request<Full<Bytes>>,
 ) -> Result<Response<hyper::body::Incoming>, hyper::client::conn::TrySendError<Request<Full<Bytes>>>>
 {
-    if sender.ready().await.is_err() {
-        // Closed while idle: hand the request back, unsent.
-        return sender.try_send_request(request).await;
-    }
+    // A connection that closed while idle fails `ready`; `try_send_request`
+    // then hands the request back unsent, which is what the caller retries on.
+    let _ = sender.ready().await;
     sender.try_send_request(request).await
 }
 

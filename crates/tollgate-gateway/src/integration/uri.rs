@@ -73,14 +73,21 @@ fn split_origin(url: &str) -> Option<(Origin, &str)> {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let (host, port) = split_host_port(authority, if https { 443 } else { 80 })?;
-    let origin = Origin {
-        https,
-        authority: authority.to_string(),
-        host: host.to_string(),
-        port,
-    };
-    Some((origin, tail))
+    Some((Origin::parse(https, authority)?, tail))
+}
+
+impl Origin {
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`, with only the characters a
+    /// host name or address can have; the scheme's port when none is given.
+    pub fn parse(https: bool, authority: &str) -> Option<Origin> {
+        let (host, port) = split_host_port(authority, if https { 443 } else { 80 })?;
+        Some(Origin {
+            https,
+            authority: authority.to_string(),
+            host: host.to_string(),
+            port,
+        })
+    }
 }
 
 /// What follows the authority as a request target: without a fragment, with

@@ -14,6 +14,7 @@ use thread_local::ThreadLocal;
 use super::chunked::{ChunkedDecoder, Decoded};
 use super::conn::Connection;
 use super::pool::ThreadPool;
+use crate::integration::uri::Origin;
 
 pub struct UpstreamBody {
     inner: Inner,
@@ -45,8 +46,7 @@ enum Framing {
 /// A finished connection's way back to its pool.
 pub struct Reuse {
     pub pools: Arc<ThreadLocal<ThreadPool>>,
-    pub https: bool,
-    pub authority: String,
+    pub origin: Arc<Origin>,
 }
 
 impl UpstreamBody {
@@ -92,7 +92,7 @@ impl Streaming {
             reuse
                 .pools
                 .get_or(ThreadPool::default)
-                .checkin(reuse.https, &reuse.authority, conn);
+                .checkin(&reuse.origin, conn);
         }
     }
 

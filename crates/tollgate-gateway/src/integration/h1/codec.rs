@@ -45,7 +45,11 @@ pub fn encode_request(
     }
     let expects_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
     if !body.is_empty() || expects_body {
-        put_header(out, b"content-length", itoa_buf(body.len()).as_bytes());
+        put_header(
+            out,
+            b"content-length",
+            itoa::Buffer::new().format(body.len()).as_bytes(),
+        );
     }
     out.extend_from_slice(b"\r\n");
     if body.len() <= INLINE_BODY {
@@ -58,32 +62,6 @@ fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-/// A decimal number without the formatting machinery.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(mut n: usize) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    Digits { buf, start: i }
 }
 
 /// How the response body is delimited.

@@ -111,9 +111,7 @@ pub async fn send(
     let body_apart = (body.len() > codec::INLINE_BODY).then_some(&body);
     let head_request = method == Method::HEAD;
     loop {
-        let pooled = pools
-            .get_or(ThreadPool::default)
-            .checkout(target.origin.https, &target.origin.authority);
+        let pooled = pools.get_or(ThreadPool::default).checkout(&target.origin);
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(conn) => conn,
@@ -194,16 +192,13 @@ fn respond(
     target: &UpstreamTarget,
 ) -> Response<UpstreamBody> {
     let check_in = |conn: Connection| {
-        pools.get_or(ThreadPool::default).checkin(
-            target.origin.https,
-            &target.origin.authority,
-            conn,
-        );
+        pools
+            .get_or(ThreadPool::default)
+            .checkin(&target.origin, conn);
     };
     let reuse = || Reuse {
         pools: pools.clone(),
-        https: target.origin.https,
-        authority: target.origin.authority.clone(),
+        origin: target.origin.clone(),
     };
     let body = match head.framing {
         Framing::Empty => {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::conn::Connection;
+use crate::integration::uri::Origin;
 
 /// Idle connections kept per upstream (scheme and authority) and thread.
 const MAX_IDLE_PER_UPSTREAM: usize = 256;
@@ -30,9 +31,9 @@ pub struct ThreadPool {
 // it, and never borrowed across an await: a RefCell is all it needs.
 impl ThreadPool {
     /// The most recently used connection to this upstream that is still open.
-    pub fn checkout(&self, https: bool, authority: &str) -> Option<Connection> {
+    pub fn checkout(&self, origin: &Origin) -> Option<Connection> {
         let mut idle = self.idle.borrow_mut();
-        let list = idle[usize::from(https)].get_mut(authority)?;
+        let list = idle[usize::from(origin.https)].get_mut(&origin.authority)?;
         let now = Instant::now();
         while let Some(conn) = list.pop() {
             if conn.peer_open() && now.duration_since(conn.idle_since) < MAX_IDLE_TIME {
@@ -45,18 +46,18 @@ impl ThreadPool {
     /// Keeps `conn` for the next request to this upstream. Only a connection
     /// whose last response was read to its end comes here; one with bytes
     /// after that response is closed.
-    pub fn checkin(&self, https: bool, authority: &str, mut conn: Connection) {
+    pub fn checkin(&self, origin: &Origin, mut conn: Connection) {
         if !conn.buf.is_empty() || !conn.peer_open() {
             return;
         }
         conn.idle_since = Instant::now();
         let mut idle = self.idle.borrow_mut();
-        let by_authority = &mut idle[usize::from(https)];
-        match by_authority.get_mut(authority) {
+        let by_authority = &mut idle[usize::from(origin.https)];
+        match by_authority.get_mut(&origin.authority) {
             Some(list) if list.len() < MAX_IDLE_PER_UPSTREAM => list.push(conn),
             Some(_) => {}
             None => {
-                by_authority.insert(authority.to_string(), vec![conn]);
+                by_authority.insert(origin.authority.clone(), vec![conn]);
             }
         }
     }
