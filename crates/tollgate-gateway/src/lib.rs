@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use http::{Request, Response};
-use hyper::body::Incoming;
+use tollgate_http1::RequestBody;
 use tollgate_model::{Change, State};
 
 use crate::clock::{Clock, SystemClock};
@@ -204,7 +204,7 @@ impl Gateway {
     pub async fn handle(
         &self,
         target: InvokeTarget,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
         peer: SocketAddr,
         request_id: String,
     ) -> Response<Body> {

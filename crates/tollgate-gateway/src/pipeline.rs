@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use tollgate_http1::RequestBody;
 
 use crate::admission::admit;
 use crate::compile::{CompiledMethod, CompiledStage, IntegrationKind};
@@ -54,7 +54,7 @@ fn head_size<B>(request: &Request<B>) -> usize {
 pub async fn run(
     gateway: &Gateway,
     target: InvokeTarget,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     peer: SocketAddr,
     request_id: String,
 ) -> Response<Body> {
@@ -161,11 +161,7 @@ pub async fn run(
 }
 
 /// Reads the body whole, within the payload limit (413 beyond it).
-async fn read_body(body: Incoming, headers: &http::HeaderMap) -> Result<Bytes, GatewayError> {
-    use hyper::body::Body as _;
-    if body.is_end_stream() {
-        return Ok(Bytes::new());
-    }
+async fn read_body(body: RequestBody, headers: &http::HeaderMap) -> Result<Bytes, GatewayError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -173,6 +169,11 @@ async fn read_body(body: Incoming, headers: &http::HeaderMap) -> Result<Bytes, G
     if declared.is_some_and(|len| len > MAX_PAYLOAD) {
         return Err(GatewayError::RequestTooLarge);
     }
+    let body = match body.into_buffered() {
+        Ok(bytes) if bytes.len() <= MAX_PAYLOAD => return Ok(bytes),
+        Ok(_) => return Err(GatewayError::RequestTooLarge),
+        Err(streaming) => streaming,
+    };
     Limited::new(body, MAX_PAYLOAD)
         .collect()
         .await

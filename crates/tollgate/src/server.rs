@@ -11,10 +11,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tollgate_aws::error::{rest_json_error, rest_json_ok};
 use tollgate_aws::request_id::{is_uuid, new_request_id, REQUEST_ID_HEADER};
@@ -23,10 +21,8 @@ use tollgate_control::{ControlPlane, ControlRequest};
 use tollgate_gateway::response::{full, Body};
 use tollgate_gateway::test_invoke::{TestInvokeError, TestInvokeInput};
 use tollgate_gateway::Gateway;
+use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
-
-/// Most a request head may buffer before hyper answers 431.
-const MAX_REQUEST_HEAD: usize = 64 * 1024;
 
 /// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
 const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
@@ -135,25 +131,46 @@ pub async fn serve_handed_over(
     }
 }
 
-/// HTTP/1.1 (keep-alive) or h2c on one connection, to its end.
+/// HTTP/1.x (keep-alive) or h2c on one connection, to its end.
 async fn serve_connection(app: Arc<App>, stream: tokio::net::TcpStream, peer: SocketAddr) {
-    let service = service_fn(move |req| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(handle(app, peer, req).await) }
-    });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // A coarse guard on what one request head may buffer; the data plane
-    // enforces API Gateway's exact 10 240-byte limit itself.
-    builder.http1().max_buf_size(MAX_REQUEST_HEAD).writev(false);
-    if let Err(e) = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
+    let outcome = match tollgate_http1::server::starts_with_http2_preface(&stream).await {
+        Ok(true) => serve_http2(app, stream, peer).await,
+        Ok(false) => {
+            // Bodies are read whole up to the data plane's payload limit (the
+            // control plane's is lower); longer ones are refused by each.
+            let max_body = tollgate_gateway::pipeline::MAX_PAYLOAD.max(MAX_CONTROL_BODY);
+            let app = &*app;
+            tollgate_http1::server::serve(stream, max_body, |req| handle(app, peer, req)).await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = outcome {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
 }
 
-async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+/// h2c with prior knowledge, served by hyper.
+async fn serve_http2(
+    app: Arc<App>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+        let app = app.clone();
+        // Boxed: hyper moves the service future into place, and an unboxed
+        // pipeline future is kilobytes of memmove per request (measured).
+        async move {
+            let response = Box::pin(handle(&app, peer, req.map(RequestBody::from))).await;
+            Ok::<_, Infallible>(response)
+        }
+    });
+    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+        .map_err(std::io::Error::other)
+}
+
+async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> Response<Body> {
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -169,19 +186,19 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resp
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
             .map_or_else(new_request_id, str::to_string);
-        // Boxed: hyper moves the service future into place, and an unboxed
-        // pipeline future is kilobytes of memmove per request (measured).
-        return Box::pin(app.gateway.handle(target, req, peer, request_id)).await;
+        return app.gateway.handle(target, req, peer, request_id).await;
     }
     let request_id = new_request_id();
     if app.data_plane_only {
         return rest_json_error(403, "ForbiddenException", "Forbidden", &request_id).map(full);
     }
-    Box::pin(route(&app, req, &request_id)).await.map(full)
+    // Boxed: the rare control-plane request should not make every
+    // connection's future as large as its own.
+    Box::pin(route(app, req, &request_id)).await.map(full)
 }
 
 /// Decides which part of Tollgate a non-execute-api request is for.
-async fn route(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Bytes> {
+async fn route(app: &App, req: Request<RequestBody>, request_id: &str) -> Response<Bytes> {
     let path = req.uri().path();
     if path == "/_tollgate/health" {
         return rest_json_ok(200, Some(&serde_json::json!({"status": "ok"})), request_id);
@@ -202,7 +219,7 @@ async fn route(app: &App, req: Request<Incoming>, request_id: &str) -> Response<
     control_plane(app, req, request_id).await
 }
 
-async fn control_plane(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Bytes> {
+async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -> Response<Bytes> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),

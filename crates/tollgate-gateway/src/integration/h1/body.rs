@@ -11,10 +11,10 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use thread_local::ThreadLocal;
 
-use super::chunked::{ChunkedDecoder, Decoded};
 use super::conn::Connection;
 use super::pool::ThreadPool;
 use crate::integration::uri::Origin;
+use tollgate_http1::chunked::{ChunkedDecoder, Decoded};
 
 pub struct UpstreamBody {
     inner: Inner,

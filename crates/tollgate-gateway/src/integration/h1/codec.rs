@@ -4,16 +4,12 @@
 use std::io;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Version};
+use tollgate_http1::head::{
+    invalid, put_header, FramingHeaders, HeaderSpans, MAX_HEAD, MAX_HEADERS,
+};
 
 use crate::integration::uri::UpstreamTarget;
-
-/// The most a response head may take (hyper's default buffer limit is larger,
-/// but no sane upstream sends more). Below 64 KiB so offsets fit in a u16.
-const MAX_HEAD: usize = 64 * 1024 - 1;
-
-/// The most headers a response may have.
-const MAX_HEADERS: usize = 100;
 
 /// Headers a response usually stays within.
 const FEW_HEADERS: usize = 24;
@@ -57,13 +53,6 @@ pub fn encode_request(
     }
 }
 
-fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// How the response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -82,10 +71,6 @@ pub struct ResponseHead {
     pub framing: Framing,
     /// Whether the connection may carry another request afterwards.
     pub keep_alive: bool,
-}
-
-fn invalid(what: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 /// Parses a response head from the front of `buf`, removing it. `Ok(None)`:
@@ -127,63 +112,14 @@ pub fn parse_response_head(
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // Where each header lies in the head (offsets fit in u16: the head is at
-    // most MAX_HEAD), so values can be slices of it rather than copies.
-    let base = buf.as_ptr() as usize;
-    let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u16;
-    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
-    let count = parsed.headers.len();
-    for (span, h) in spans.iter_mut().zip(parsed.headers.iter()) {
-        let (name, value) = (offset(h.name.as_bytes()), offset(h.value));
-        *span = (
-            name,
-            name + h.name.len() as u16,
-            value,
-            value + h.value.len() as u16,
-        );
-    }
+    let spans = HeaderSpans::record(buf, parsed.headers);
     let head = buf.split_to(len).freeze();
 
-    let mut headers = HeaderMap::with_capacity(count);
-    let mut content_length: Option<u64> = None;
-    let mut transfer_encoding = false;
-    let mut chunked = false;
-    let mut close = false;
-    let mut keep_alive_token = false;
-    for &(ns, ne, vs, ve) in &spans[..count] {
-        let (ns, ne, vs, ve) = (
-            usize::from(ns),
-            usize::from(ne),
-            usize::from(vs),
-            usize::from(ve),
-        );
-        let name = HeaderName::from_bytes(&head[ns..ne]).map_err(|_| invalid("bad header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(vs..ve))
-            .map_err(|_| invalid("bad header value"))?;
-        if name == http::header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(value.as_bytes())
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| invalid("bad content-length"))?;
-            if content_length.is_some_and(|prev| prev != n) {
-                return Err(invalid("conflicting content-length"));
-            }
-            content_length = Some(n);
-        } else if name == http::header::TRANSFER_ENCODING {
-            transfer_encoding = true;
-            // Only the last coding decides whether the body is chunked.
-            chunked = value
-                .as_bytes()
-                .rsplit(|b| *b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name == http::header::CONNECTION {
-            for token in value.as_bytes().split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
-        }
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut framing_headers = FramingHeaders::default();
+    for header in spans.headers(&head) {
+        let (name, value) = header?;
+        framing_headers.observe(&name, &value)?;
         let name = match header_rule {
             Some(rule) => match rule(name) {
                 Some(name) => name,
@@ -194,10 +130,13 @@ pub fn parse_response_head(
         headers.append(name, value);
     }
 
-    let mut keep_alive = match version {
-        Version::HTTP_10 => keep_alive_token && !close,
-        _ => !close,
-    };
+    let mut keep_alive = framing_headers.keep_alive(version);
+    let FramingHeaders {
+        content_length,
+        transfer_encoding,
+        chunked,
+        ..
+    } = framing_headers;
     let framing = if head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -231,6 +170,7 @@ pub fn parse_response_head(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn target() -> UpstreamTarget {
         UpstreamTarget::parse("http://up:8000/api/jobs?limit=2").expect("valid target")

@@ -7,10 +7,10 @@
 //! instructions (measured with callgrind). Here the request's task writes the request,
 //! parses the response head and, for the usual small response, has the whole
 //! body before it returns; only longer bodies stream, from the same task that
-//! writes them to the client.
+//! writes them to the client. Head parsing and the chunked coding are
+//! shared with the server side, in `tollgate-http1`.
 
 mod body;
-mod chunked;
 mod codec;
 mod conn;
 mod pool;
