@@ -115,7 +115,9 @@ pub fn parse_response_head(
     let spans = HeaderSpans::record(buf, parsed.headers);
     let head = buf.split_to(len).freeze();
 
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    // Room for the headers the gateway adds (request, extended request and
+    // trace ids, a remapped header or two): growing a map rehashes it.
+    let mut headers = HeaderMap::with_capacity(spans.len() + 5);
     let mut framing_headers = FramingHeaders::default();
     for header in spans.headers(&head) {
         let (name, value) = header?;

@@ -1,0 +1,428 @@
+//! The HTTP/1.x front end against raw client sockets: framing, keep-alive,
+//! pipelining, 100-continue, HTTP/1.0, refusals and streamed answers.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tollgate_http1::server::{serve, starts_with_http2_preface};
+use tollgate_http1::RequestBody;
+
+/// The most a request body may be in these tests.
+const MAX_BODY: usize = 1024;
+
+/// A body of known pieces and no declared length, as a streamed upstream body is.
+struct Pieces(VecDeque<Bytes>);
+
+impl Body for Pieces {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// Echoes the request body, with what the handler saw in headers;
+/// `/stream` answers in pieces of unknown total length; a body over the
+/// limit gets 413.
+async fn handler(req: Request<RequestBody>) -> Response<BoxBody<Bytes, Infallible>> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    if path == "/stream" {
+        let pieces = [&b"first,"[..], b"second,", b"third"].map(Bytes::from_static);
+        return Response::new(Pieces(pieces.into()).boxed());
+    }
+    let body = match req.into_body().into_buffered() {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"too large")).boxed());
+            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return r;
+        }
+    };
+    let mut r = Response::new(Full::new(body).boxed());
+    r.headers_mut()
+        .insert("x-seen", format!("{method} {path}").parse().expect("ascii"));
+    if method == Method::HEAD {
+        r.headers_mut()
+            .insert("content-length", "42".parse().expect("ascii"));
+    }
+    r
+}
+
+/// A listening front end; each connection is served with [`handler`].
+async fn start() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, MAX_BODY, handler));
+        }
+    });
+    addr
+}
+
+/// One response as the client reads it.
+#[derive(Debug)]
+struct Answer {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        self.head[9..12].parse().expect("status code")
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// A client connection that reads whole responses.
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(addr: std::net::SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Reads more; false at the end of the stream.
+    async fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk))
+            .await
+            .expect("the server answers within 5 s")
+            .expect("read");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    /// Reads one response head (through the blank line).
+    async fn head(&mut self) -> String {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8(self.buf.drain(..end + 4).collect()).expect("ascii");
+                return head;
+            }
+            assert!(
+                self.fill().await,
+                "connection closed before a response head"
+            );
+        }
+    }
+
+    /// Reads one response, its body framed as its head says; `head_request`:
+    /// no body follows.
+    async fn answer(&mut self, head_request: bool) -> Answer {
+        let head = self.head().await;
+        let mut answer = Answer {
+            head,
+            body: Vec::new(),
+        };
+        if head_request {
+            return answer;
+        }
+        if let Some(n) = answer.header("content-length") {
+            let n: usize = n.parse().expect("length");
+            while self.buf.len() < n {
+                assert!(self.fill().await, "body cut short");
+            }
+            answer.body = self.buf.drain(..n).collect();
+        } else if answer.header("transfer-encoding").as_deref() == Some("chunked") {
+            loop {
+                let text = String::from_utf8_lossy(&self.buf).to_string();
+                if let Some(end) = text
+                    .find("\r\n0\r\n\r\n")
+                    .or_else(|| text.starts_with("0\r\n\r\n").then_some(0))
+                {
+                    let raw: Vec<u8> = self
+                        .buf
+                        .drain(..end + if end == 0 { 5 } else { 7 })
+                        .collect();
+                    answer.body = dechunk(&raw);
+                    break;
+                }
+                assert!(self.fill().await, "chunked body cut short");
+            }
+        } else {
+            while self.fill().await {}
+            answer.body = std::mem::take(&mut self.buf);
+        }
+        answer
+    }
+
+    /// True when the server has closed the connection (after any bytes left).
+    async fn closed(&mut self) -> bool {
+        self.buf.is_empty() && !self.fill().await
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).expect("hex"), 16)
+            .expect("chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+#[tokio::test]
+async fn keeps_the_connection_and_answers_pipelined_requests_in_order() {
+    let mut client = Client::connect(start().await).await;
+    client
+        .send(
+            b"POST /one HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
+              GET /two HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .await;
+    let first = client.answer(false).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.header("x-seen").as_deref(), Some("POST /one"));
+    assert_eq!(first.body, b"hello");
+    assert!(first.header("date").is_some(), "{}", first.head);
+    let second = client.answer(false).await;
+    assert_eq!(second.header("x-seen").as_deref(), Some("GET /two"));
+    assert_eq!(second.header("content-length").as_deref(), Some("0"));
+    // The same connection serves a third request after both.
+    client.send(b"GET /three HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(
+        client.answer(false).await.header("x-seen").as_deref(),
+        Some("GET /three")
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_request_body_reaches_the_handler_whole() {
+    let mut client = Client::connect(start().await).await;
+    client
+        .send(
+            b"PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nwiki\r\n",
+        )
+        .await;
+    client.send(b"5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n").await;
+    let answer = client.answer(false).await;
+    assert_eq!(answer.body, b"wikipedia");
+    assert_eq!(answer.header("x-seen").as_deref(), Some("PUT /c"));
+}
+
+#[tokio::test]
+async fn expect_100_continue_gets_its_go_ahead_before_the_body() {
+    let mut client = Client::connect(start().await).await;
+    client
+        .send(b"POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .await;
+    let interim = client.head().await;
+    assert!(
+        interim.starts_with("HTTP/1.1 100 Continue\r\n"),
+        "{interim}"
+    );
+    client.send(b"body").await;
+    let answer = client.answer(false).await;
+    assert_eq!(
+        (answer.status(), answer.body.as_slice()),
+        (200, &b"body"[..])
+    );
+}
+
+#[tokio::test]
+async fn http_1_0_is_answered_in_kind_and_closed_unless_kept_alive() {
+    let addr = start().await;
+    let mut client = Client::connect(addr).await;
+    client.send(b"GET /old HTTP/1.0\r\n\r\n").await;
+    let answer = client.answer(false).await;
+    assert!(
+        answer.head.starts_with("HTTP/1.0 200 OK\r\n"),
+        "{}",
+        answer.head
+    );
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(client.closed().await);
+
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"GET /kept HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(answer.header("connection").as_deref(), Some("keep-alive"));
+    client
+        .send(b"GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    assert_eq!(
+        client.answer(false).await.header("x-seen").as_deref(),
+        Some("GET /again")
+    );
+}
+
+#[tokio::test]
+async fn connection_close_is_honoured() {
+    let mut client = Client::connect(start().await).await;
+    client
+        .send(b"GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(client.closed().await);
+}
+
+#[tokio::test]
+async fn streamed_bodies_are_chunked_for_1_1_and_end_the_connection_for_1_0() {
+    let addr = start().await;
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(
+        answer.header("transfer-encoding").as_deref(),
+        Some("chunked")
+    );
+    assert_eq!(answer.body, b"first,second,third");
+    // Still open for the next request.
+    client.send(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(client.answer(false).await.status(), 200);
+
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(answer.header("transfer-encoding"), None);
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert_eq!(answer.body, b"first,second,third");
+}
+
+#[tokio::test]
+async fn head_answers_carry_the_length_but_no_body() {
+    let mut client = Client::connect(start().await).await;
+    client
+        .send(b"HEAD /h HTTP/1.1\r\nHost: t\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await;
+    let head = client.answer(true).await;
+    assert_eq!(head.header("content-length").as_deref(), Some("42"));
+    // Had a body followed, it would be read as the next response's head.
+    let next = client.answer(false).await;
+    assert_eq!(next.header("x-seen").as_deref(), Some("GET /after"));
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_and_the_answer_survives_the_close() {
+    let mut client = Client::connect(start().await).await;
+    let declared = MAX_BODY * 64;
+    client
+        .send(
+            format!("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: {declared}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+    // The client goes on sending its body; the server reads and drops it
+    // rather than resetting the connection under the answer.
+    client.send(&vec![b'x'; declared]).await;
+    let answer = client.answer(false).await;
+    assert_eq!(
+        (answer.status(), answer.body.as_slice()),
+        (413, &b"too large"[..])
+    );
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(client.closed().await);
+
+    // Chunked, past the limit: the same.
+    let mut client = Client::connect(start().await).await;
+    let chunk = format!("{:x}\r\n{}\r\n", MAX_BODY + 1, "y".repeat(MAX_BODY + 1));
+    client
+        .send(format!("POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n").as_bytes())
+        .await;
+    assert_eq!(client.answer(false).await.status(), 413);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_and_a_closed_connection() {
+    let addr = start().await;
+    for wire in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ] {
+        let mut client = Client::connect(addr).await;
+        client.send(wire).await;
+        let answer = client.answer(false).await;
+        assert_eq!(answer.status(), 400, "{}", String::from_utf8_lossy(wire));
+        assert_eq!(
+            answer.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(answer.body, br#"{"message":"Bad Request"}"#);
+        assert!(client.closed().await);
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_head_gets_431() {
+    let mut client = Client::connect(start().await).await;
+    let pad = "a".repeat(70 * 1024);
+    client
+        .send(format!("GET / HTTP/1.1\r\nX-Pad: {pad}\r\n\r\n").as_bytes())
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(answer.status(), 431);
+    assert!(client.closed().await);
+}
+
+#[tokio::test]
+async fn the_http2_preface_is_recognised_without_consuming_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    for (wire, h2) in [
+        (&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..], true),
+        (b"POST / HTTP/1.1\r\n\r\n", false),
+        (b"GET / HTTP/1.1\r\n\r\n", false),
+    ] {
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        client.write_all(wire).await.expect("write");
+        let (server_side, _) = listener.accept().await.expect("accept");
+        assert_eq!(
+            starts_with_http2_preface(&server_side).await.expect("peek"),
+            h2
+        );
+        // Nothing was consumed: the whole opening is still there to read.
+        let mut all = vec![0u8; wire.len()];
+        let mut server_side = server_side;
+        server_side.read_exact(&mut all).await.expect("read");
+        assert_eq!(all, wire);
+    }
+}
