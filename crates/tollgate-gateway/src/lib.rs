@@ -200,14 +200,16 @@ impl Gateway {
         self.deployed.load().get(api_id)?.get(stage).cloned()
     }
 
-    /// Serves one execute-api request.
-    pub async fn handle(
+    /// Serves one execute-api request. Not an `async fn` of its own: that
+    /// would wrap the pipeline's future in one more, copied into place on
+    /// every request.
+    pub fn handle(
         &self,
         target: InvokeTarget,
         request: Request<RequestBody>,
         peer: SocketAddr,
         request_id: String,
-    ) -> Response<Body> {
-        pipeline::run(self, target, request, peer, request_id).await
+    ) -> impl std::future::Future<Output = Response<Body>> + '_ {
+        pipeline::run(self, target, request, peer, request_id)
     }
 }
