@@ -6,8 +6,9 @@ use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// The most a chunk-size line (with extensions) or the trailer section may take.
-const MAX_LINE: usize = 4 * 1024;
+/// The most chunk extensions may take over a whole body, and the trailer
+/// section: a peer cannot keep the decoder busy on framing alone.
+const MAX_EXTENSIONS: usize = 64 * 1024;
 const MAX_TRAILERS: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +18,12 @@ enum State {
         size: u64,
         digits: u8,
     },
-    /// After the digits: whitespace or `;extension` up to CR.
+    /// After the digits: only spaces or tabs, then `;` or CR.
     SizeRest {
+        size: u64,
+    },
+    /// `;extension` up to CR.
+    Extension {
         size: u64,
     },
     SizeLf {
@@ -40,8 +45,10 @@ enum State {
 #[derive(Debug)]
 pub struct ChunkedDecoder {
     state: State,
-    /// Bytes of the current size line, or of all trailers.
-    seen: usize,
+    /// Bytes of all chunk extensions so far.
+    extensions: usize,
+    /// Bytes of the trailer section so far.
+    trailers: usize,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -61,7 +68,8 @@ impl Default for ChunkedDecoder {
     fn default() -> Self {
         ChunkedDecoder {
             state: State::Size { size: 0, digits: 0 },
-            seen: 0,
+            extensions: 0,
+            trailers: 0,
         }
     }
 }
@@ -105,14 +113,21 @@ impl ChunkedDecoder {
                 },
                 Some(_) => return Err(invalid("chunk size too large")),
                 None if digits == 0 => return Err(invalid("missing chunk size")),
-                None => {
-                    self.seen = 0;
-                    return self.after_size(size, byte);
-                }
+                None => return self.after_size(size, byte),
             },
             State::SizeRest { size } => return self.after_size(size, byte),
+            State::Extension { size } => {
+                self.extensions += 1;
+                if self.extensions > MAX_EXTENSIONS {
+                    return Err(invalid("chunk extensions too long"));
+                }
+                match byte {
+                    b'\r' => State::SizeLf { size },
+                    b'\n' => return Err(invalid("bare LF in chunk size line")),
+                    _ => State::Extension { size },
+                }
+            }
             State::SizeLf { size } if byte == b'\n' => {
-                self.seen = 0;
                 if size == 0 {
                     State::TrailerStart
                 } else {
@@ -137,22 +152,22 @@ impl ChunkedDecoder {
         Ok(())
     }
 
+    /// After the size's digits: optional spaces or tabs, then an extension
+    /// or the line's end; anything else (`0x5`, `5 junk`) is refused, since
+    /// a peer reading it otherwise would see a different body.
     fn after_size(&mut self, size: u64, byte: u8) -> io::Result<()> {
-        self.seen += 1;
-        if self.seen > MAX_LINE {
-            return Err(invalid("chunk extension too long"));
-        }
         self.state = match byte {
+            b' ' | b'\t' => State::SizeRest { size },
+            b';' => State::Extension { size },
             b'\r' => State::SizeLf { size },
-            b'\n' => return Err(invalid("bare LF in chunk size line")),
-            _ => State::SizeRest { size },
+            _ => return Err(invalid("invalid chunk size line")),
         };
         Ok(())
     }
 
     fn count_trailer(&mut self) -> io::Result<()> {
-        self.seen += 1;
-        if self.seen > MAX_TRAILERS {
+        self.trailers += 1;
+        if self.trailers > MAX_TRAILERS {
             return Err(invalid("trailers too large"));
         }
         Ok(())
@@ -219,6 +234,9 @@ mod tests {
             b"3\nabc\r\n",
             b"3\r\nabcX\r\n",
             b"11111111111111111\r\n",
+            b"0x5\r\n",
+            b"5 junk\r\nhello\r\n",
+            b"5\x0bjunk\r\nhello\r\n",
         ] {
             assert!(
                 decode_in_pieces(bad, 1).is_err(),
@@ -226,8 +244,17 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
-        let long_ext = format!("1;{}\r\n", "e".repeat(MAX_LINE + 1));
-        assert!(decode_in_pieces(long_ext.as_bytes(), 64).is_err());
+        // Extensions are bounded over the whole body, not per line.
+        let ext = format!("1;{}\r\nx\r\n", "e".repeat(1000));
+        let many = ext.repeat(MAX_EXTENSIONS / 1000 + 1) + "0\r\n\r\n";
+        assert!(decode_in_pieces(many.as_bytes(), 4096).is_err());
+        let few = ext.repeat(3) + "0\r\n\r\n";
+        assert_eq!(
+            decode_in_pieces(few.as_bytes(), 4096).expect("valid").0,
+            b"xxx"
+        );
+        let spaced = b"5 \t;name=value\r\nhello\r\n0\r\n\r\n";
+        assert_eq!(decode_in_pieces(spaced, 1).expect("valid").0, b"hello");
         let long_trailers = format!("0\r\n{}", "t".repeat(MAX_TRAILERS + 1));
         assert!(decode_in_pieces(long_trailers.as_bytes(), 64).is_err());
     }

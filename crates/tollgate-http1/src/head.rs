@@ -92,9 +92,7 @@ impl FramingHeaders {
     /// (a request smuggled past a length disagreement is the risk).
     pub fn observe(&mut self, name: &HeaderName, value: &HeaderValue) -> io::Result<()> {
         if name == http::header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(value.as_bytes())
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
+            let n = content_length_value(value.as_bytes())
                 .ok_or_else(|| invalid("bad content-length"))?;
             if self.content_length.is_some_and(|prev| prev != n) {
                 return Err(invalid("conflicting content-length"));
@@ -127,10 +125,54 @@ impl FramingHeaders {
     }
 }
 
+/// A Content-Length value: ASCII digits only, with spaces or tabs around
+/// them (`str::parse` would also take `+5` or Unicode spaces, which another
+/// parser on the path may read differently).
+fn content_length_value(value: &[u8]) -> Option<u64> {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !blank(b))?;
+    let end = value.iter().rposition(|b| !blank(b))? + 1;
+    let digits = &value[start..end];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
 /// Appends `name: value\r\n`.
 pub fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_lengths_are_digits_only() {
+        assert_eq!(content_length_value(b"42"), Some(42));
+        assert_eq!(content_length_value(b" 42\t"), Some(42));
+        for bad in [
+            &b"+5"[..],
+            b"-1",
+            b"",
+            b"5 5",
+            b"0x5",
+            b"\xc2\xa05",
+            b"\x0c5",
+            b"99999999999999999999999",
+        ] {
+            assert_eq!(
+                content_length_value(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

@@ -87,9 +87,13 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Hea
     }
 
     let framing = if framing_headers.transfer_encoding {
-        // A length beside a transfer coding, or a coding that does not end in
-        // chunked, leaves the body's end in doubt: refused (RFC 9112 §6.3).
-        if framing_headers.content_length.is_some() || !framing_headers.chunked {
+        // A length beside a transfer coding, a coding that does not end in
+        // chunked, or any coding from HTTP/1.0 (which has none) leaves the
+        // body's end in doubt: refused (RFC 9112 §6.1, §6.3).
+        if framing_headers.content_length.is_some()
+            || !framing_headers.chunked
+            || version == Version::HTTP_10
+        {
             return Err(HeadError::Malformed);
         }
         BodyFraming::Chunked
@@ -156,6 +160,8 @@ mod tests {
             "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
             "NOT HTTP\r\n\r\n",
         ] {
             assert_eq!(parse(wire).err(), Some(HeadError::Malformed), "{wire}");

@@ -25,6 +25,10 @@ use crate::response::{encode_head, BodyOut, Exchange};
 /// What one read asks the kernel for at least.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// A read buffer grown past this by one request (a long head) is replaced
+/// by a small one.
+const MAX_IDLE_BUFFER: usize = 64 * 1024;
+
 /// Bodies up to this size go out in the same write as the head.
 const INLINE_BODY: usize = 16 * 1024;
 
@@ -77,13 +81,18 @@ where
             Ok(None) => return Ok(()),
             Err(refused) => return conn.refuse(refused).await,
         };
+
         let RequestHead {
             request,
             framing,
             mut keep_alive,
             expect_continue,
         } = head;
-        let body = match conn.read_body(framing, expect_continue, max_body).await {
+        let version = request.version();
+        let body = match conn
+            .read_body(framing, expect_continue, version, max_body)
+            .await
+        {
             Ok(body) => body,
             Err(ReadBodyError::Malformed) => return conn.refuse(HeadError::Malformed).await,
             Err(ReadBodyError::Io(e)) => return Err(e),
@@ -106,6 +115,11 @@ where
                 let _ = conn.stream.shutdown().await;
             }
             return Ok(());
+        }
+        if conn.buf.capacity() > MAX_IDLE_BUFFER {
+            // A long head grew the read buffer: keep what is left in it,
+            // not the memory, for the life of the connection.
+            conn.buf = BytesMut::from(&conn.buf[..]);
         }
     }
 }
@@ -157,6 +171,7 @@ impl Conn {
         &mut self,
         framing: BodyFraming,
         expect_continue: bool,
+        version: http::Version,
         max_body: usize,
     ) -> Result<RequestBody, ReadBodyError> {
         let wanted = match framing {
@@ -165,19 +180,29 @@ impl Conn {
             BodyFraming::Length(n) => Some(n as usize),
             BodyFraming::Chunked => None,
         };
-        if expect_continue && self.buf.is_empty() {
+        // HTTP/1.0 clients know no interim answers (RFC 9110 §10.1.1).
+        if expect_continue && self.buf.is_empty() && version == http::Version::HTTP_11 {
             self.stream
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await?;
         }
         match wanted {
+            Some(n) if n <= self.buf.len() => {
+                Ok(RequestBody::Buffered(Some(self.buf.split_to(n).freeze())))
+            }
             Some(n) => {
-                while self.buf.len() < n {
-                    if self.read_more().await? == 0 {
+                // A body longer than what is buffered gets its own buffer of
+                // exactly its size, read to its end and no further: the
+                // connection's read buffer stays small for the next request.
+                let mut body = BytesMut::with_capacity(n);
+                body.extend_from_slice(&self.buf.split());
+                while body.len() < n {
+                    let left = (n - body.len()) as u64;
+                    if (&mut self.stream).take(left).read_buf(&mut body).await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
                 }
-                Ok(RequestBody::Buffered(Some(self.buf.split_to(n).freeze())))
+                Ok(RequestBody::Buffered(Some(body.freeze())))
             }
             None => self.read_chunked(max_body).await,
         }
@@ -242,6 +267,12 @@ impl Conn {
                 continue;
             }
             sent += data.len() as u64;
+            if matches!(body_out, BodyOut::Length(n) if sent > n) {
+                // More than its declared length: the excess would be read as
+                // the next response. Nothing more goes out; the connection ends.
+                tracing::debug!(sent, "response body longer than its length");
+                return Err(io::Error::other("response body longer than its length"));
+            }
             if body_out == BodyOut::Chunked {
                 let mut size = [0u8; 16];
                 let hex = hex_size(data.len(), &mut size);
@@ -266,7 +297,7 @@ impl Conn {
         match body_out {
             BodyOut::Chunked => self.out.extend_from_slice(b"0\r\n\r\n"),
             BodyOut::Length(n) if n != sent => {
-                // The body broke its own size hint: the client cannot tell
+                // Shorter than its declared length: the client cannot tell
                 // where this response ends, so the connection must.
                 tracing::debug!(declared = n, sent, "response body length mismatch");
                 self.stream.write_all(&self.out).await?;
