@@ -8,6 +8,8 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,6 +18,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
 
 use crate::body::RequestBody;
 use crate::chunked::{ChunkedDecoder, Decoded};
@@ -42,8 +45,15 @@ const LINGER_BYTES: usize = 16 * 1024 * 1024;
 const H2_PREFACE_START: &[u8] = b"PRI ";
 
 /// Whether the client opened with HTTP/2's preface (h2c with prior
-/// knowledge). Peeks, so the bytes stay for whichever server reads them.
-pub async fn starts_with_http2_preface(stream: &TcpStream) -> io::Result<bool> {
+/// knowledge). Peeks, so the bytes stay for whichever server reads them; a
+/// client that sends nothing within `timeout` gets `TimedOut`.
+pub async fn starts_with_http2_preface(stream: &TcpStream, timeout: Duration) -> io::Result<bool> {
+    tokio::time::timeout(timeout, peek_preface(stream))
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+}
+
+async fn peek_preface(stream: &TcpStream) -> io::Result<bool> {
     let mut first = [0u8; 4];
     for _ in 0..100 {
         let n = stream.peek(&mut first).await?;
@@ -60,10 +70,22 @@ pub async fn starts_with_http2_preface(stream: &TcpStream) -> io::Result<bool> {
     Ok(false)
 }
 
-/// Serves HTTP/1.x on `stream` until the client closes it, asks to, or breaks
-/// the protocol. Request bodies are read whole, up to `max_body` bytes; a
-/// longer one reaches the handler as [`RequestBody::TooLarge`].
-pub async fn serve<H, F, B>(stream: TcpStream, max_body: usize, mut handler: H) -> io::Result<()>
+/// What one client may take of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Request bodies are read whole up to this many bytes; a longer one
+    /// reaches the handler as [`RequestBody::TooLarge`].
+    pub max_body: usize,
+    /// A client that makes no progress for this long (no whole request
+    /// head, no piece of a body, no taking of a response) is disconnected
+    /// within one more such period: so a silent, idle or trickling client
+    /// cannot hold a connection. The handler's own time does not count.
+    pub client_timeout: Duration,
+}
+
+/// Serves HTTP/1.x on `stream` until the client closes it, asks to, breaks
+/// the protocol or runs out of time ([`Limits`]).
+pub async fn serve<H, F, B>(stream: TcpStream, limits: Limits, mut handler: H) -> io::Result<()>
 where
     H: FnMut(Request<RequestBody>) -> F,
     F: Future<Output = Response<B>>,
@@ -74,7 +96,9 @@ where
         stream,
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: Vec::with_capacity(1024),
+        watchdog: Watchdog::new(limits.client_timeout),
     };
+    let max_body = limits.max_body;
     loop {
         let head = match conn.read_head().await {
             Ok(Some(head)) => head,
@@ -82,6 +106,9 @@ where
             Err(refused) => return conn.refuse(refused).await,
         };
 
+        // A whole head is progress; its bytes one by one are not (a head
+        // trickled in must still arrive within the timeout).
+        conn.watchdog.progress();
         let RequestHead {
             request,
             framing,
@@ -141,6 +168,71 @@ struct Conn {
     buf: BytesMut,
     /// The response being written (reused from one request to the next).
     out: Vec<u8>,
+    watchdog: Watchdog,
+}
+
+/// Ends a connection whose client makes no progress for a whole period of
+/// the timeout: one timer for the connection's life, moved on only when it
+/// fires, so a request costs a counter increment rather than a timer of its
+/// own. An idle client is therefore cut off between one and two timeouts
+/// after its last progress.
+struct Watchdog {
+    timer: Pin<Box<Sleep>>,
+    timeout: Duration,
+    /// Counts progress: a whole head, a piece of body, a response written.
+    progress: u64,
+    /// `progress` when the timer last fired (or started).
+    seen: u64,
+    /// The timer holds this task's waker, so it need not be polled again
+    /// until it fires (polling a `Sleep` on every wait cost about 400
+    /// instructions a request, measured).
+    armed: bool,
+}
+
+impl Watchdog {
+    fn new(timeout: Duration) -> Watchdog {
+        Watchdog {
+            timer: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+            progress: 0,
+            seen: 0,
+            armed: false,
+        }
+    }
+
+    fn progress(&mut self) {
+        self.progress = self.progress.wrapping_add(1);
+    }
+
+    /// Runs one read or write on the client; `TimedOut` if a whole period
+    /// passes without progress.
+    async fn guard<T>(&mut self, io: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+        let mut io = pin!(io);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(done) = io.as_mut().poll(cx) {
+                return Poll::Ready(done);
+            }
+            if self.timer.is_elapsed() {
+                if self.progress == self.seen {
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
+                self.seen = self.progress;
+                self.timer.as_mut().reset(Instant::now() + self.timeout);
+                self.armed = false;
+            }
+            if !self.armed {
+                // Pending: the timer keeps the waker (the connection's task
+                // is one task throughout) and wakes it when it fires.
+                if self.timer.as_mut().poll(cx).is_pending() {
+                    self.armed = true;
+                } else {
+                    cx.waker().wake_by_ref();
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 impl Conn {
@@ -149,7 +241,17 @@ impl Conn {
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(READ_CHUNK);
         }
-        self.stream.read_buf(&mut self.buf).await
+        self.watchdog
+            .guard(self.stream.read_buf(&mut self.buf))
+            .await
+    }
+
+    /// Writes `bytes` (or `self.out` when `None`); being able to write is
+    /// progress (the handler's own time does not count against the client).
+    async fn write(&mut self, bytes: Option<&[u8]>) -> io::Result<()> {
+        self.watchdog.progress();
+        let bytes = bytes.unwrap_or(&self.out);
+        self.watchdog.guard(self.stream.write_all(bytes)).await
     }
 
     /// The next request's head; `Ok(None)` when the client closed between requests.
@@ -182,9 +284,7 @@ impl Conn {
         };
         // HTTP/1.0 clients know no interim answers (RFC 9110 §10.1.1).
         if expect_continue && self.buf.is_empty() && version == http::Version::HTTP_11 {
-            self.stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await?;
+            self.write(Some(b"HTTP/1.1 100 Continue\r\n\r\n")).await?;
         }
         match wanted {
             Some(n) if n <= self.buf.len() => {
@@ -198,7 +298,9 @@ impl Conn {
                 body.extend_from_slice(&self.buf.split());
                 while body.len() < n {
                     let left = (n - body.len()) as u64;
-                    if (&mut self.stream).take(left).read_buf(&mut body).await? == 0 {
+                    self.watchdog.progress();
+                    let mut rest = (&mut self.stream).take(left);
+                    if self.watchdog.guard(rest.read_buf(&mut body)).await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
                 }
@@ -224,6 +326,7 @@ impl Conn {
                 }
                 Decoded::Done => return Ok(RequestBody::Buffered(Some(body.freeze()))),
                 Decoded::NeedMore => {
+                    self.watchdog.progress();
                     if self.read_more().await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
@@ -249,7 +352,7 @@ impl Conn {
             encode_head(&mut self.out, exchange, parts.status, &parts.headers, exact);
         drop(parts);
         if body_out == BodyOut::None {
-            self.stream.write_all(&self.out).await?;
+            self.write(None).await?;
             return Ok(keep_alive);
         }
         let mut body = std::pin::pin!(body);
@@ -282,16 +385,16 @@ impl Conn {
                 self.out.extend_from_slice(b"\r\n");
                 // A streamed body goes out as it comes (a client may be
                 // waiting on each piece).
-                self.stream.write_all(&self.out).await?;
+                self.write(None).await?;
                 self.out.clear();
             } else if self.out.len() + data.len() <= INLINE_BODY {
                 self.out.extend_from_slice(&data);
             } else {
                 if !self.out.is_empty() {
-                    self.stream.write_all(&self.out).await?;
+                    self.write(None).await?;
                     self.out.clear();
                 }
-                self.stream.write_all(&data).await?;
+                self.write(Some(&data)).await?;
             }
         }
         match body_out {
@@ -300,13 +403,13 @@ impl Conn {
                 // Shorter than its declared length: the client cannot tell
                 // where this response ends, so the connection must.
                 tracing::debug!(declared = n, sent, "response body length mismatch");
-                self.stream.write_all(&self.out).await?;
+                self.write(None).await?;
                 return Err(io::Error::other("response body length mismatch"));
             }
             _ => {}
         }
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
+            self.write(None).await?;
         }
         Ok(keep_alive && body_out != BodyOut::UntilClose)
     }
@@ -339,7 +442,7 @@ impl Conn {
             Some(body.len() as u64),
         );
         self.out.extend_from_slice(body);
-        self.stream.write_all(&self.out).await?;
+        self.write(None).await?;
         self.linger().await;
         Ok(())
     }

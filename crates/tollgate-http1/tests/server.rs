@@ -14,7 +14,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tollgate_http1::server::{serve, starts_with_http2_preface};
+use tollgate_http1::server::{serve, starts_with_http2_preface, Limits};
 use tollgate_http1::RequestBody;
 
 /// The most a request body may be in these tests.
@@ -92,11 +92,19 @@ async fn handler(req: Request<RequestBody>) -> Response<BoxBody<Bytes, Infallibl
 
 /// A listening front end; each connection is served with [`handler`].
 async fn start() -> std::net::SocketAddr {
+    start_with_timeout(Duration::from_secs(30)).await
+}
+
+async fn start_with_timeout(client_timeout: Duration) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let limits = Limits {
+        max_body: MAX_BODY,
+        client_timeout,
+    };
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, MAX_BODY, handler));
+            tokio::spawn(serve(stream, limits, handler));
         }
     });
     addr
@@ -466,7 +474,9 @@ async fn the_http2_preface_is_recognised_without_consuming_it() {
         client.write_all(wire).await.expect("write");
         let (server_side, _) = listener.accept().await.expect("accept");
         assert_eq!(
-            starts_with_http2_preface(&server_side).await.expect("peek"),
+            starts_with_http2_preface(&server_side, Duration::from_secs(5))
+                .await
+                .expect("peek"),
             h2
         );
         // Nothing was consumed: the whole opening is still there to read.
@@ -475,4 +485,83 @@ async fn the_http2_preface_is_recognised_without_consuming_it() {
         server_side.read_exact(&mut all).await.expect("read");
         assert_eq!(all, wire);
     }
+}
+
+/// How long a closed connection may take to be noticed in the tests below.
+const TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Seconds from now until the server closes `client`'s connection.
+async fn time_to_close(client: &mut Client) -> Duration {
+    let started = std::time::Instant::now();
+    while client.fill().await {}
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_silent_or_idle_client_is_disconnected_after_the_timeout() {
+    let addr = start_with_timeout(TIMEOUT).await;
+    let mut silent = Client::connect(addr).await;
+    let waited = time_to_close(&mut silent).await;
+    assert!(
+        waited >= TIMEOUT - Duration::from_millis(50) && waited < TIMEOUT * 4,
+        "{waited:?}"
+    );
+
+    // Idle after a response: the same timeout, counted from the response.
+    let mut idle = Client::connect(addr).await;
+    tokio::time::sleep(TIMEOUT / 2).await;
+    idle.send(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(idle.answer(false).await.status(), 200);
+    let waited = time_to_close(&mut idle).await;
+    assert!(
+        waited >= TIMEOUT - Duration::from_millis(50) && waited < TIMEOUT * 4,
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_head_trickled_in_does_not_hold_the_connection() {
+    let mut client = Client::connect(start_with_timeout(TIMEOUT).await).await;
+    let started = std::time::Instant::now();
+    // One byte every 50 ms: each read makes progress, but the head as a
+    // whole must arrive within the timeout.
+    for byte in b"GET / HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if client.stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if started.elapsed() > TIMEOUT * 4 {
+            break;
+        }
+    }
+    time_to_close(&mut client).await;
+    assert!(started.elapsed() < TIMEOUT * 4, "{:?}", started.elapsed());
+    assert!(client.buf.is_empty(), "no answer to a head that never came");
+}
+
+#[tokio::test]
+async fn a_body_that_stops_coming_ends_the_connection_and_one_that_keeps_coming_does_not() {
+    let addr = start_with_timeout(TIMEOUT).await;
+    let mut stalled = Client::connect(addr).await;
+    stalled
+        .send(b"POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        .await;
+    let waited = time_to_close(&mut stalled).await;
+    assert!(waited < TIMEOUT * 4, "{waited:?}");
+    assert!(stalled.buf.is_empty(), "the handler never saw half a body");
+
+    // Pieces that each come within the timeout, though all of them take
+    // longer than it: served.
+    let mut slow = Client::connect(addr).await;
+    slow.send(b"POST /s HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n")
+        .await;
+    for piece in [b"ab", b"cd"] {
+        tokio::time::sleep(TIMEOUT * 2 / 3).await;
+        slow.send(piece).await;
+    }
+    let answer = slow.answer(false).await;
+    assert_eq!(
+        (answer.status(), answer.body.as_slice()),
+        (200, &b"abcd"[..])
+    );
 }

@@ -24,6 +24,11 @@ use tollgate_gateway::Gateway;
 use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
 
+/// How long a client may take to send a request head (or stay idle between
+/// requests), and wait between pieces of a body or of a response; then its
+/// connection closes. nginx's defaults are 60 s for the head and body.
+const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
 const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
 
@@ -133,17 +138,21 @@ pub async fn serve_handed_over(
 
 /// HTTP/1.x (keep-alive) or h2c on one connection, to its end.
 async fn serve_connection(app: Arc<App>, stream: tokio::net::TcpStream, peer: SocketAddr) {
-    let outcome = match tollgate_http1::server::starts_with_http2_preface(&stream).await {
-        Ok(true) => serve_http2(app, stream, peer).await,
-        Ok(false) => {
-            // Bodies are read whole up to the data plane's payload limit (the
-            // control plane's is lower); longer ones are refused by each.
-            let max_body = tollgate_gateway::pipeline::MAX_PAYLOAD.max(MAX_CONTROL_BODY);
-            let app = &*app;
-            tollgate_http1::server::serve(stream, max_body, |req| handle(app, peer, req)).await
-        }
-        Err(e) => Err(e),
+    let limits = tollgate_http1::server::Limits {
+        // Bodies are read whole up to the data plane's payload limit (the
+        // control plane's is lower); longer ones are refused by each.
+        max_body: tollgate_gateway::pipeline::MAX_PAYLOAD.max(MAX_CONTROL_BODY),
+        client_timeout: CLIENT_TIMEOUT,
     };
+    let outcome =
+        match tollgate_http1::server::starts_with_http2_preface(&stream, CLIENT_TIMEOUT).await {
+            Ok(true) => serve_http2(app, stream, peer).await,
+            Ok(false) => {
+                let app = &*app;
+                tollgate_http1::server::serve(stream, limits, |req| handle(app, peer, req)).await
+            }
+            Err(e) => Err(e),
+        };
     if let Err(e) = outcome {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
