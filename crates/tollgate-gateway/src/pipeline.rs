@@ -72,7 +72,7 @@ pub async fn run(
     cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
     if let Some(trace) = request
         .headers()
-        .get("x-amzn-trace-id")
+        .get(const { http::HeaderName::from_static("x-amzn-trace-id") })
         .and_then(|v| v.to_str().ok())
     {
         if trace.starts_with("Root=") {

@@ -15,7 +15,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tollgate_aws::error::{rest_json_error, rest_json_ok};
-use tollgate_aws::request_id::{is_uuid, new_request_id, REQUEST_ID_HEADER};
+use tollgate_aws::request_id::{is_uuid, new_request_id};
 use tollgate_aws::sigv4::{self, Credentials};
 use tollgate_control::{ControlPlane, ControlRequest};
 use tollgate_gateway::response::{full, Body};
@@ -191,7 +191,8 @@ async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> Respo
         // only otherwise is one made.
         let request_id = req
             .headers()
-            .get(REQUEST_ID_HEADER)
+            // A constant name: a `&str` one is parsed again on every lookup.
+            .get(const { http::HeaderName::from_static("x-amzn-requestid") })
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
             .map_or_else(new_request_id, str::to_string);
