@@ -206,7 +206,7 @@ http {
     # Tollgate has no access log yet: nginx writes none either.
     access_log off;
     # nginx closes a client connection after 1000 requests by default, and an
-    # upstream one too; hyper (Tollgate, upstream) never does. Lift both so no
+    # upstream one too; neither Tollgate nor the upstream (hyper) does. Lift both so no
     # side pays for reconnects the other does not.
     keepalive_requests 1000000;
     client_body_temp_path $WORK/nginx/client_body;
