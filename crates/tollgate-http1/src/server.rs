@@ -130,7 +130,7 @@ where
         let method = request.method().clone();
         let exchange = Exchange {
             method: &method,
-            version: request.version(),
+            version,
             keep_alive,
         };
         let response = handler(request.map(|()| body)).await;
