@@ -72,7 +72,7 @@ pub async fn run(
     cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
     if let Some(trace) = request
         .headers()
-        .get(const { http::HeaderName::from_static("x-amzn-trace-id") })
+        .get(crate::response::TRACE_ID)
         .and_then(|v| v.to_str().ok())
     {
         if trace.starts_with("Root=") {
@@ -169,12 +169,14 @@ async fn read_body(body: RequestBody, headers: &http::HeaderMap) -> Result<Bytes
     if declared.is_some_and(|len| len > MAX_PAYLOAD) {
         return Err(GatewayError::RequestTooLarge);
     }
-    let body = match body.into_buffered() {
+    let unbuffered = match body.into_buffered() {
         Ok(bytes) if bytes.len() <= MAX_PAYLOAD => return Ok(bytes),
         Ok(_) => return Err(GatewayError::RequestTooLarge),
-        Err(streaming) => streaming,
+        Err(unbuffered) => unbuffered,
     };
-    Limited::new(body, MAX_PAYLOAD)
+    // Failing to read is a body over a limit (the front end's or this one),
+    // or an HTTP/2 stream the client reset, whose answer nobody reads.
+    Limited::new(unbuffered, MAX_PAYLOAD)
         .collect()
         .await
         .map(|c| c.to_bytes())

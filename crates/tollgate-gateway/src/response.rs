@@ -23,11 +23,12 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
         .boxed()
 }
 
-// Names of the headers every response carries, parsed at compile time: a
-// `&str` name is parsed and hashed again on each insert.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
-const APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
-const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+// Names of the headers every response carries (and requests are read for),
+// parsed at compile time: a `&str` name is parsed and hashed again on each
+// insert or lookup.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+pub const APIGW_ID: HeaderName = HeaderName::from_static("x-amz-apigw-id");
+pub const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// Adds `x-amzn-RequestId`, `x-amz-apigw-id` and, once the request has
 /// reached its integration, `X-Amzn-Trace-Id` (spec §2.2).

@@ -77,9 +77,11 @@ pub struct Limits {
     /// reaches the handler as [`RequestBody::TooLarge`].
     pub max_body: usize,
     /// A client that makes no progress for this long (no whole request
-    /// head, no piece of a body, no taking of a response) is disconnected
-    /// within one more such period: so a silent, idle or trickling client
-    /// cannot hold a connection. The handler's own time does not count.
+    /// head, no piece of a body, no part of a response taken) is
+    /// disconnected within one more such period: a silent or idle client,
+    /// or one trickling a head, cannot hold a connection. As with nginx's
+    /// `client_body_timeout`, a body is timed only between its pieces (its
+    /// size is bounded by `max_body`). The handler's own time does not count.
     pub client_timeout: Duration,
 }
 
@@ -183,9 +185,9 @@ struct Watchdog {
     progress: u64,
     /// `progress` when the timer last fired (or started).
     seen: u64,
-    /// The timer holds this task's waker, so it need not be polled again
-    /// until it fires (polling a `Sleep` on every wait cost about 400
-    /// instructions a request, measured).
+    /// The timer is registered with this task's waker, so it need not be
+    /// polled again until it fires (polling a `Sleep` on every wait cost
+    /// about 400 instructions a request, measured).
     armed: bool,
 }
 
@@ -222,8 +224,12 @@ impl Watchdog {
             }
             if !self.armed {
                 // Pending: the timer keeps the waker (the connection's task
-                // is one task throughout) and wakes it when it fires.
-                if self.timer.as_mut().poll(cx).is_pending() {
+                // is one task throughout) and wakes it when it fires. Polled
+                // outside tokio's task budget: with the budget spent (a burst
+                // of pipelined requests answered at once), a `Sleep` returns
+                // Pending without registering, and would never fire.
+                let timer = pin!(tokio::task::unconstrained(self.timer.as_mut()));
+                if timer.poll(cx).is_pending() {
                     self.armed = true;
                 } else {
                     cx.waker().wake_by_ref();
@@ -246,12 +252,20 @@ impl Conn {
             .await
     }
 
-    /// Writes `bytes` (or `self.out` when `None`); being able to write is
-    /// progress (the handler's own time does not count against the client).
+    /// Writes `bytes` (or `self.out` when `None`). Each part the client
+    /// takes is progress, so a large response read steadily is never cut;
+    /// and the handler's own time before it does not count either.
     async fn write(&mut self, bytes: Option<&[u8]>) -> io::Result<()> {
-        self.watchdog.progress();
-        let bytes = bytes.unwrap_or(&self.out);
-        self.watchdog.guard(self.stream.write_all(bytes)).await
+        let mut bytes = bytes.unwrap_or(&self.out);
+        while !bytes.is_empty() {
+            self.watchdog.progress();
+            let written = self.watchdog.guard(self.stream.write(bytes)).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            bytes = &bytes[written..];
+        }
+        Ok(())
     }
 
     /// The next request's head; `Ok(None)` when the client closed between requests.

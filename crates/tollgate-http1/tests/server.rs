@@ -69,6 +69,13 @@ async fn handler(req: Request<RequestBody>) -> Response<BoxBody<Bytes, Infallibl
             return r;
         }
     };
+    if path == "/slow" {
+        // A handler slower than the client timeout (an upstream at work).
+        tokio::time::sleep(TIMEOUT * 3).await;
+    }
+    if path == "/large" {
+        return Response::new(Full::new(Bytes::from(vec![b'l'; LARGE])).boxed());
+    }
     if path == "/lies" {
         // Declares 3 bytes and gives more, as a broken body might.
         let excess = Bytes::from_static(b"abcHTTP/1.1 200 OK\r\nforged: yes\r\n\r\n");
@@ -487,8 +494,11 @@ async fn the_http2_preface_is_recognised_without_consuming_it() {
     }
 }
 
-/// How long a closed connection may take to be noticed in the tests below.
+/// The client timeout of the timeout tests below.
 const TIMEOUT: Duration = Duration::from_millis(300);
+
+/// The size of `/large`'s answer: more than the sockets' buffers hold.
+const LARGE: usize = 8 * 1024 * 1024;
 
 /// Seconds from now until the server closes `client`'s connection.
 async fn time_to_close(client: &mut Client) -> Duration {
@@ -563,5 +573,52 @@ async fn a_body_that_stops_coming_ends_the_connection_and_one_that_keeps_coming_
     assert_eq!(
         (answer.status(), answer.body.as_slice()),
         (200, &b"abcd"[..])
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_pipelined_requests_does_not_disarm_the_timeout() {
+    let mut client = Client::connect(start_with_timeout(TIMEOUT).await).await;
+    // Hundreds of requests answered in one go spend the task's budget with
+    // tokio; the timer must be armed all the same.
+    let burst = "GET /b HTTP/1.1\r\nHost: t\r\n\r\n".repeat(400);
+    client.send(burst.as_bytes()).await;
+    for _ in 0..400 {
+        assert_eq!(client.answer(false).await.status(), 200);
+    }
+    let waited = time_to_close(&mut client).await;
+    assert!(waited < TIMEOUT * 4, "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_slow_handler_is_not_the_clients_fault() {
+    let mut client = Client::connect(start_with_timeout(TIMEOUT).await).await;
+    client.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(client.answer(false).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_large_response_read_steadily_is_not_cut() {
+    let mut client = Client::connect(start_with_timeout(TIMEOUT).await).await;
+    client.send(b"GET /large HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    let started = std::time::Instant::now();
+    // 16 KiB every 2 ms: the whole takes several timeouts; the kernel frees
+    // room for the next part of the write far sooner than one.
+    let mut received = 0usize;
+    let mut chunk = vec![0u8; 16 * 1024];
+    let head_and_body = LARGE + 64;
+    while received < head_and_body {
+        let n = client.stream.read(&mut chunk).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        received += n;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(received >= LARGE, "cut after {received} bytes");
+    assert!(
+        started.elapsed() > TIMEOUT * 2,
+        "{:?}: not slow enough to tell",
+        started.elapsed()
     );
 }

@@ -192,7 +192,7 @@ async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> Respo
         let request_id = req
             .headers()
             // A constant name: a `&str` one is parsed again on every lookup.
-            .get(const { http::HeaderName::from_static("x-amzn-requestid") })
+            .get(tollgate_gateway::response::REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
             .map_or_else(new_request_id, str::to_string);

@@ -44,7 +44,7 @@ pub async fn invoke(
     }
     append_forwarded_for(&mut headers, inv.cx.source_ip());
     if let Ok(trace) = HeaderValue::from_str(&inv.cx.trace_id) {
-        headers.insert(X_AMZN_TRACE_ID, trace);
+        headers.insert(crate::response::TRACE_ID, trace);
     }
     let request = UpstreamRequest {
         method,
@@ -62,7 +62,6 @@ pub async fn invoke(
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// API Gateway appends the caller's address to `X-Forwarded-For`.
 fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str) {
