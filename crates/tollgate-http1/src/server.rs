@@ -252,19 +252,15 @@ impl Conn {
             .await
     }
 
-    /// Writes `bytes` (or `self.out` when `None`). Each part the client
-    /// takes is progress, so a large response read steadily is never cut;
-    /// and the handler's own time before it does not count either.
-    async fn write(&mut self, bytes: Option<&[u8]>) -> io::Result<()> {
-        let mut bytes = bytes.unwrap_or(&self.out);
-        while !bytes.is_empty() {
-            self.watchdog.progress();
-            let written = self.watchdog.guard(self.stream.write(bytes)).await?;
-            if written == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            bytes = &bytes[written..];
-        }
+    /// Writes `bytes` to the client.
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_guarded(&mut self.stream, &mut self.watchdog, bytes).await
+    }
+
+    /// Writes what `out` holds, and empties it for what comes next.
+    async fn flush_out(&mut self) -> io::Result<()> {
+        write_guarded(&mut self.stream, &mut self.watchdog, &self.out).await?;
+        self.out.clear();
         Ok(())
     }
 
@@ -298,7 +294,7 @@ impl Conn {
         };
         // HTTP/1.0 clients know no interim answers (RFC 9110 §10.1.1).
         if expect_continue && self.buf.is_empty() && version == http::Version::HTTP_11 {
-            self.write(Some(b"HTTP/1.1 100 Continue\r\n\r\n")).await?;
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
         }
         match wanted {
             Some(n) if n <= self.buf.len() => {
@@ -366,7 +362,7 @@ impl Conn {
             encode_head(&mut self.out, exchange, parts.status, &parts.headers, exact);
         drop(parts);
         if body_out == BodyOut::None {
-            self.write(None).await?;
+            self.flush_out().await?;
             return Ok(keep_alive);
         }
         let mut body = std::pin::pin!(body);
@@ -399,16 +395,12 @@ impl Conn {
                 self.out.extend_from_slice(b"\r\n");
                 // A streamed body goes out as it comes (a client may be
                 // waiting on each piece).
-                self.write(None).await?;
-                self.out.clear();
+                self.flush_out().await?;
             } else if self.out.len() + data.len() <= INLINE_BODY {
                 self.out.extend_from_slice(&data);
             } else {
-                if !self.out.is_empty() {
-                    self.write(None).await?;
-                    self.out.clear();
-                }
-                self.write(Some(&data)).await?;
+                self.flush_out().await?;
+                self.write(&data).await?;
             }
         }
         match body_out {
@@ -417,14 +409,12 @@ impl Conn {
                 // Shorter than its declared length: the client cannot tell
                 // where this response ends, so the connection must.
                 tracing::debug!(declared = n, sent, "response body length mismatch");
-                self.write(None).await?;
+                self.flush_out().await?;
                 return Err(io::Error::other("response body length mismatch"));
             }
             _ => {}
         }
-        if !self.out.is_empty() {
-            self.write(None).await?;
-        }
+        self.flush_out().await?;
         Ok(keep_alive && body_out != BodyOut::UntilClose)
     }
 
@@ -456,7 +446,7 @@ impl Conn {
             Some(body.len() as u64),
         );
         self.out.extend_from_slice(body);
-        self.write(None).await?;
+        self.flush_out().await?;
         self.linger().await;
         Ok(())
     }
@@ -479,6 +469,25 @@ impl Conn {
         };
         let _ = tokio::time::timeout(LINGER_TIME, drain).await;
     }
+}
+
+/// Writes `bytes` to the client. Each part it takes is progress, so a large
+/// response read steadily is never cut, and the handler's own time before it
+/// does not count either.
+async fn write_guarded(
+    stream: &mut TcpStream,
+    watchdog: &mut Watchdog,
+    mut bytes: &[u8],
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        watchdog.progress();
+        let written = watchdog.guard(stream.write(bytes)).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[written..];
+    }
+    Ok(())
 }
 
 /// `n` in lower-case hex, for a chunk-size line.

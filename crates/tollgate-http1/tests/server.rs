@@ -128,6 +128,11 @@ impl Answer {
     fn status(&self) -> u16 {
         self.head[9..12].parse().expect("status code")
     }
+    /// What the handler saw: `METHOD /path`.
+    fn seen(&self) -> Option<String> {
+        self.header("x-seen")
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         self.head.lines().find_map(|line| {
             let (n, v) = line.split_once(':')?;
@@ -153,6 +158,12 @@ impl Client {
 
     async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Sends `bytes` and reads the one response they ask for.
+    async fn exchange(&mut self, bytes: &[u8]) -> Answer {
+        self.send(bytes).await;
+        self.answer(false).await
     }
 
     /// Reads more; false at the end of the stream.
@@ -247,24 +258,26 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn keeps_the_connection_and_answers_pipelined_requests_in_order() {
     let mut client = Client::connect(start().await).await;
-    client
-        .send(
+    let first = client
+        .exchange(
             b"POST /one HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
               GET /two HTTP/1.1\r\nHost: t\r\n\r\n",
         )
         .await;
-    let first = client.answer(false).await;
     assert_eq!(first.status(), 200);
-    assert_eq!(first.header("x-seen").as_deref(), Some("POST /one"));
+    assert_eq!(first.seen().as_deref(), Some("POST /one"));
     assert_eq!(first.body, b"hello");
     assert!(first.header("date").is_some(), "{}", first.head);
     let second = client.answer(false).await;
-    assert_eq!(second.header("x-seen").as_deref(), Some("GET /two"));
+    assert_eq!(second.seen().as_deref(), Some("GET /two"));
     assert_eq!(second.header("content-length").as_deref(), Some("0"));
     // The same connection serves a third request after both.
-    client.send(b"GET /three HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert_eq!(
-        client.answer(false).await.header("x-seen").as_deref(),
+        client
+            .exchange(b"GET /three HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .seen()
+            .as_deref(),
         Some("GET /three")
     );
 }
@@ -277,10 +290,11 @@ async fn a_chunked_request_body_reaches_the_handler_whole() {
             b"PUT /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nwiki\r\n",
         )
         .await;
-    client.send(b"5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n").await;
-    let answer = client.answer(false).await;
+    let answer = client
+        .exchange(b"5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n")
+        .await;
     assert_eq!(answer.body, b"wikipedia");
-    assert_eq!(answer.header("x-seen").as_deref(), Some("PUT /c"));
+    assert_eq!(answer.seen().as_deref(), Some("PUT /c"));
 }
 
 #[tokio::test]
@@ -294,8 +308,7 @@ async fn expect_100_continue_gets_its_go_ahead_before_the_body() {
         interim.starts_with("HTTP/1.1 100 Continue\r\n"),
         "{interim}"
     );
-    client.send(b"body").await;
-    let answer = client.answer(false).await;
+    let answer = client.exchange(b"body").await;
     assert_eq!(
         (answer.status(), answer.body.as_slice()),
         (200, &b"body"[..])
@@ -306,8 +319,7 @@ async fn expect_100_continue_gets_its_go_ahead_before_the_body() {
 async fn http_1_0_is_answered_in_kind_and_closed_unless_kept_alive() {
     let addr = start().await;
     let mut client = Client::connect(addr).await;
-    client.send(b"GET /old HTTP/1.0\r\n\r\n").await;
-    let answer = client.answer(false).await;
+    let answer = client.exchange(b"GET /old HTTP/1.0\r\n\r\n").await;
     assert!(
         answer.head.starts_with("HTTP/1.0 200 OK\r\n"),
         "{}",
@@ -317,16 +329,16 @@ async fn http_1_0_is_answered_in_kind_and_closed_unless_kept_alive() {
     assert!(client.closed().await);
 
     let mut client = Client::connect(addr).await;
-    client
-        .send(b"GET /kept HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    let answer = client
+        .exchange(b"GET /kept HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         .await;
-    let answer = client.answer(false).await;
     assert_eq!(answer.header("connection").as_deref(), Some("keep-alive"));
-    client
-        .send(b"GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        .await;
     assert_eq!(
-        client.answer(false).await.header("x-seen").as_deref(),
+        client
+            .exchange(b"GET /again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .await
+            .seen()
+            .as_deref(),
         Some("GET /again")
     );
 }
@@ -334,10 +346,9 @@ async fn http_1_0_is_answered_in_kind_and_closed_unless_kept_alive() {
 #[tokio::test]
 async fn connection_close_is_honoured() {
     let mut client = Client::connect(start().await).await;
-    client
-        .send(b"GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    let answer = client
+        .exchange(b"GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .await;
-    let answer = client.answer(false).await;
     assert_eq!(answer.header("connection").as_deref(), Some("close"));
     assert!(client.closed().await);
 }
@@ -346,24 +357,27 @@ async fn connection_close_is_honoured() {
 async fn streamed_bodies_are_chunked_for_1_1_and_end_the_connection_for_1_0() {
     let addr = start().await;
     let mut client = Client::connect(addr).await;
-    client
-        .send(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+    let answer = client
+        .exchange(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
         .await;
-    let answer = client.answer(false).await;
     assert_eq!(
         answer.header("transfer-encoding").as_deref(),
         Some("chunked")
     );
     assert_eq!(answer.body, b"first,second,third");
     // Still open for the next request.
-    client.send(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    assert_eq!(client.answer(false).await.status(), 200);
+    assert_eq!(
+        client
+            .exchange(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .status(),
+        200
+    );
 
     let mut client = Client::connect(addr).await;
-    client
-        .send(b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    let answer = client
+        .exchange(b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         .await;
-    let answer = client.answer(false).await;
     assert_eq!(answer.header("transfer-encoding"), None);
     assert_eq!(answer.header("connection").as_deref(), Some("close"));
     assert_eq!(answer.body, b"first,second,third");
@@ -379,7 +393,7 @@ async fn head_answers_carry_the_length_but_no_body() {
     assert_eq!(head.header("content-length").as_deref(), Some("42"));
     // Had a body followed, it would be read as the next response's head.
     let next = client.answer(false).await;
-    assert_eq!(next.header("x-seen").as_deref(), Some("GET /after"));
+    assert_eq!(next.seen().as_deref(), Some("GET /after"));
 }
 
 #[tokio::test]
@@ -408,10 +422,7 @@ async fn an_oversized_body_is_refused_and_the_answer_survives_the_close() {
     // Chunked, past the limit: the same.
     let mut client = Client::connect(start().await).await;
     let chunk = format!("{:x}\r\n{}\r\n", MAX_BODY + 1, "y".repeat(MAX_BODY + 1));
-    client
-        .send(format!("POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n").as_bytes())
-        .await;
-    assert_eq!(client.answer(false).await.status(), 413);
+    assert_eq!(client.exchange(format!("POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n").as_bytes()).await.status(), 413);
     assert!(client.closed().await);
 }
 
@@ -444,8 +455,7 @@ async fn malformed_requests_get_400_and_a_closed_connection() {
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
     ] {
         let mut client = Client::connect(addr).await;
-        client.send(wire).await;
-        let answer = client.answer(false).await;
+        let answer = client.exchange(wire).await;
         assert_eq!(answer.status(), 400, "{}", String::from_utf8_lossy(wire));
         assert_eq!(
             answer.header("content-type").as_deref(),
@@ -460,10 +470,9 @@ async fn malformed_requests_get_400_and_a_closed_connection() {
 async fn an_oversized_head_gets_431() {
     let mut client = Client::connect(start().await).await;
     let pad = "a".repeat(70 * 1024);
-    client
-        .send(format!("GET / HTTP/1.1\r\nX-Pad: {pad}\r\n\r\n").as_bytes())
+    let answer = client
+        .exchange(format!("GET / HTTP/1.1\r\nX-Pad: {pad}\r\n\r\n").as_bytes())
         .await;
-    let answer = client.answer(false).await;
     assert_eq!(answer.status(), 431);
     assert!(client.closed().await);
 }
@@ -500,6 +509,15 @@ const TIMEOUT: Duration = Duration::from_millis(300);
 /// The size of `/large`'s answer: more than the sockets' buffers hold.
 const LARGE: usize = 8 * 1024 * 1024;
 
+/// A client was disconnected by the timeout: not before one period, and
+/// within two (with room for a loaded machine).
+fn assert_cut_off_by_the_timeout(waited: Duration) {
+    assert!(
+        waited >= TIMEOUT - Duration::from_millis(50) && waited < TIMEOUT * 4,
+        "{waited:?}"
+    );
+}
+
 /// Seconds from now until the server closes `client`'s connection.
 async fn time_to_close(client: &mut Client) -> Duration {
     let started = std::time::Instant::now();
@@ -512,21 +530,19 @@ async fn a_silent_or_idle_client_is_disconnected_after_the_timeout() {
     let addr = start_with_timeout(TIMEOUT).await;
     let mut silent = Client::connect(addr).await;
     let waited = time_to_close(&mut silent).await;
-    assert!(
-        waited >= TIMEOUT - Duration::from_millis(50) && waited < TIMEOUT * 4,
-        "{waited:?}"
-    );
+    assert_cut_off_by_the_timeout(waited);
 
     // Idle after a response: the same timeout, counted from the response.
     let mut idle = Client::connect(addr).await;
     tokio::time::sleep(TIMEOUT / 2).await;
-    idle.send(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    assert_eq!(idle.answer(false).await.status(), 200);
-    let waited = time_to_close(&mut idle).await;
-    assert!(
-        waited >= TIMEOUT - Duration::from_millis(50) && waited < TIMEOUT * 4,
-        "{waited:?}"
+    assert_eq!(
+        idle.exchange(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .status(),
+        200
     );
+    let waited = time_to_close(&mut idle).await;
+    assert_cut_off_by_the_timeout(waited);
 }
 
 #[tokio::test]
@@ -593,8 +609,13 @@ async fn a_burst_of_pipelined_requests_does_not_disarm_the_timeout() {
 #[tokio::test]
 async fn a_slow_handler_is_not_the_clients_fault() {
     let mut client = Client::connect(start_with_timeout(TIMEOUT).await).await;
-    client.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    assert_eq!(client.answer(false).await.status(), 200);
+    assert_eq!(
+        client
+            .exchange(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
