@@ -228,6 +228,44 @@ pub fn verify(
     secrets: &dyn SecretLookup,
     now: SystemTime,
 ) -> Result<VerifiedIdentity, SigV4Error> {
+    verify_head(parts, secrets, now)?.verify_body(parts, body)
+}
+
+/// A request whose signature is well formed, within the clock window and
+/// made with a known key, but not yet checked against its body.
+///
+/// The data plane checks this much from the head alone, before it reads a
+/// body, so that an unsigned or unknown caller never makes it buffer one.
+pub struct SignedHead {
+    auth: AuthFields,
+    secret: Secret,
+    access_key_id: String,
+    date: String,
+    region: String,
+    service: String,
+    signed_headers: Vec<String>,
+}
+
+/// A secret access key, kept out of every `Debug` output.
+struct Secret(String);
+
+impl fmt::Debug for SignedHead {
+    /// The key id and scope only: no secret, signature or session token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedHead")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first half of [`verify`]: everything the head alone decides.
+pub fn verify_head(
+    parts: &http::request::Parts,
+    secrets: &dyn SecretLookup,
+    now: SystemTime,
+) -> Result<SignedHead, SigV4Error> {
     let now = unix_secs(now);
     let raw_query = parts.uri.query().unwrap_or("");
     let query = parse_query(raw_query);
@@ -271,28 +309,63 @@ pub fn verify(
     let Some(secret) = secrets.secret_for(scope.access_key_id) else {
         return Err(SigV4Error::UnrecognizedClient);
     };
-
-    let canonical_query = canonical_query_string(raw_query, auth.presigned);
-    let payload_hash = checked_payload_hash(&parts.headers, body)?;
-    let canonical = canonical_request(parts, &canonical_query, &signed_headers, &payload_hash);
-    let expected = signature(
-        &secret,
-        &auth.timestamp,
-        signed_date,
-        scope.region,
-        scope.service,
-        &canonical,
+    let (access_key_id, date, region, service) = (
+        scope.access_key_id.to_string(),
+        scope.date.to_string(),
+        scope.region.to_string(),
+        scope.service.to_string(),
     );
-    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        return Err(SigV4Error::SignatureDoesNotMatch);
+    Ok(SignedHead {
+        auth,
+        secret: Secret(secret),
+        access_key_id,
+        date,
+        region,
+        service,
+        signed_headers,
+    })
+}
+
+impl SignedHead {
+    /// Who the signature claims to be, before the body has been checked.
+    pub fn claimed_identity(&self) -> VerifiedIdentity {
+        VerifiedIdentity {
+            access_key_id: self.access_key_id.clone(),
+            region: self.region.clone(),
+            service: self.service.clone(),
+            session_token: self.auth.session_token.clone(),
+        }
     }
 
-    Ok(VerifiedIdentity {
-        access_key_id: scope.access_key_id.to_string(),
-        region: scope.region.to_string(),
-        service: scope.service.to_string(),
-        session_token: auth.session_token,
-    })
+    /// The second half of [`verify`]: the payload hash and the HMAC.
+    pub fn verify_body(
+        self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<VerifiedIdentity, SigV4Error> {
+        let raw_query = parts.uri.query().unwrap_or("");
+        let canonical_query = canonical_query_string(raw_query, self.auth.presigned);
+        let payload_hash = checked_payload_hash(&parts.headers, body)?;
+        let canonical =
+            canonical_request(parts, &canonical_query, &self.signed_headers, &payload_hash);
+        let expected = signature(
+            &self.secret.0,
+            &self.auth.timestamp,
+            &self.date,
+            &self.region,
+            &self.service,
+            &canonical,
+        );
+        if !bool::from(expected.as_bytes().ct_eq(self.auth.signature.as_bytes())) {
+            return Err(SigV4Error::SignatureDoesNotMatch);
+        }
+        Ok(VerifiedIdentity {
+            access_key_id: self.access_key_id,
+            region: self.region,
+            service: self.service,
+            session_token: self.auth.session_token,
+        })
+    }
 }
 
 /// Signs a request in place the way botocore does, for our own tests and tools.

@@ -23,6 +23,10 @@ pub enum GatewayError {
     RequestTooLarge,
     #[error("Unsupported Media Type")]
     UnsupportedMediaType,
+    /// A path value that would leave the integration URI's prefix (a dot
+    /// segment or a backslash): refused rather than sent.
+    #[error("Bad Request")]
+    BadRequestPath,
     #[error("Endpoint request timed out")]
     IntegrationTimeout,
     /// The integration could not be reached or answered garbage.
@@ -45,6 +49,7 @@ impl GatewayError {
             GatewayError::Unauthorized => "UNAUTHORIZED",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
             GatewayError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            GatewayError::BadRequestPath => "BAD_REQUEST_PARAMETERS",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::ApiConfiguration => "API_CONFIGURATION_ERROR",
@@ -61,6 +66,7 @@ impl GatewayError {
             GatewayError::Unauthorized => 401,
             GatewayError::RequestTooLarge => 413,
             GatewayError::UnsupportedMediaType => 415,
+            GatewayError::BadRequestPath => 400,
             GatewayError::IntegrationTimeout => 504,
             // AWS documents 504 for INTEGRATION_FAILURE but answers an unreachable
             // HTTP backend with 500 (spec §2.3, observed); Tollgate follows what AWS sends.
@@ -78,6 +84,7 @@ impl GatewayError {
             GatewayError::Unauthorized => "UnauthorizedException",
             GatewayError::RequestTooLarge => "RequestTooLargeException",
             GatewayError::UnsupportedMediaType => "UnsupportedMediaTypeException",
+            GatewayError::BadRequestPath => "BadRequestException",
             GatewayError::IntegrationTimeout
             | GatewayError::IntegrationFailure
             | GatewayError::ApiConfiguration => "InternalServerErrorException",
@@ -99,6 +106,7 @@ impl GatewayError {
             GatewayError::Unauthorized => r#"{"message":"Unauthorized"}"#,
             GatewayError::RequestTooLarge => r#"{"message":"Request Too Long"}"#,
             GatewayError::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
+            GatewayError::BadRequestPath => r#"{"message":"Bad Request"}"#,
             GatewayError::IntegrationTimeout => r#"{"message": "Endpoint request timed out"}"#,
             GatewayError::IntegrationFailure | GatewayError::ApiConfiguration => {
                 r#"{"message": "Internal server error"}"#

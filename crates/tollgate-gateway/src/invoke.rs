@@ -46,8 +46,11 @@ fn execute_api_host(hostname: &str) -> Option<&str> {
     (!api_id.is_empty()).then_some(api_id)
 }
 
-/// Recognises the three invoke-URL forms; None for anything else.
+/// Recognises the three invoke-URL forms; None for anything else. Dot
+/// segments are resolved first ([`crate::path::remove_dot_segments`]).
 pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
+    let raw_path = crate::path::remove_dot_segments(raw_path);
+    let raw_path = raw_path.as_ref();
     let hostname = without_port(host);
     let (api_id, stage, path) = if let Some(api_id) = execute_api_host(hostname) {
         let (stage, path) = split_stage(raw_path);
@@ -119,6 +122,10 @@ mod tests {
             t("abc", "prod", "/")
         );
         assert_eq!(p("127.0.0.1:4566", "/restapis/abc/resources"), None);
+        assert_eq!(
+            p("abc.execute-api.localhost", "/prod/api/%2e%2e/admin"),
+            t("abc", "prod", "/admin")
+        );
     }
 
     #[test]

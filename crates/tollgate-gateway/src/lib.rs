@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod integration;
 pub mod invoke;
 pub mod mapping;
+pub mod path;
 pub mod pipeline;
 pub mod quota;
 pub mod response;
@@ -41,6 +42,7 @@ use crate::usage_plans::KeyIndex;
 use crate::compile::CompiledStage;
 pub use crate::integration::client::UpstreamClient;
 pub use crate::invoke::InvokeTarget;
+pub use crate::pipeline::MAX_PAYLOAD;
 use crate::response::Body;
 
 /// Stages by api id, then stage name (nested so a lookup borrows, never allocates).

@@ -100,7 +100,17 @@ pub async fn run(
     };
     cx.deployment_id = stage.deployment_id.clone();
 
-    // 2. route
+    // 2. route. Only API Gateway's methods reach a method definition: ANY
+    // covers these seven, and any other token (TRACE, CONNECT, `get`) is
+    // answered as a method that is not defined, never forwarded.
+    if !is_api_gateway_method(request.method()) {
+        return gateway_response(
+            Some(&stage),
+            &GatewayError::MissingAuthenticationToken,
+            &cx,
+            request.headers(),
+        );
+    }
     let matched = stage.router.find(&cx.path);
     let Some((method, path_params)) = matched.and_then(|m| {
         m.method(request.method().as_str())
@@ -158,6 +168,20 @@ pub async fn run(
             gateway_response(Some(&stage), &e, &cx, &method_request.headers)
         }
     }
+}
+
+/// DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT: the methods API Gateway serves.
+fn is_api_gateway_method(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::DELETE
+            | http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PATCH
+            | http::Method::POST
+            | http::Method::PUT
+    )
 }
 
 /// Reads the body whole, within the payload limit (413 beyond it).

@@ -313,7 +313,63 @@ async fn head_no_content_and_interim_responses() -> Result<(), GatewayError> {
         (status, &body[..]),
         (StatusCode::OK, &b"after continue"[..])
     );
-    assert_eq!(server.accepted(), 1);
+    assert_eq!(
+        server.accepted(),
+        2,
+        "a new connection after the HEAD; the 204 and 100 Continue keep theirs"
+    );
+    Ok(())
+}
+
+/// A response whose body is itself a whole response: what a poisoned
+/// connection would hand the next request as its answer.
+fn poison(tag: &str) -> Vec<u8> {
+    ok(&format!("{{\"poisoned\":\"{tag}\"}}"))
+}
+
+#[tokio::test]
+async fn a_head_answered_with_a_body_never_answers_the_next_request() -> Result<(), GatewayError> {
+    // The upstream answers HEAD as if it were GET: the head, then (in a
+    // later segment) a body that happens to read as a whole response.
+    let server = Server::start(|connection, seen| {
+        if seen.head.starts_with("HEAD") {
+            let mut head = b"HTTP/1.1 200 OK\r\ncontent-length: ".to_vec();
+            let body = poison("by-HEAD");
+            head.extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
+            Action::Reply(vec![head, body])
+        } else {
+            Action::Reply(vec![ok(&format!("real answer on connection {connection}"))])
+        }
+    })
+    .await;
+    let client = UpstreamClient::default();
+    let (status, _, _) = call(&client, request(Method::HEAD, server.url("/"))).await?;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, _, body) = call(&client, request(Method::GET, server.url("/jobs"))).await?;
+    assert_eq!(&body[..], b"real answer on connection 1");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bytes_sent_on_an_idle_connection_are_never_a_response() -> Result<(), GatewayError> {
+    // After its answer, the upstream writes a second, unsolicited response
+    // on the idle kept-alive connection.
+    let server = Server::start(|connection, _| {
+        if connection == 0 {
+            Action::Reply(vec![ok("first"), poison("while-idle")])
+        } else {
+            Action::Reply(vec![ok("second, on a new connection")])
+        }
+    })
+    .await;
+    let client = UpstreamClient::default();
+    let (_, _, body) = call(&client, request(Method::GET, server.url("/a"))).await?;
+    assert_eq!(&body[..], b"first");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (_, _, body) = call(&client, request(Method::GET, server.url("/b"))).await?;
+    assert_eq!(&body[..], b"second, on a new connection");
+    assert_eq!(server.accepted(), 2);
     Ok(())
 }
 

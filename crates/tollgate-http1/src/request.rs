@@ -75,8 +75,10 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Hea
     headers.reserve(spans.len());
     let mut framing_headers = FramingHeaders::default();
     let mut expect_continue = false;
+    let mut hosts = 0;
     for header in spans.headers(&head) {
         let (name, value) = header.map_err(|_| HeadError::Malformed)?;
+        hosts += usize::from(name == http::header::HOST);
         framing_headers
             .observe(&name, &value)
             .map_err(|_| HeadError::Malformed)?;
@@ -86,6 +88,11 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Hea
         headers.append(name, value);
     }
 
+    // Exactly one Host in HTTP/1.1, at most one in HTTP/1.0 (RFC 9112 §3.2):
+    // two could route by one and be read by the next hop by the other.
+    if hosts > 1 || (hosts == 0 && version == Version::HTTP_11) {
+        return Err(HeadError::Malformed);
+    }
     let framing = if framing_headers.transfer_encoding {
         // A length beside a transfer coding, a coding that does not end in
         // chunked, or any coding from HTTP/1.0 (which has none) leaves the
@@ -147,8 +154,10 @@ mod tests {
     #[test]
     fn keep_alive_follows_the_version_and_connection_header() {
         let keep = |wire: &str| parse(wire).expect("valid").expect("complete").keep_alive;
-        assert!(keep("GET / HTTP/1.1\r\n\r\n"));
-        assert!(!keep("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        assert!(keep("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        assert!(!keep(
+            "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        ));
         assert!(!keep("GET / HTTP/1.0\r\n\r\n"));
         assert!(keep("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
     }
@@ -156,17 +165,23 @@ mod tests {
     #[test]
     fn refuses_ambiguous_framing() {
         for wire in [
-            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
             "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n",
             "NOT HTTP\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
         ] {
             assert_eq!(parse(wire).err(), Some(HeadError::Malformed), "{wire}");
         }
-        let chunked = parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        let chunked =
+            parse("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert!(parse("GET / HTTP/1.0\r\n\r\n").is_ok_and(|h| h.is_some()));
         assert_eq!(
             chunked.expect("valid").expect("complete").framing,
             BodyFraming::Chunked
@@ -175,7 +190,10 @@ mod tests {
 
     #[test]
     fn refuses_oversized_heads() {
-        let long = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
+        let long = format!(
+            "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n",
+            "a".repeat(MAX_HEAD)
+        );
         assert_eq!(parse(&long).err(), Some(HeadError::TooLarge));
         let many: String = (0..=MAX_HEADERS).map(|i| format!("h{i}: v\r\n")).collect();
         assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -36,6 +37,10 @@ pub struct FileConfig {
     pub upstream_h2c: Vec<String>,
     #[serde(default)]
     pub credentials: Vec<CredentialEntry>,
+    /// Seconds a client may make no progress before it is disconnected.
+    pub client_timeout: Option<u64>,
+    /// Open client connections allowed, every listener together.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +63,8 @@ pub struct Overrides {
     pub upstream_ca_file: Option<PathBuf>,
     /// Replaces the file's list when given.
     pub upstream_h2c: Option<Vec<String>>,
+    pub client_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 /// The validated configuration the server runs with.
@@ -73,7 +80,16 @@ pub struct Config {
     pub credentials: Vec<Credentials>,
     pub upstream_ca_file: Option<PathBuf>,
     pub upstream_h2c: Vec<String>,
+    /// A client that makes no progress for this long is disconnected.
+    pub client_timeout: Duration,
+    pub max_connections: usize,
 }
+
+/// nginx's default for its client header and body timeouts.
+pub const DEFAULT_CLIENT_TIMEOUT_SECS: u64 = 60;
+/// Open client connections by default: well within what one process may
+/// hold, each costing a few kilobytes while idle.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 impl FileConfig {
     /// Reads `path`; a missing file is an empty configuration only when `required` is false.
@@ -172,8 +188,34 @@ impl Config {
             credentials,
             upstream_ca_file: overrides.upstream_ca_file.or(file.upstream_ca_file),
             upstream_h2c: upstream_h2c(overrides.upstream_h2c.unwrap_or(file.upstream_h2c))?,
+            client_timeout: client_timeout(
+                overrides
+                    .client_timeout
+                    .or(file.client_timeout)
+                    .unwrap_or(DEFAULT_CLIENT_TIMEOUT_SECS),
+            )?,
+            max_connections: max_connections(
+                overrides
+                    .max_connections
+                    .or(file.max_connections)
+                    .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            )?,
         })
     }
+}
+
+fn client_timeout(secs: u64) -> anyhow::Result<Duration> {
+    if !(1..=3600).contains(&secs) {
+        bail!("invalid client timeout {secs}: expected 1 to 3600 seconds");
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn max_connections(n: usize) -> anyhow::Result<usize> {
+    if n == 0 {
+        bail!("invalid max connections 0: expected at least 1");
+    }
+    Ok(n)
 }
 
 /// Checks each h2c upstream is a `host:port` authority.

@@ -2,8 +2,11 @@
 //! binary is a thin command line over [`run`]; integration tests start the same
 //! server in-process.
 
+pub mod app;
 pub mod config;
-pub mod server;
+mod connection;
+mod front_door;
+pub mod listener;
 pub mod usage_flush;
 
 use std::sync::Arc;
@@ -20,7 +23,7 @@ pub use config::Config;
 pub struct Server {
     listener: std::net::TcpListener,
     public_listener: Option<std::net::TcpListener>,
-    app: Arc<server::App>,
+    app: Arc<app::App>,
 }
 
 /// Binds a non-blocking listener that every worker thread can accept from.
@@ -66,10 +69,14 @@ impl Server {
         Ok(Server {
             listener,
             public_listener,
-            app: Arc::new(server::App::new(
+            app: Arc::new(app::App::new(
                 Arc::new(control),
                 gateway,
                 &config.credentials,
+                app::ClientLimits {
+                    client_timeout: config.client_timeout,
+                    connections: listener::ConnectionLimit::new(config.max_connections),
+                },
             )),
         })
     }
@@ -112,7 +119,7 @@ impl Server {
                         .build()?;
                     runtime.block_on(async move {
                         tokio::select! {
-                            () = server::serve_handed_over(app, connections) => {},
+                            () = listener::serve_handed_over(app, connections) => {},
                             () = wait_for_stop(stopped) => {},
                         }
                     });
@@ -131,12 +138,12 @@ impl Server {
                 let listener = TcpListener::from_std(listener)?;
                 let stop_public = wait_for_stop(stopped.clone());
                 Some(tokio::spawn(async move {
-                    server::serve(listener, app, stop_public, &[]).await
+                    listener::serve(listener, app, stop_public, &[]).await
                 }))
             }
             None => None,
         };
-        server::serve(
+        listener::serve(
             TcpListener::from_std(self.listener)?,
             self.app,
             shutdown,

@@ -55,6 +55,13 @@ struct ServeArgs {
     /// An http:// upstream (HOST:PORT) to speak h2c to; repeat, or comma-separate in the environment.
     #[arg(long, env = "TOLLGATE_UPSTREAM_H2C", value_delimiter = ',')]
     upstream_h2c: Option<Vec<String>>,
+    /// Seconds a client may make no progress (no whole request head, no piece
+    /// of a body, no part of its response taken) before it is disconnected [default: 60].
+    #[arg(long, env = "TOLLGATE_CLIENT_TIMEOUT")]
+    client_timeout: Option<u64>,
+    /// Open client connections allowed, every listener together; more get 503 [default: 10000].
+    #[arg(long, env = "TOLLGATE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -94,6 +101,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             secret_access_key: args.secret_access_key,
             upstream_ca_file: args.upstream_ca_file,
             upstream_h2c: args.upstream_h2c,
+            client_timeout: args.client_timeout,
+            max_connections: args.max_connections,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

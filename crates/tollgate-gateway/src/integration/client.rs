@@ -178,8 +178,9 @@ impl UpstreamClient {
     }
 }
 
-/// Client headers as the upstream gets them: without hop-by-hop ones, Host
-/// and Content-Length (the client sets those anew).
+/// Client headers as the upstream gets them: without hop-by-hop ones, those
+/// the client's `Connection` header names (RFC 9110 §7.6.1), Host and
+/// Content-Length (the client sets those anew).
 pub fn forwardable_request_headers(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len() + 4);
     for (name, value) in headers {
@@ -188,14 +189,33 @@ pub fn forwardable_request_headers(headers: &HeaderMap) -> HeaderMap {
             out.append(name.clone(), value.clone());
         }
     }
+    remove_connection_options(headers, &mut out);
     out
+}
+
+/// Removes from `out` the headers that `headers`' `Connection` fields name.
+pub fn remove_connection_options(headers: &HeaderMap, out: &mut HeaderMap) {
+    for value in headers.get_all(http::header::CONNECTION) {
+        for token in value.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            if token.is_empty() {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token) {
+                out.remove(name);
+            }
+        }
+    }
 }
 
 /// The name an integration response header reaches the client under: none
 /// for hop-by-hop headers, `x-amzn-Remapped-*` for those AWS reserves.
+///
+/// `Connection` itself passes, so that the integration can remove the
+/// headers it names before it drops it.
 pub fn client_response_header(name: HeaderName) -> Option<HeaderName> {
     let n = name.as_str();
-    if HOP_BY_HOP.contains(&n) {
+    if n != "connection" && HOP_BY_HOP.contains(&n) {
         return None;
     }
     Some(remapped(n).unwrap_or(name))
@@ -224,7 +244,7 @@ mod tests {
             out.get("x-amzn-remapped-server").map(|v| v.as_bytes()),
             Some(&b"uvicorn"[..])
         );
-        assert!(out.get("connection").is_none());
+        assert!(out.get("connection").is_some(), "left for its options");
         assert!(out.get("server").is_none());
         assert!(out.get("content-type").is_some());
 

@@ -59,7 +59,11 @@ pub async fn invoke(
                 mapped.query.retain(|(n, _)| *n != k);
                 mapped.query.push((k, v));
             }
-            mapped.path.extend(o.path);
+            mapped.path.extend(
+                o.path
+                    .into_iter()
+                    .map(|(k, v)| (k, crate::path::encode_segment(&v))),
+            );
             Bytes::from(rendered.output)
         }
     };

@@ -6,7 +6,8 @@ use http::{HeaderName, HeaderValue, Response};
 use http_body_util::BodyExt;
 
 use super::client::{
-    client_response_header, forwardable_request_headers, set_header, UpstreamClient,
+    client_response_header, forwardable_request_headers, remove_connection_options, set_header,
+    UpstreamClient,
 };
 use super::h1::UpstreamRequest;
 use super::{encode_query, Invocation};
@@ -54,7 +55,12 @@ pub async fn invoke(
         response_header_rule: Some(client_response_header),
     };
     let response = client.send(request, inv.integration.timeout).await?;
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if parts.headers.contains_key(http::header::CONNECTION) {
+        let named = parts.headers.clone();
+        remove_connection_options(&named, &mut parts.headers);
+        parts.headers.remove(http::header::CONNECTION);
+    }
     let mut out = Response::new(body.boxed());
     *out.status_mut() = parts.status;
     *out.headers_mut() = parts.headers;

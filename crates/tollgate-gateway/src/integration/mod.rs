@@ -58,12 +58,11 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
 
 use std::collections::BTreeMap;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::Value;
 
 use crate::compile::{CompiledIntegration, CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
-use crate::mapping::{Inputs, Target};
+use crate::mapping::{Inputs, Source, Target};
 
 /// Everything an integration reads for one request.
 pub struct Invocation<'a> {
@@ -76,25 +75,13 @@ pub struct Invocation<'a> {
     pub context: &'a Value,
 }
 
-/// Characters escaped in a mapped path value; `/` stays so `{proxy}` keeps its segments.
-const PATH_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'%');
-
 /// The integration request's parameters after `requestParameters` mapping.
 #[derive(Debug, Default)]
 pub struct MappedRequest {
     pub headers: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
-    /// Raw (encoded) path values by placeholder name.
+    /// Path values by placeholder name, encoded as integration URI text
+    /// ([`crate::path`]): none can add a separator or a dot segment.
     pub path: BTreeMap<String, String>,
 }
 
@@ -134,9 +121,26 @@ impl Invocation<'_> {
         };
         let mut mapped = MappedRequest::default();
         for p in &self.request.path_params {
-            mapped.path.insert(p.name.clone(), p.raw.clone());
+            mapped
+                .path
+                .insert(p.name.clone(), crate::path::encode_raw_path(&p.raw));
         }
         for m in &self.integration.request_parameters {
+            if let (Target::RequestPath(n), Source::MethodPath(from)) = (&m.target, &m.source) {
+                // A path parameter keeps the separators the client sent.
+                if let Some(p) = self
+                    .request
+                    .path_params
+                    .iter()
+                    .rev()
+                    .find(|p| p.name == *from)
+                {
+                    mapped
+                        .path
+                        .insert(n.clone(), crate::path::encode_raw_path(&p.raw));
+                }
+                continue;
+            }
             let Some(value) = m.source.resolve(&inputs) else {
                 continue;
             };
@@ -147,10 +151,9 @@ impl Invocation<'_> {
                     mapped.query.push((n.clone(), value));
                 }
                 Target::RequestPath(n) => {
-                    mapped.path.insert(
-                        n.clone(),
-                        utf8_percent_encode(&value, PATH_VALUE).to_string(),
-                    );
+                    mapped
+                        .path
+                        .insert(n.clone(), crate::path::encode_segment(&value));
                 }
                 Target::ResponseHeader(_) => {}
             }

@@ -155,9 +155,28 @@ impl UriTemplate {
                 path_and_query,
             }),
             None => UpstreamTarget::parse(&out),
+        }
+        .ok_or(GatewayError::ApiConfiguration)?;
+        let path = target.path_and_query.split('?').next().unwrap_or_default();
+        // Values were encoded so that none can leave the template's literal
+        // prefix; checked again here, where the request would leave.
+        let prefix = match &self.fixed {
+            Some((_, path_start)) => literal_prefix(&self.source[*path_start..]),
+            None => "",
         };
-        target.ok_or(GatewayError::ApiConfiguration)
+        if crate::path::escapes_its_prefix(path) || !path.starts_with(prefix) {
+            return Err(GatewayError::BadRequestPath);
+        }
+        Ok(target)
     }
+}
+
+/// The part of a URI template's path before its first placeholder.
+fn literal_prefix(template_path: &str) -> &str {
+    let end = template_path
+        .find(['{', '$', '?', '#'])
+        .unwrap_or(template_path.len());
+    &template_path[..end]
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -269,6 +288,28 @@ mod tests {
         );
         assert_eq!(encode_query_part("a b/c"), "a%20b%2Fc");
         Ok(())
+    }
+
+    #[test]
+    fn filled_paths_stay_under_the_literal_prefix() {
+        let vars = BTreeMap::from([("up".to_string(), "../secret".to_string())]);
+        let fill = |template: &str, value: &str| {
+            let paths = BTreeMap::from([("proxy".to_string(), value.to_string())]);
+            UriTemplate::new(template).fill(&vars, &paths, "")
+        };
+        for escaping in ["../admin", "%2E%2E", "..\\admin", "a/../../b"] {
+            assert_eq!(
+                fill("http://h/api/{proxy}", escaping).err(),
+                Some(GatewayError::BadRequestPath),
+                "{escaping}"
+            );
+        }
+        assert_eq!(
+            fill("http://h/api/${stageVariables.up}", "").err(),
+            Some(GatewayError::BadRequestPath)
+        );
+        assert!(fill("http://h/api/{proxy}", "v1%2F..%2Fx").is_ok());
+        assert!(fill("http://h/api/{proxy}", "v1.2/file.txt").is_ok());
     }
 
     #[test]

@@ -144,6 +144,15 @@ pub fn parse_response_head(
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
+        // A bodiless answer is exactly where a buggy upstream sends a body
+        // anyway (a HEAD answered like a GET, a 304 with its content): were
+        // the connection reused, those bytes would be the next client's
+        // response. After a HEAD, or a bodiless answer that declares a body,
+        // the connection is not reused.
+        let declares_body = transfer_encoding || content_length.is_some_and(|n| n > 0);
+        if head_request || declares_body {
+            keep_alive = false;
+        }
         Framing::Empty
     } else if transfer_encoding {
         // A length beside a transfer coding is ignored, and the connection
@@ -247,9 +256,13 @@ mod tests {
         let bare = "HTTP/1.1 200 OK\r\n\r\n";
         assert_eq!(framing(bare, false), Some((Framing::UntilClose, false)));
         let head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";
-        assert_eq!(framing(head, true), Some((Framing::Empty, true)));
+        assert_eq!(framing(head, true), Some((Framing::Empty, false)));
         let no_content = "HTTP/1.1 204 No Content\r\n\r\n";
         assert_eq!(framing(no_content, false), Some((Framing::Empty, true)));
+        let not_modified = "HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(framing(not_modified, false), Some((Framing::Empty, true)));
+        let declared = "HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n";
+        assert_eq!(framing(declared, false), Some((Framing::Empty, false)));
         let close = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(framing(close, false), Some((Framing::Length(0), false)));
         let old = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n";

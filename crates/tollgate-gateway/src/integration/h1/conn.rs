@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -61,15 +61,39 @@ impl Connection {
         }
     }
 
-    /// False once the peer has closed or reset the connection, as far as the
-    /// reactor has seen: no system call, so checking a pooled connection
-    /// before each request is free.
-    pub fn peer_open(&self) -> bool {
-        let ready = pin!(self.tcp().ready(Interest::READABLE));
-        match ready.poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(r)) => !(r.is_read_closed() || r.is_error()),
-            Poll::Ready(Err(_)) => false,
-            Poll::Pending => true,
+    /// Whether an idle connection may carry another request: the peer has
+    /// neither closed it nor sent anything since the last response ended.
+    /// Bytes nobody asked for (a body after a HEAD answer, a response
+    /// written while idle) would be read as the next client's response, so
+    /// such a connection is never reused.
+    ///
+    /// Costs no system call while the reactor has seen nothing to read, and
+    /// one non-blocking read when it has.
+    pub fn reusable(&mut self) -> bool {
+        let readiness = {
+            let ready = pin!(self.tcp().ready(Interest::READABLE));
+            ready.poll(&mut Context::from_waker(Waker::noop()))
+        };
+        match readiness {
+            Poll::Pending => return true,
+            Poll::Ready(Err(_)) => return false,
+            Poll::Ready(Ok(r)) if r.is_read_closed() || r.is_error() => return false,
+            Poll::Ready(Ok(_)) => {}
+        }
+        // Readable, or a readiness left from the last read: read to find out.
+        let mut probe = [0u8; 64];
+        match &mut self.stream {
+            Stream::Plain(tcp) => {
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            Stream::Tls(tls) => {
+                // TLS records that carry no data (session tickets) are taken
+                // by rustls and leave the read pending.
+                let mut buf = tokio::io::ReadBuf::new(&mut probe);
+                let read =
+                    pin!(tls.as_mut()).poll_read(&mut Context::from_waker(Waker::noop()), &mut buf);
+                read.is_pending()
+            }
         }
     }
 

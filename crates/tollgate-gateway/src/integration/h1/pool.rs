@@ -30,13 +30,14 @@ pub struct ThreadPool {
 // Reached only through `ThreadLocal::get_or`, i.e. from the thread that owns
 // it, and never borrowed across an await: a RefCell is all it needs.
 impl ThreadPool {
-    /// The most recently used connection to this upstream that is still open.
+    /// The most recently used connection to this upstream that is still open
+    /// and has sent nothing since its last response.
     pub fn checkout(&self, origin: &Origin) -> Option<Connection> {
         let mut idle = self.idle.borrow_mut();
         let list = idle[usize::from(origin.https)].get_mut(&origin.authority)?;
         let now = Instant::now();
-        while let Some(conn) = list.pop() {
-            if conn.peer_open() && now.duration_since(conn.idle_since) < MAX_IDLE_TIME {
+        while let Some(mut conn) = list.pop() {
+            if now.duration_since(conn.idle_since) < MAX_IDLE_TIME && conn.reusable() {
                 return Some(conn);
             }
         }
@@ -47,7 +48,7 @@ impl ThreadPool {
     /// whose last response was read to its end comes here; one with bytes
     /// after that response is closed.
     pub fn checkin(&self, origin: &Origin, mut conn: Connection) {
-        if !conn.buf.is_empty() || !conn.peer_open() {
+        if !conn.buf.is_empty() || !conn.reusable() {
             return;
         }
         conn.idle_since = Instant::now();

@@ -1,185 +1,25 @@
-//! The listener and the front door: every request is routed to the control
-//! plane (SigV4-verified rest-json), or answered here when it is for a part of
-//! Tollgate that does not exist yet.
+//! The front door: every request is for a deployed API (execute-api, the
+//! data plane) or for the control plane (SigV4-verified rest-json), or is
+//! answered here when it is for a part of Tollgate that does not exist yet.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpListener;
 use tollgate_aws::error::{rest_json_error, rest_json_ok};
 use tollgate_aws::request_id::{is_uuid, new_request_id};
-use tollgate_aws::sigv4::{self, Credentials};
-use tollgate_control::{ControlPlane, ControlRequest};
+use tollgate_aws::sigv4;
+use tollgate_control::ControlRequest;
 use tollgate_gateway::response::{full, Body};
 use tollgate_gateway::test_invoke::{TestInvokeError, TestInvokeInput};
-use tollgate_gateway::Gateway;
 use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
 
-/// How long a client may take to send a request head (or stay idle between
-/// requests), and wait between pieces of a body or of a response; then its
-/// connection closes. nginx's defaults are 60 s for the head and body.
-const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+use crate::app::{App, MAX_CONTROL_BODY};
 
-/// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
-const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
-
-/// What every connection shares.
-#[derive(Clone)]
-pub struct App {
-    pub control: Arc<ControlPlane>,
-    pub gateway: Arc<Gateway>,
-    /// Admin secrets by access key id.
-    pub secrets: HashMap<String, String>,
-    /// On the public listener only deployed APIs are served.
-    pub data_plane_only: bool,
-}
-
-impl App {
-    pub fn new(
-        control: Arc<ControlPlane>,
-        gateway: Arc<Gateway>,
-        credentials: &[Credentials],
-    ) -> App {
-        App {
-            control,
-            gateway,
-            secrets: credentials
-                .iter()
-                .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
-                .collect(),
-            data_plane_only: false,
-        }
-    }
-
-    /// The same application for the public, data-plane-only listener.
-    pub fn data_plane_only(&self) -> App {
-        App {
-            secrets: HashMap::new(),
-            data_plane_only: true,
-            ..self.clone()
-        }
-    }
-}
-
-/// A connection handed to a worker thread.
-pub type Handoff = tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
-
-/// Accepts connections until `shutdown` resolves and deals them round-robin
-/// between this thread and `workers`: the kernel would otherwise wake one
-/// thread for most connections and leave the other cores idle (measured).
-pub async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl std::future::Future<Output = ()>,
-    workers: &[Handoff],
-) -> std::io::Result<()> {
-    tokio::pin!(shutdown);
-    let mut next = 0usize;
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: keep serving the rest.
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            () = &mut shutdown => return Ok(()),
-        };
-        let _ = stream.set_nodelay(true);
-        next = (next + 1) % (workers.len() + 1);
-        if let Some(worker) = next.checked_sub(1).and_then(|i| workers.get(i)) {
-            match stream.into_std() {
-                Ok(std_stream) => {
-                    if let Err(returned) = worker.send((std_stream, peer)) {
-                        // The worker is gone (shutting down): serve it here.
-                        let (std_stream, peer) = returned.0;
-                        if let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) {
-                            tokio::spawn(serve_connection(app.clone(), stream, peer));
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot hand a connection over"),
-            }
-        } else {
-            tokio::spawn(serve_connection(app.clone(), stream, peer));
-        }
-    }
-}
-
-/// Serves connections handed over by [`serve`] until the sender goes away.
-pub async fn serve_handed_over(
-    app: Arc<App>,
-    mut connections: tokio::sync::mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
-) {
-    // This thread's own copy (the parts inside are still shared): every
-    // request clones the handle, and a count that only this core touches
-    // does not bounce between the cores' caches.
-    let app = Arc::new(App::clone(&app));
-    while let Some((std_stream, peer)) = connections.recv().await {
-        match tokio::net::TcpStream::from_std(std_stream) {
-            Ok(stream) => {
-                tokio::spawn(serve_connection(app.clone(), stream, peer));
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot take a handed-over connection"),
-        }
-    }
-}
-
-/// HTTP/1.x (keep-alive) or h2c on one connection, to its end.
-async fn serve_connection(app: Arc<App>, stream: tokio::net::TcpStream, peer: SocketAddr) {
-    let limits = tollgate_http1::server::Limits {
-        // Bodies are read whole up to the data plane's payload limit (the
-        // control plane's is lower); longer ones are refused by each.
-        max_body: tollgate_gateway::pipeline::MAX_PAYLOAD.max(MAX_CONTROL_BODY),
-        client_timeout: CLIENT_TIMEOUT,
-    };
-    let outcome =
-        match tollgate_http1::server::starts_with_http2_preface(&stream, CLIENT_TIMEOUT).await {
-            Ok(true) => serve_http2(app, stream, peer).await,
-            Ok(false) => {
-                let app = &*app;
-                tollgate_http1::server::serve(stream, limits, |req| handle(app, peer, req)).await
-            }
-            Err(e) => Err(e),
-        };
-    if let Err(e) = outcome {
-        tracing::debug!(error = %e, %peer, "connection ended with an error");
-    }
-}
-
-/// h2c with prior knowledge, served by hyper.
-async fn serve_http2(
-    app: Arc<App>,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-) -> std::io::Result<()> {
-    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-        let app = app.clone();
-        // Boxed: hyper moves the service future into place, and an unboxed
-        // pipeline future is kilobytes of memmove per request (measured).
-        async move {
-            let response = Box::pin(handle(&app, peer, req.map(RequestBody::from))).await;
-            Ok::<_, Infallible>(response)
-        }
-    });
-    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-        .map_err(std::io::Error::other)
-}
-
-async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> Response<Body> {
+pub async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> Response<Body> {
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -242,7 +82,7 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
             )
         }
     };
-    if let Err(e) = sigv4::verify(&parts, &body, &app.secrets, SystemTime::now()) {
+    if let Err(e) = sigv4::verify(&parts, &body, &*app.secrets, SystemTime::now()) {
         return rest_json_error(e.status(), e.code(), &e.message(), request_id);
     }
     if parts.method == http::Method::POST {

@@ -1,0 +1,82 @@
+//! What every connection shares: the control plane, the data plane, the
+//! admin secrets and the limits on what clients may take.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tollgate_aws::sigv4::Credentials;
+use tollgate_control::ControlPlane;
+use tollgate_gateway::Gateway;
+
+use crate::listener::ConnectionLimit;
+
+/// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
+pub const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
+
+/// Limits on clients, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ClientLimits {
+    /// A client that makes no progress for this long is disconnected (see
+    /// [`tollgate_http1::server::Limits::client_timeout`]); an h2c
+    /// connection with nothing in flight for this long is shut down.
+    pub client_timeout: Duration,
+    /// Open client connections, every listener together.
+    pub connections: Arc<ConnectionLimit>,
+}
+
+impl ClientLimits {
+    pub fn http1(&self) -> tollgate_http1::server::Limits {
+        tollgate_http1::server::Limits {
+            // Bodies are read up to the data plane's payload limit (the
+            // control plane's is lower); longer ones are refused by each.
+            max_body: tollgate_gateway::MAX_PAYLOAD.max(MAX_CONTROL_BODY),
+            client_timeout: self.client_timeout,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct App {
+    pub control: Arc<ControlPlane>,
+    pub gateway: Arc<Gateway>,
+    /// Admin secrets by access key id.
+    pub secrets: Arc<HashMap<String, String>>,
+    /// On the public listener only deployed APIs are served.
+    pub data_plane_only: bool,
+    pub limits: ClientLimits,
+}
+
+impl App {
+    pub fn new(
+        control: Arc<ControlPlane>,
+        gateway: Arc<Gateway>,
+        credentials: &[Credentials],
+        limits: ClientLimits,
+    ) -> App {
+        App {
+            control,
+            gateway,
+            secrets: Arc::new(admin_secrets(credentials)),
+            data_plane_only: false,
+            limits,
+        }
+    }
+
+    /// The same application for the public, data-plane-only listener.
+    pub fn data_plane_only(&self) -> App {
+        App {
+            secrets: Arc::new(HashMap::new()),
+            data_plane_only: true,
+            ..self.clone()
+        }
+    }
+}
+
+/// Secret access keys by access key id.
+pub fn admin_secrets(credentials: &[Credentials]) -> HashMap<String, String> {
+    credentials
+        .iter()
+        .map(|c| (c.access_key_id.clone(), c.secret_access_key.clone()))
+        .collect()
+}
