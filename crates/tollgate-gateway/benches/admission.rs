@@ -4,9 +4,9 @@
 //! `cargo bench -p tollgate-gateway --bench admission`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use tollgate_gateway::admission::admit;
-use tollgate_gateway::fixtures::{key_value, keyed_get, keyed_state, API, STAGE};
-use tollgate_gateway::Gateway;
+use tollgate_gateway::bench_support::admit;
+use tollgate_gateway::fixtures::{key_headers, key_value, keyed_state, API, STAGE};
+use tollgate_gateway::{Gateway, GatewaySettings};
 use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
 use tollgate_model::State;
 
@@ -30,19 +30,16 @@ fn state(keys: usize, plans: usize) -> State {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("admission");
     for (keys, plans) in [(10, 10), (1_000, 100), (100_000, 1_000)] {
-        let gateway = Gateway::new("000000000000");
+        let gateway = Gateway::new(GatewaySettings::default());
         gateway.update(&state(keys, plans), &[]);
-        let stage = gateway.stage(API, STAGE).expect("deployed");
-        let matched = stage.router.find("/api/v1/jobs/x").expect("routed");
-        let method = matched.method("GET").expect("method").clone();
         let key = key_value(keys / 2);
-        let (request, mut cx) = keyed_get(Some(&key));
+        let headers = key_headers(Some(&key));
         group.bench_with_input(
             BenchmarkId::new("key+throttle+quota", format!("{keys} keys/{plans} plans")),
             &keys,
             |b, _| {
                 b.iter(|| {
-                    let admitted = admit(&gateway, &stage, &method, &request, &mut cx);
+                    let admitted = admit(&gateway, API, STAGE, "GET", "/api/v1/jobs/x", &headers);
                     assert!(admitted.is_ok());
                 })
             },

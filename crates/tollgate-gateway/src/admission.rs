@@ -1,21 +1,232 @@
-//! Phase 3 of the pipeline: API key, throttling and quota (`spec/aws-apigw.md`
-//! §2.4, §3). Every configured throttle layer is its own token bucket and a
-//! request passes only if all admit it; a bucket that admitted gets its token
-//! back when a later layer refuses. All of it is in memory: atomics, a per-key
-//! lock, no store access.
+//! The admit phase: API key, throttling and quota (`spec/aws-apigw.md` §2.4,
+//! §3), and the one owner of their state ([`UsagePlans`]: keys, plans,
+//! buckets, counters, clock).
+//!
+//! Every configured throttle layer is its own token bucket and a request
+//! passes only if all admit it; a bucket that admitted gets its token back
+//! when a later layer refuses. The key and throttles are checked from the
+//! request's head ([`UsagePlans::admit`]); the quota is counted once its
+//! body is read ([`UsagePlans::count`]), since a cost may be read from it.
+//! All of it is in memory: atomics, a per-key lock, no store access.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use tollgate_model::usage_plan::UsageKey;
+use tollgate_model::{Change, State};
+
+use crate::clock::Clock;
 use crate::compile::{CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
-use crate::error::GatewayError;
-use crate::integration::MethodRequest;
-use crate::quota::QuotaDecision;
-use crate::throttle::Bucket;
-use crate::usage_plans::PlanBinding;
-use crate::Gateway;
+use crate::error::{ErrorKind, GatewayError};
+use crate::quota::{QuotaCounters, QuotaDecision};
+use crate::throttle::{Bucket, LazyBuckets, Limits};
+use crate::usage_plans::{KeyEntry, KeyIndex, PlanBinding};
 
-/// A request that passed; dropping it ends its in-flight count.
+/// Keys, plans and the counters and buckets they drive.
+pub struct UsagePlans {
+    /// API keys and the plans they belong to, rebuilt on change.
+    keys: ArcSwap<KeyIndex>,
+    quotas: Arc<QuotaCounters>,
+    /// Per-key plan buckets, created on first use.
+    plan_buckets: LazyBuckets,
+    /// The account-wide bucket (GetAccount's throttleSettings).
+    account_bucket: Arc<Bucket>,
+    clock: Arc<dyn Clock>,
+}
+
+impl UsagePlans {
+    pub fn new(clock: Arc<dyn Clock>) -> UsagePlans {
+        let account = tollgate_model::state::Account::default().throttle_settings;
+        UsagePlans {
+            keys: ArcSwap::from_pointee(KeyIndex::default()),
+            quotas: Arc::new(QuotaCounters::default()),
+            plan_buckets: LazyBuckets::default(),
+            account_bucket: Arc::new(Bucket::new(Limits {
+                burst: account.burst_limit.max(0) as u64,
+                rate: account.rate_limit,
+            })),
+            clock,
+        }
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Applies committed changes to keys, plans, usage and the account's
+    /// throttle. `changes` empty means "everything" (start-up).
+    pub fn update(&self, state: &State, changes: &[Change]) {
+        let all = changes.is_empty();
+        if all {
+            self.quotas.seed_from(&state.usage);
+        }
+        if all || changes.iter().any(|c| matches!(c, Change::Account(_))) {
+            let t = &state.account.throttle_settings;
+            self.account_bucket.set_limits(
+                Limits {
+                    burst: t.burst_limit.max(0) as u64,
+                    rate: t.rate_limit,
+                },
+                self.clock.monotonic_nanos(),
+            );
+        }
+        if all
+            || changes.iter().any(|c| {
+                matches!(
+                    c,
+                    Change::ApiKey(..) | Change::UsagePlan(..) | Change::UsageAdjustment(..)
+                )
+            })
+        {
+            let index = KeyIndex::build(
+                state,
+                &self.quotas,
+                &self.plan_buckets,
+                self.clock.monotonic_nanos(),
+            );
+            self.keys.store(Arc::new(index));
+        }
+    }
+
+    /// Per-day usage counts not yet written to the store.
+    pub fn unflushed(&self) -> Vec<(UsageKey, i64)> {
+        self.quotas.unflushed()
+    }
+
+    /// Marks counts as written.
+    pub fn flushed(&self, written: &[(UsageKey, i64)]) {
+        self.quotas.mark_flushed(written);
+    }
+
+    /// Checks the API key and takes a token from every throttle layer, from
+    /// the request's head. A request that passes carries its plan to
+    /// [`UsagePlans::count`].
+    pub fn admit(
+        &self,
+        stage: &CompiledStage,
+        method: &CompiledMethod,
+        headers: &http::HeaderMap,
+        cx: &mut RequestContext,
+    ) -> Result<Admitted, GatewayError> {
+        let binding = if method.api_key_required {
+            let keys = self.keys.load();
+            let value = presented_key(stage, headers)?;
+            let key = keys
+                .find(value)
+                .filter(|k| k.enabled)
+                .ok_or_else(|| ErrorKind::InvalidApiKey.because("unknown or disabled API key"))?;
+            let binding = key
+                .plan_for(&stage.api_id, &stage.stage_name)
+                .ok_or_else(|| {
+                    ErrorKind::InvalidApiKey.because("the key is in no usage plan of this stage")
+                })?
+                .clone();
+            cx.api_key = Some(value.to_string());
+            cx.api_key_id = Some(key.id.clone());
+            Some((key.clone(), binding))
+        } else {
+            None
+        };
+
+        let now = self.clock.monotonic_nanos();
+        let method_bucket = binding.as_ref().and_then(|(key, b)| {
+            let throttles = &b.plan.method_throttles;
+            if throttles.is_empty() {
+                return None;
+            }
+            let limits = throttles.get(&method.plan_throttle_key).or_else(|| {
+                // An ANY method takes the plan's throttle for the method the client used.
+                let any = method.http_method == "ANY";
+                any.then(|| throttles.get(&format!("{}/{}", method.resource_path, cx.http_method)))
+                    .flatten()
+            })?;
+            Some(self.plan_buckets.get(
+                &format!(
+                    "planm:{}:{}:{}",
+                    b.plan.id, key.id, method.plan_throttle_key
+                ),
+                *limits,
+                now,
+            ))
+        });
+        // Narrowest layer first: a request its own plan refuses then never
+        // writes to the account bucket, which every thread shares, so a flood of
+        // throttled requests does not make the threads fight over one cache line.
+        let mut taken = Taken::new(now);
+        if let Some(bucket) = &method_bucket {
+            taken.take(bucket, "the plan's method throttle")?;
+        }
+        let plan_bucket = binding.as_ref().and_then(|(_, b)| b.bucket.as_deref());
+        if let Some(bucket) = plan_bucket {
+            taken.take(bucket, "the plan's throttle")?;
+        }
+        if let Some(b) = &method.stage_bucket {
+            taken.take(b, "the stage's method throttle")?;
+        }
+        taken.take(&self.account_bucket, "the account's throttle")?;
+        let tokens = Tokens {
+            plan: plan_bucket.is_some(),
+            stage: method.stage_bucket.is_some(),
+            method_bucket,
+        };
+        Ok(Admitted { binding, tokens })
+    }
+
+    /// Counts an admitted request against its plan's quota and in-flight
+    /// limit; a refusal gives its throttle tokens back.
+    pub fn count(
+        &self,
+        admitted: Admitted,
+        method: &CompiledMethod,
+        body: &[u8],
+        cx: &RequestContext,
+    ) -> Result<Admission, GatewayError> {
+        let Admitted { binding, tokens } = admitted;
+        let Some((key, binding)) = binding else {
+            return Ok(Admission::default());
+        };
+        let plan = &binding.plan;
+        let cost = plan.cost(&method.resource_path, &cx.http_method, body);
+        let day = self.clock.epoch_seconds().div_euclid(86_400);
+        let decision = binding.usage.try_consume(
+            plan.quota.as_ref(),
+            plan.created_day,
+            |start| key.adjustment(&plan.id, start),
+            plan.concurrency,
+            cost,
+            day,
+        );
+        match decision {
+            QuotaDecision::Admitted => Ok(Admission {
+                counted: Some(Counted { binding, cost, day }),
+            }),
+            QuotaDecision::Exceeded => {
+                let now = self.clock.monotonic_nanos();
+                tokens.give_back(&binding, method, &self.account_bucket, now);
+                Err(ErrorKind::QuotaExceeded
+                    .because(format_args!("quota of usage plan {} exhausted", plan.id)))
+            }
+            QuotaDecision::TooManyInFlight => {
+                let now = self.clock.monotonic_nanos();
+                tokens.give_back(&binding, method, &self.account_bucket, now);
+                Err(ErrorKind::Throttled.because(format_args!(
+                    "usage plan {} allows {} requests of a key in flight",
+                    plan.id,
+                    plan.concurrency.unwrap_or_default()
+                )))
+            }
+        }
+    }
+}
+
+/// A request whose key and throttles passed, not yet counted.
+pub struct Admitted {
+    binding: Option<(Arc<KeyEntry>, Arc<PlanBinding>)>,
+    tokens: Tokens,
+}
+
+/// A counted request; dropping it ends its in-flight count.
 #[derive(Debug, Default)]
 pub struct Admission {
     counted: Option<Counted>,
@@ -49,27 +260,25 @@ impl Drop for Admission {
     }
 }
 
-/// Tokens taken so far (at most one per layer), returned if a later layer refuses.
+/// Tokens taken so far, returned if a later layer refuses.
 struct Taken<'a> {
-    buckets: [Option<&'a Bucket>; LAYERS],
+    /// At most one per layer: plan per method, plan, stage method, account.
+    buckets: [Option<&'a Bucket>; 4],
     now: u64,
 }
-
-/// Account, stage method, plan per key, plan per method.
-const LAYERS: usize = 4;
 
 impl<'a> Taken<'a> {
     fn new(now: u64) -> Self {
         Taken {
-            buckets: [None; LAYERS],
+            buckets: [None; 4],
             now,
         }
     }
 
-    fn take(&mut self, bucket: &'a Bucket) -> Result<(), GatewayError> {
+    fn take(&mut self, bucket: &'a Bucket, layer: &str) -> Result<(), GatewayError> {
         if !bucket.try_acquire(self.now) {
             self.release_all();
-            return Err(GatewayError::Throttled);
+            return Err(ErrorKind::Throttled.because(format_args!("refused by {layer}")));
         }
         if let Some(slot) = self.buckets.iter_mut().find(|b| b.is_none()) {
             *slot = Some(bucket);
@@ -84,110 +293,50 @@ impl<'a> Taken<'a> {
     }
 }
 
-/// The API key a request presents, by the API's key source.
-fn presented_key<'r>(stage: &CompiledStage, request: &'r MethodRequest) -> Option<&'r str> {
-    match stage.api_key_source.as_str() {
-        // AUTHORIZER keys come from a Lambda authorizer's usageIdentifierKey,
-        // which needs the authorizer support Tollgate does not have yet.
-        "AUTHORIZER" => None,
-        _ => request
-            .headers
-            .get(const { http::HeaderName::from_static("x-api-key") })
-            .and_then(|v| v.to_str().ok()),
+/// The throttle tokens a keyed request took, to give back should its quota
+/// refuse it. Which layers, not the buckets: the shared ones are found
+/// again on that rare path rather than reference-counted on every request.
+struct Tokens {
+    method_bucket: Option<Arc<Bucket>>,
+    plan: bool,
+    stage: bool,
+}
+
+impl Tokens {
+    fn give_back(self, binding: &PlanBinding, method: &CompiledMethod, account: &Bucket, now: u64) {
+        let plan = self.plan.then_some(binding.bucket.as_deref()).flatten();
+        let stage = self
+            .stage
+            .then_some(method.stage_bucket.as_deref())
+            .flatten();
+        for b in [self.method_bucket.as_deref(), plan, stage, Some(account)]
+            .into_iter()
+            .flatten()
+        {
+            b.release(now);
+        }
     }
 }
 
-/// Checks key, throttles and quota for one request.
-pub fn admit(
-    gateway: &Gateway,
+/// The API key a request presents, by the API's key source. Two
+/// `x-api-key` headers are refused: which one a check reads and which one
+/// another hop reads could differ.
+fn presented_key<'h>(
     stage: &CompiledStage,
-    method: &CompiledMethod,
-    request: &MethodRequest,
-    cx: &mut RequestContext,
-) -> Result<Admission, GatewayError> {
-    let binding = if method.api_key_required {
-        let keys = gateway.keys.load();
-        let value = presented_key(stage, request).ok_or(GatewayError::InvalidApiKey)?;
-        let key = keys
-            .find(value)
-            .filter(|k| k.enabled)
-            .ok_or(GatewayError::InvalidApiKey)?;
-        let binding = key
-            .plan_for(&stage.api_id, &stage.stage_name)
-            .ok_or(GatewayError::InvalidApiKey)?
-            .clone();
-        cx.api_key = Some(value.to_string());
-        cx.api_key_id = Some(key.id.clone());
-        Some((key.clone(), binding))
-    } else {
-        None
+    headers: &'h http::HeaderMap,
+) -> Result<&'h str, GatewayError> {
+    const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+    if stage.api_key_source == "AUTHORIZER" {
+        // Keys from a Lambda authorizer's usageIdentifierKey: Lambda
+        // authorizers are not built yet, so such a method admits nothing.
+        return Err(ErrorKind::InvalidApiKey
+            .because("apiKeySource AUTHORIZER needs a Lambda authorizer, not available yet"));
+    }
+    let mut values = headers.get_all(X_API_KEY).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(ErrorKind::InvalidApiKey.because("no x-api-key header, or more than one"));
     };
-
-    let now = gateway.clock.monotonic_nanos();
-    let method_bucket = binding.as_ref().and_then(|(key, b)| {
-        let throttles = &b.plan.method_throttles;
-        if throttles.is_empty() {
-            return None;
-        }
-        let limits = throttles.get(&method.plan_throttle_key).or_else(|| {
-            // An ANY method takes the plan's throttle for the method the client used.
-            let any = method.http_method == "ANY";
-            any.then(|| throttles.get(&format!("{}/{}", method.resource_path, cx.http_method)))
-                .flatten()
-        })?;
-        Some(gateway.plan_buckets.get(
-            &format!(
-                "planm:{}:{}:{}",
-                b.plan.id, key.id, method.plan_throttle_key
-            ),
-            *limits,
-            now,
-        ))
-    });
-    // Narrowest layer first: a request its own plan refuses then never
-    // writes to the account bucket, which every thread shares, so a flood of
-    // throttled requests does not make the threads fight over one cache line.
-    let mut taken = Taken::new(now);
-    if let Some(bucket) = &method_bucket {
-        taken.take(bucket)?;
-    }
-    if let Some(bucket) = binding.as_ref().and_then(|(_, b)| b.bucket.as_ref()) {
-        taken.take(bucket)?;
-    }
-    if let Some(b) = &method.stage_bucket {
-        taken.take(b)?;
-    }
-    taken.take(&gateway.account_bucket)?;
-
-    let Some((key, binding)) = &binding else {
-        return Ok(Admission::default());
-    };
-    let plan = &binding.plan;
-    let cost = plan.cost(&method.resource_path, &cx.http_method, &request.body);
-    let day = gateway.clock.epoch_seconds().div_euclid(86_400);
-    let decision = binding.usage.try_consume(
-        plan.quota.as_ref(),
-        plan.created_day,
-        |start| key.adjustment(&plan.id, start),
-        plan.concurrency,
-        cost,
-        day,
-    );
-    match decision {
-        QuotaDecision::Admitted => Ok(Admission {
-            counted: Some(Counted {
-                binding: binding.clone(),
-                cost,
-                day,
-            }),
-        }),
-        QuotaDecision::Exceeded | QuotaDecision::TooManyInFlight => {
-            taken.release_all();
-            Err(if decision == QuotaDecision::Exceeded {
-                GatewayError::QuotaExceeded
-            } else {
-                GatewayError::Throttled
-            })
-        }
-    }
+    value
+        .to_str()
+        .map_err(|_| ErrorKind::InvalidApiKey.because("x-api-key is not ASCII"))
 }

@@ -16,6 +16,7 @@ use tollgate_model::method::{Method, MethodResponse};
 use tollgate_model::stage::Stage;
 use tollgate_vtl::Template;
 
+use crate::authorize::Authorization;
 use crate::integration::uri::UriTemplate;
 use crate::mapping::{self, Mapping};
 use crate::router::Router;
@@ -48,7 +49,7 @@ pub struct CompiledMethod {
     /// The stage's throttle for this method (`methodSettings`), if set.
     pub stage_bucket: Option<Arc<Bucket>>,
     pub api_key_required: bool,
-    pub authorization_type: String,
+    pub authorization: Authorization,
     pub method_responses: BTreeMap<String, MethodResponse>,
     pub integration: Result<CompiledIntegration, String>,
 }
@@ -242,7 +243,10 @@ fn compile_method(
         plan_throttle_key: format!("{resource_path}/{}", m.http_method),
         stage_bucket,
         api_key_required: m.api_key_required,
-        authorization_type: m.authorization_type.clone(),
+        authorization: Authorization::from_method(
+            &m.authorization_type,
+            m.authorizer_id.as_deref(),
+        ),
         method_responses: m.method_responses.clone(),
         integration: match &m.method_integration {
             Some(i) => compile_integration(i),

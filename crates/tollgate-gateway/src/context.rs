@@ -39,6 +39,24 @@ pub struct RequestContext {
     pub resource_path: String,
     pub api_key: Option<String>,
     pub api_key_id: Option<String>,
+    /// Who signed an `AWS_IAM` request.
+    pub caller: Option<CallerIdentity>,
+    /// Time spent waiting on the integration.
+    pub integration_latency: Option<std::time::Duration>,
+    /// The request body's length, once read.
+    pub bytes_in: u64,
+}
+
+/// The signer of an `AWS_IAM` request, as `$context.identity` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub access_key: String,
+    pub account_id: String,
+    /// `caller` and `user`: the access key id (Tollgate's credentials have
+    /// no IAM user ids of their own).
+    pub user: String,
+    /// `arn:aws:iam::{account}:user/{access key id}`.
+    pub user_arn: String,
 }
 
 impl RequestContext {
@@ -72,6 +90,9 @@ impl RequestContext {
             resource_path: String::new(),
             api_key: None,
             api_key_id: None,
+            caller: None,
+            integration_latency: None,
+            bytes_in: 0,
         }
     }
 
@@ -91,6 +112,7 @@ impl RequestContext {
     /// `$context` as templates, mappings and logs see it (spec §6.1).
     pub fn to_json(&self) -> Value {
         let domain_prefix = self.domain_name.split('.').next().unwrap_or_default();
+        let caller = self.caller.as_ref();
         json!({
             "accountId": self.account_id,
             "apiId": self.api_id,
@@ -110,19 +132,20 @@ impl RequestContext {
             "stage": self.stage,
             "xrayTraceId": self.trace_id,
             "identity": {
-                "accountId": null,
+                "accessKey": caller.map(|c| c.access_key.as_str()),
+                "accountId": caller.map(|c| c.account_id.as_str()),
                 "apiKey": self.api_key,
                 "apiKeyId": self.api_key_id,
-                "caller": null,
+                "caller": caller.map(|c| c.user.as_str()),
                 "cognitoAuthenticationProvider": null,
                 "cognitoAuthenticationType": null,
                 "cognitoIdentityId": null,
                 "cognitoIdentityPoolId": null,
                 "principalOrgId": null,
                 "sourceIp": self.source_ip(),
-                "user": null,
+                "user": caller.map(|c| c.user.as_str()),
                 "userAgent": self.user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
-                "userArn": null,
+                "userArn": caller.map(|c| c.user_arn.as_str()),
             },
         })
     }

@@ -1,116 +1,237 @@
-//! The one error type of the data plane. Its variants are API Gateway's
+//! The one error type of the data plane. Its kinds are API Gateway's
 //! gateway-response types (`spec/aws-apigw.md` §2.3), so every failure leaves
-//! through exactly one gateway response.
+//! through exactly one gateway response; its cause is for the outcome record
+//! and the logs, never for the client.
 
-/// A failure that ends a request with a gateway response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GatewayError {
+use std::borrow::Cow;
+use std::fmt;
+
+use tollgate_aws::sigv4::SigV4Error;
+
+/// What went wrong, as the client is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
     /// No resource or method matches (AWS answers 403, not 404).
-    #[error("Missing Authentication Token")]
     MissingAuthenticationToken,
     /// The first path segment is not a deployed stage.
-    #[error("Forbidden")]
     UnknownStage,
-    #[error("Forbidden")]
+    /// The request line and headers pass API Gateway's 10 240 bytes.
+    RequestHeadTooLarge,
     InvalidApiKey,
-    #[error("Too Many Requests")]
+    /// An `AWS_IAM` method's signature is missing, malformed or wrong.
+    Signature(Box<SigV4Error>),
     Throttled,
-    #[error("Limit Exceeded")]
     QuotaExceeded,
-    #[error("Unauthorized")]
     Unauthorized,
-    #[error("Request Too Long")]
+    /// A method's authorizer cannot be run (Lambda authorizers are not built
+    /// yet): the request fails closed.
+    AuthorizerConfiguration,
     RequestTooLarge,
-    #[error("Unsupported Media Type")]
+    /// The request body could not be read (malformed chunked coding, or the
+    /// client stopped sending).
+    BadRequestBody,
     UnsupportedMediaType,
     /// A path value that would leave the integration URI's prefix (a dot
     /// segment or a backslash): refused rather than sent.
-    #[error("Bad Request")]
     BadRequestPath,
-    #[error("Endpoint request timed out")]
+    /// Request bodies in memory are at their shared budget.
+    Overloaded,
     IntegrationTimeout,
     /// The integration could not be reached or answered garbage.
-    #[error("Internal server error")]
     IntegrationFailure,
     /// The API's own configuration is wrong (bad template, no integration response, …).
-    #[error("Internal server error")]
     ApiConfiguration,
 }
 
+/// A failure that ends a request with a gateway response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayError {
+    pub kind: ErrorKind,
+    /// Why, in words for an operator: an upstream's I/O error, a template's
+    /// fault. Recorded in the outcome, never sent to the client.
+    pub cause: Option<Box<str>>,
+}
+
+impl From<ErrorKind> for GatewayError {
+    fn from(kind: ErrorKind) -> GatewayError {
+        GatewayError { kind, cause: None }
+    }
+}
+
+impl ErrorKind {
+    /// This kind of error, with why it happened.
+    pub fn because(self, cause: impl fmt::Display) -> GatewayError {
+        GatewayError {
+            kind: self,
+            cause: Some(cause.to_string().into_boxed_str()),
+        }
+    }
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.kind.message())?;
+        if let Some(cause) = &self.cause {
+            write!(f, " ({cause})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GatewayError {}
+
 impl GatewayError {
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl ErrorKind {
+    /// `$context.error.message`.
+    pub fn message(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            ErrorKind::MissingAuthenticationToken => "Missing Authentication Token",
+            ErrorKind::UnknownStage | ErrorKind::InvalidApiKey => "Forbidden",
+            ErrorKind::RequestHeadTooLarge => "Request Header Fields Too Large",
+            ErrorKind::Signature(e) => return Cow::Owned(e.message()),
+            ErrorKind::Throttled => "Too Many Requests",
+            ErrorKind::QuotaExceeded => "Limit Exceeded",
+            ErrorKind::Unauthorized => "Unauthorized",
+            ErrorKind::AuthorizerConfiguration => "null",
+            ErrorKind::RequestTooLarge => "Request Too Long",
+            ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "Bad Request",
+            ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
+            ErrorKind::Overloaded => "Service Unavailable",
+            ErrorKind::IntegrationTimeout => "Endpoint request timed out",
+            ErrorKind::IntegrationFailure | ErrorKind::ApiConfiguration => "Internal server error",
+        })
+    }
+
     /// The gateway-response type that renders this error.
     pub fn response_type(&self) -> &'static str {
         match self {
-            GatewayError::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
-            GatewayError::UnknownStage => "DEFAULT_4XX",
-            GatewayError::InvalidApiKey => "INVALID_API_KEY",
-            GatewayError::Throttled => "THROTTLED",
-            GatewayError::QuotaExceeded => "QUOTA_EXCEEDED",
-            GatewayError::Unauthorized => "UNAUTHORIZED",
-            GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
-            GatewayError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            GatewayError::BadRequestPath => "BAD_REQUEST_PARAMETERS",
-            GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
-            GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
-            GatewayError::ApiConfiguration => "API_CONFIGURATION_ERROR",
+            ErrorKind::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+            // No type of their own: the DEFAULT of their class renders them.
+            ErrorKind::UnknownStage | ErrorKind::RequestHeadTooLarge => "DEFAULT_4XX",
+            ErrorKind::Overloaded => "DEFAULT_5XX",
+            ErrorKind::InvalidApiKey => "INVALID_API_KEY",
+            ErrorKind::Signature(e) => match **e {
+                SigV4Error::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+                SigV4Error::SignatureExpired { .. } | SigV4Error::PresignedUrlExpired { .. } => {
+                    "EXPIRED_TOKEN"
+                }
+                _ => "INVALID_SIGNATURE",
+            },
+            ErrorKind::Throttled => "THROTTLED",
+            ErrorKind::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorKind::Unauthorized => "UNAUTHORIZED",
+            ErrorKind::AuthorizerConfiguration => "AUTHORIZER_CONFIGURATION_ERROR",
+            ErrorKind::RequestTooLarge => "REQUEST_TOO_LARGE",
+            ErrorKind::BadRequestBody => "BAD_REQUEST_BODY",
+            ErrorKind::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorKind::BadRequestPath => "BAD_REQUEST_PARAMETERS",
+            ErrorKind::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            ErrorKind::IntegrationFailure => "INTEGRATION_FAILURE",
+            ErrorKind::ApiConfiguration => "API_CONFIGURATION_ERROR",
+        }
+    }
+
+    /// The response types a `put-gateway-response` can customise for this
+    /// error: its own, then the DEFAULT of its class. Errors AWS gives no
+    /// type of their own (an unknown stage, an overloaded gateway) take only
+    /// the DEFAULT.
+    pub fn customisable_types(&self) -> [Option<&'static str>; 2] {
+        let class = if self.default_status() >= 500 {
+            "DEFAULT_5XX"
+        } else {
+            "DEFAULT_4XX"
+        };
+        match self {
+            ErrorKind::UnknownStage | ErrorKind::RequestHeadTooLarge | ErrorKind::Overloaded => {
+                [None, Some(class)]
+            }
+            _ => [Some(self.response_type()), Some(class)],
         }
     }
 
     /// The status AWS sends when the response type is not customised.
     pub fn default_status(&self) -> u16 {
         match self {
-            GatewayError::MissingAuthenticationToken
-            | GatewayError::UnknownStage
-            | GatewayError::InvalidApiKey => 403,
-            GatewayError::Throttled | GatewayError::QuotaExceeded => 429,
-            GatewayError::Unauthorized => 401,
-            GatewayError::RequestTooLarge => 413,
-            GatewayError::UnsupportedMediaType => 415,
-            GatewayError::BadRequestPath => 400,
-            GatewayError::IntegrationTimeout => 504,
+            ErrorKind::MissingAuthenticationToken
+            | ErrorKind::UnknownStage
+            | ErrorKind::InvalidApiKey
+            | ErrorKind::Signature(_) => 403,
+            ErrorKind::Throttled | ErrorKind::QuotaExceeded => 429,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::RequestTooLarge => 413,
+            ErrorKind::RequestHeadTooLarge => 431,
+            ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => 400,
+            ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::Overloaded => 503,
+            ErrorKind::IntegrationTimeout => 504,
             // AWS documents 504 for INTEGRATION_FAILURE but answers an unreachable
             // HTTP backend with 500 (spec §2.3, observed); Tollgate follows what AWS sends.
-            GatewayError::IntegrationFailure | GatewayError::ApiConfiguration => 500,
+            ErrorKind::IntegrationFailure
+            | ErrorKind::ApiConfiguration
+            | ErrorKind::AuthorizerConfiguration => 500,
         }
     }
 
     /// `x-amzn-ErrorType`.
     pub fn error_type(&self) -> &'static str {
         match self {
-            GatewayError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
-            GatewayError::UnknownStage | GatewayError::InvalidApiKey => "ForbiddenException",
-            GatewayError::Throttled => "TooManyRequestsException",
-            GatewayError::QuotaExceeded => "LimitExceededException",
-            GatewayError::Unauthorized => "UnauthorizedException",
-            GatewayError::RequestTooLarge => "RequestTooLargeException",
-            GatewayError::UnsupportedMediaType => "UnsupportedMediaTypeException",
-            GatewayError::BadRequestPath => "BadRequestException",
-            GatewayError::IntegrationTimeout
-            | GatewayError::IntegrationFailure
-            | GatewayError::ApiConfiguration => "InternalServerErrorException",
+            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorKind::UnknownStage | ErrorKind::InvalidApiKey => "ForbiddenException",
+            ErrorKind::Signature(e) => e.code(),
+            ErrorKind::Throttled => "TooManyRequestsException",
+            ErrorKind::QuotaExceeded => "LimitExceededException",
+            ErrorKind::Unauthorized => "UnauthorizedException",
+            ErrorKind::AuthorizerConfiguration => "AuthorizerConfigurationException",
+            ErrorKind::RequestTooLarge => "RequestTooLargeException",
+            ErrorKind::RequestHeadTooLarge => "RequestHeaderFieldsTooLargeException",
+            ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "BadRequestException",
+            ErrorKind::UnsupportedMediaType => "UnsupportedMediaTypeException",
+            ErrorKind::Overloaded => "ServiceUnavailableException",
+            ErrorKind::IntegrationTimeout
+            | ErrorKind::IntegrationFailure
+            | ErrorKind::ApiConfiguration => "InternalServerErrorException",
         }
     }
 
     /// The exact default body AWS sends. Errors raised on the integration path
     /// are written `{"message": "…"}` (with a space), the others without.
-    pub fn default_body(&self) -> &'static str {
-        match self {
-            GatewayError::MissingAuthenticationToken => {
+    pub fn default_body(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            ErrorKind::MissingAuthenticationToken => {
                 r#"{"message":"Missing Authentication Token"}"#
             }
-            GatewayError::UnknownStage | GatewayError::InvalidApiKey => {
-                r#"{"message":"Forbidden"}"#
+            ErrorKind::UnknownStage | ErrorKind::InvalidApiKey => r#"{"message":"Forbidden"}"#,
+            ErrorKind::Signature(e) => {
+                return Cow::Owned(serde_json::json!({ "message": e.message() }).to_string())
             }
-            GatewayError::Throttled => r#"{"message":"Too Many Requests"}"#,
-            GatewayError::QuotaExceeded => r#"{"message":"Limit Exceeded"}"#,
-            GatewayError::Unauthorized => r#"{"message":"Unauthorized"}"#,
-            GatewayError::RequestTooLarge => r#"{"message":"Request Too Long"}"#,
-            GatewayError::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
-            GatewayError::BadRequestPath => r#"{"message":"Bad Request"}"#,
-            GatewayError::IntegrationTimeout => r#"{"message": "Endpoint request timed out"}"#,
-            GatewayError::IntegrationFailure | GatewayError::ApiConfiguration => {
+            ErrorKind::Throttled => r#"{"message":"Too Many Requests"}"#,
+            ErrorKind::QuotaExceeded => r#"{"message":"Limit Exceeded"}"#,
+            ErrorKind::Unauthorized => r#"{"message":"Unauthorized"}"#,
+            // AWS's own answer (spec §2.3, recorded against AWS).
+            ErrorKind::AuthorizerConfiguration => r#"{"message":null}"#,
+            ErrorKind::RequestTooLarge => r#"{"message":"Request Too Long"}"#,
+            ErrorKind::RequestHeadTooLarge => r#"{"message":"Request Header Fields Too Large"}"#,
+            ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => r#"{"message":"Bad Request"}"#,
+            ErrorKind::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
+            ErrorKind::Overloaded => r#"{"message":"Service Unavailable"}"#,
+            ErrorKind::IntegrationTimeout => r#"{"message": "Endpoint request timed out"}"#,
+            ErrorKind::IntegrationFailure | ErrorKind::ApiConfiguration => {
                 r#"{"message": "Internal server error"}"#
             }
+        })
+    }
+
+    /// `$context.error.messageString`: the message as a JSON value (`null`
+    /// for an authorizer configuration error, as AWS renders it).
+    pub fn message_string(&self) -> String {
+        match self {
+            ErrorKind::AuthorizerConfiguration => "null".to_string(),
+            other => serde_json::Value::String(other.message().into_owned()).to_string(),
         }
     }
 }
@@ -122,31 +243,51 @@ mod tests {
     #[test]
     fn default_bodies_carry_the_message() {
         for e in [
-            GatewayError::MissingAuthenticationToken,
-            GatewayError::UnknownStage,
-            GatewayError::Throttled,
-            GatewayError::QuotaExceeded,
-            GatewayError::Unauthorized,
-            GatewayError::RequestTooLarge,
-            GatewayError::UnsupportedMediaType,
-            GatewayError::IntegrationTimeout,
-            GatewayError::IntegrationFailure,
+            ErrorKind::MissingAuthenticationToken,
+            ErrorKind::UnknownStage,
+            ErrorKind::Throttled,
+            ErrorKind::QuotaExceeded,
+            ErrorKind::Unauthorized,
+            ErrorKind::RequestTooLarge,
+            ErrorKind::UnsupportedMediaType,
+            ErrorKind::IntegrationTimeout,
+            ErrorKind::IntegrationFailure,
+            ErrorKind::Overloaded,
+            ErrorKind::Signature(Box::new(SigV4Error::SignatureDoesNotMatch)),
         ] {
             let body: serde_json::Value =
-                serde_json::from_str(e.default_body()).unwrap_or_default();
-            assert_eq!(body["message"], e.to_string(), "{e:?}");
+                serde_json::from_str(&e.default_body()).unwrap_or_default();
+            assert_eq!(body["message"], *e.message(), "{e:?}");
+            let rendered = format!("{{\"message\":{}}}", e.message_string());
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&rendered).ok(),
+                Some(body),
+                "{e:?}"
+            );
         }
     }
 
     #[test]
     fn default_bodies_match_aws_bytes() {
         assert_eq!(
-            GatewayError::InvalidApiKey.default_body(),
+            ErrorKind::InvalidApiKey.default_body(),
             r#"{"message":"Forbidden"}"#
         );
-        assert_eq!(GatewayError::InvalidApiKey.default_body().len(), 23);
-        assert_eq!(GatewayError::Unauthorized.default_body().len(), 26);
-        assert_eq!(GatewayError::IntegrationTimeout.default_body().len(), 41);
-        assert_eq!(GatewayError::IntegrationFailure.default_body().len(), 36);
+        assert_eq!(ErrorKind::InvalidApiKey.default_body().len(), 23);
+        assert_eq!(ErrorKind::Unauthorized.default_body().len(), 26);
+        assert_eq!(ErrorKind::IntegrationTimeout.default_body().len(), 41);
+        assert_eq!(ErrorKind::IntegrationFailure.default_body().len(), 36);
+        assert_eq!(
+            ErrorKind::AuthorizerConfiguration.default_body(),
+            r#"{"message":null}"#
+        );
+    }
+
+    #[test]
+    fn causes_are_kept_apart_from_the_message() {
+        let e = ErrorKind::IntegrationFailure.because("connection refused");
+        assert_eq!(e.kind.message(), "Internal server error");
+        assert_eq!(e.cause.as_deref(), Some("connection refused"));
+        assert!(!e.kind.default_body().contains("refused"));
     }
 }

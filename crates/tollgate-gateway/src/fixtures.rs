@@ -164,26 +164,11 @@ pub fn keyed_state(
     s
 }
 
-/// A bodiless GET with `x-api-key: key` (none when `None`), and its context.
-pub fn keyed_get(
-    key: Option<&str>,
-) -> (
-    crate::integration::MethodRequest,
-    crate::context::RequestContext,
-) {
+/// Request headers with `x-api-key: key` (none when `None`).
+pub fn key_headers(key: Option<&str>) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     if let Some(k) = key.and_then(|k| http::HeaderValue::from_str(k).ok()) {
         headers.insert("x-api-key", k);
     }
-    let request = crate::integration::MethodRequest {
-        method: http::Method::GET,
-        headers,
-        raw_query: None,
-        query: vec![],
-        path_params: vec![],
-        body: bytes::Bytes::new(),
-    };
-    let peer: std::net::SocketAddr = ([127, 0, 0, 1], 1).into();
-    let cx = crate::context::RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
-    (request, cx)
+    headers
 }

@@ -5,45 +5,47 @@
 //! Hot-path rules (DESIGN.md): a request does one lock-free load of the
 //! deployed table and never touches the store or a global lock.
 
-pub mod admission;
+mod admission;
+mod authorize;
 pub mod clock;
-pub mod compile;
-pub mod context;
+mod compile;
+mod context;
 pub mod error;
-#[doc(hidden)]
-pub mod fixtures;
 pub mod integration;
+mod integration_response;
 pub mod invoke;
-pub mod mapping;
-pub mod path;
-pub mod pipeline;
-pub mod quota;
+mod mapping;
+pub mod outcome;
+mod path;
+mod pipeline;
+mod quota;
 pub mod response;
-pub mod router;
+mod router;
 pub mod test_invoke;
-pub mod throttle;
-pub mod usage_plans;
+mod throttle;
+mod usage_plans;
 
 // FxHash: these maps are built from the configuration, never from request input.
 use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::{Request, Response};
-use tollgate_http1::RequestBody;
+use tollgate_http1::{BodyBudget, RequestBody};
 use tollgate_model::{Change, State};
 
+use crate::admission::UsagePlans;
 use crate::clock::{Clock, SystemClock};
-use crate::quota::QuotaCounters;
-use crate::throttle::{Bucket, BucketRegistry, LazyBuckets, Limits};
-use crate::usage_plans::KeyIndex;
-
 use crate::compile::CompiledStage;
+use crate::throttle::BucketRegistry;
+
+pub use crate::authorize::IamCredentials;
 pub use crate::integration::client::UpstreamClient;
 pub use crate::invoke::InvokeTarget;
+pub use crate::outcome::{ObservedBody, Observer, Outcome};
 pub use crate::pipeline::MAX_PAYLOAD;
-use crate::response::Body;
 
 /// Stages by api id, then stage name (nested so a lookup borrows, never allocates).
 type Deployed = HashMap<String, HashMap<String, Arc<CompiledStage>>>;
@@ -58,27 +60,66 @@ struct CompiledFrom {
     stage: tollgate_model::stage::Stage,
 }
 
+/// What the data plane is configured with.
+#[derive(Clone)]
+pub struct GatewaySettings {
+    /// Shown in `$context.accountId` and ARNs.
+    pub account_id: String,
+    /// Whom `AWS_IAM` methods accept.
+    pub iam: IamCredentials,
+    /// Request bodies in memory, every request together (shared with the
+    /// HTTP/1 front end, which takes its bodies from it too).
+    pub body_budget: Arc<BodyBudget>,
+    /// How long an HTTP/2 client may pause between pieces of its body.
+    pub body_timeout: Duration,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            account_id: "000000000000".into(),
+            iam: IamCredentials {
+                secrets: Default::default(),
+                region: "us-east-1".into(),
+            },
+            body_budget: BodyBudget::new(DEFAULT_BODY_BUDGET),
+            body_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Request bodies held in memory at once, by default: a few dozen bodies at
+/// the 10 MB payload limit.
+pub const DEFAULT_BODY_BUDGET: usize = 256 * 1024 * 1024;
+
 pub struct Gateway {
     deployed: ArcSwap<Deployed>,
     /// Only the control plane's listener touches this, never a request.
     cache: Mutex<CompileCache>,
-    pub(crate) client: UpstreamClient,
-    pub(crate) account_id: String,
-    /// API keys and the plans they belong to.
-    pub(crate) keys: ArcSwap<KeyIndex>,
-    pub(crate) quotas: Arc<QuotaCounters>,
-    /// Per-key plan buckets, created on first use.
-    pub(crate) plan_buckets: LazyBuckets,
+    client: UpstreamClient,
+    settings: GatewaySettings,
+    usage_plans: UsagePlans,
     /// Stage method buckets, kept across recompiles.
     stage_buckets: BucketRegistry,
-    /// The account-wide bucket (GetAccount's throttleSettings).
-    pub(crate) account_bucket: Arc<Bucket>,
-    pub(crate) clock: Arc<dyn Clock>,
+    observers: ArcSwap<Vec<Arc<dyn Observer>>>,
 }
 
 impl Gateway {
-    pub fn new(account_id: &str) -> Gateway {
-        Self::with_clock(account_id, Arc::new(SystemClock::default()))
+    pub fn new(settings: GatewaySettings) -> Gateway {
+        Self::with_clock(settings, Arc::new(SystemClock::default()))
+    }
+
+    /// A gateway on an injected clock (tests of throttling and quota periods).
+    pub fn with_clock(settings: GatewaySettings, clock: Arc<dyn Clock>) -> Gateway {
+        Gateway {
+            deployed: ArcSwap::from_pointee(HashMap::default()),
+            cache: Mutex::new(HashMap::default()),
+            client: UpstreamClient::default(),
+            settings,
+            usage_plans: UsagePlans::new(clock),
+            stage_buckets: BucketRegistry::default(),
+            observers: ArcSwap::from_pointee(Vec::new()),
+        }
     }
 
     /// Uses `client` for integrations (e.g. one trusting extra CA certificates).
@@ -87,61 +128,25 @@ impl Gateway {
         self
     }
 
-    /// A gateway on an injected clock (tests of throttling and quota periods).
-    pub fn with_clock(account_id: &str, clock: Arc<dyn Clock>) -> Gateway {
-        let account = tollgate_model::state::Account::default().throttle_settings;
-        Gateway {
-            deployed: ArcSwap::from_pointee(HashMap::default()),
-            cache: Mutex::new(HashMap::default()),
-            client: UpstreamClient::default(),
-            account_id: account_id.to_string(),
-            keys: ArcSwap::from_pointee(KeyIndex::default()),
-            quotas: Arc::new(QuotaCounters::default()),
-            plan_buckets: LazyBuckets::default(),
-            stage_buckets: BucketRegistry::default(),
-            account_bucket: Arc::new(Bucket::new(Limits {
-                burst: account.burst_limit.max(0) as u64,
-                rate: account.rate_limit,
-            })),
-            clock,
-        }
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.settings
+    }
+
+    /// Adds an observer of every request's outcome.
+    pub fn add_observer(&self, observer: Arc<dyn Observer>) {
+        self.observers.rcu(|current| {
+            let mut next = Vec::clone(current);
+            next.push(observer.clone());
+            next
+        });
     }
 
     /// Applies committed changes: recompiles the stages and rebuilds the key
     /// index only when what they depend on changed. `changes` empty means
     /// "everything" (start-up).
     pub fn update(&self, state: &State, changes: &[Change]) {
-        let all = changes.is_empty();
-        if all {
-            self.quotas.seed_from(&state.usage);
-        }
-        if all || changes.iter().any(|c| matches!(c, Change::Account(_))) {
-            let t = &state.account.throttle_settings;
-            self.account_bucket.set_limits(
-                Limits {
-                    burst: t.burst_limit.max(0) as u64,
-                    rate: t.rate_limit,
-                },
-                self.clock.monotonic_nanos(),
-            );
-        }
-        if all
-            || changes.iter().any(|c| {
-                matches!(
-                    c,
-                    Change::ApiKey(..) | Change::UsagePlan(..) | Change::UsageAdjustment(..)
-                )
-            })
-        {
-            let index = KeyIndex::build(
-                state,
-                &self.quotas,
-                &self.plan_buckets,
-                self.clock.monotonic_nanos(),
-            );
-            self.keys.store(Arc::new(index));
-        }
-        if all
+        self.usage_plans.update(state, changes);
+        if changes.is_empty()
             || changes
                 .iter()
                 .any(|c| matches!(c, Change::RestApi(..) | Change::Deployment { .. }))
@@ -152,18 +157,19 @@ impl Gateway {
 
     /// Per-day usage counts not yet written to the store.
     pub fn unflushed_usage(&self) -> Vec<(tollgate_model::usage_plan::UsageKey, i64)> {
-        self.quotas.unflushed()
+        self.usage_plans.unflushed()
     }
 
     /// Marks counts as written.
     pub fn usage_flushed(&self, written: &[(tollgate_model::usage_plan::UsageKey, i64)]) {
-        self.quotas.mark_flushed(written);
+        self.usage_plans.flushed(written);
     }
 
     fn update_stages(&self, state: &State) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let mut next: Deployed = HashMap::default();
         let mut kept = HashMap::default();
+        let now = self.usage_plans.clock().monotonic_nanos();
         for (api_id, doc) in &state.rest_apis {
             for (stage_name, stage) in &doc.stages {
                 let Some(deployment) = state
@@ -184,7 +190,7 @@ impl Gateway {
                         deployment,
                         stage,
                         &self.stage_buckets,
-                        self.clock.monotonic_nanos(),
+                        now,
                     )),
                 };
                 next.entry(api_id.clone())
@@ -198,8 +204,13 @@ impl Gateway {
     }
 
     /// The compiled stage, if deployed.
-    pub fn stage(&self, api_id: &str, stage: &str) -> Option<Arc<CompiledStage>> {
+    fn stage(&self, api_id: &str, stage: &str) -> Option<Arc<CompiledStage>> {
         self.deployed.load().get(api_id)?.get(stage).cloned()
+    }
+
+    /// Whether `stage` of `api_id` is deployed.
+    pub fn is_deployed(&self, api_id: &str, stage: &str) -> bool {
+        self.stage(api_id, stage).is_some()
     }
 
     /// Serves one execute-api request. Not an `async fn` of its own: that
@@ -211,7 +222,64 @@ impl Gateway {
         request: Request<RequestBody>,
         peer: SocketAddr,
         request_id: String,
-    ) -> impl std::future::Future<Output = Response<Body>> + '_ {
-        pipeline::run(self, target, request, peer, request_id)
+    ) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
+        pipeline::run(
+            self,
+            target,
+            request,
+            peer,
+            request_id,
+            pipeline::StageSource::Deployed,
+            None,
+        )
+    }
+}
+
+/// Ready-made states for benchmarks and tests (not part of the gateway's
+/// API; compiled only for them).
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod fixtures;
+
+/// The admission phase alone, for its micro-benchmark.
+#[cfg(feature = "test-support")]
+#[doc(hidden)]
+pub mod bench_support {
+    use super::*;
+
+    use crate::error::ErrorKind;
+
+    /// Runs the key, throttle and quota checks of one request to `path`,
+    /// as the pipeline does (the in-flight count ends at once).
+    pub fn admit(
+        gateway: &Gateway,
+        api_id: &str,
+        stage: &str,
+        method: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<(), ErrorKind> {
+        let stage = gateway
+            .stage(api_id, stage)
+            .ok_or(ErrorKind::UnknownStage)?;
+        let matched = stage
+            .router
+            .find(path)
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let compiled = matched
+            .method(method)
+            .cloned()
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
+        let admitted = gateway
+            .usage_plans
+            .admit(&stage, &compiled, headers, &mut cx)
+            .map_err(|e| e.kind)?;
+        gateway
+            .usage_plans
+            .count(admitted, &compiled, b"", &cx)
+            .map(drop)
+            .map_err(|e| e.kind)
     }
 }

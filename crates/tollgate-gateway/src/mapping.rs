@@ -134,6 +134,16 @@ fn body_value(body: &[u8], path: &Option<JsonPath>) -> Option<String> {
     })
 }
 
+/// Sets a header from a mapped string value, ignoring values HTTP cannot carry.
+pub fn set_header(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (
+        http::HeaderName::try_from(name),
+        http::HeaderValue::from_str(value),
+    ) {
+        headers.insert(n, v);
+    }
+}
+
 /// Looks up `a.b.c` in the `$context` object.
 pub fn context_value(context: &Value, dotted: &str) -> Option<String> {
     let mut v = context;

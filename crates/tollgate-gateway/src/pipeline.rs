@@ -1,30 +1,42 @@
-//! The request pipeline of DESIGN.md as one readable sequence. Each phase is a
-//! step below, in the order API Gateway runs them (`spec/aws-apigw.md` §2.5):
+//! The request pipeline of DESIGN.md as one readable sequence ([`phases`]),
+//! in the order API Gateway runs them (`spec/aws-apigw.md` §2.5), and its one
+//! exit ([`finish`]):
 //!
-//! 1. resolve the API and stage ([`crate::invoke`], the deployed table)
+//! 1. resolve the API and stage (the deployed table)
 //! 2. route to resource and method ([`crate::router`])
-//! 3. read the body within the payload limit (a quota cost may read it)
-//! 4. usage plan: API key, throttle, quota ([`crate::admission`])
-//! 5. authorizer — not built yet (the Lambda authorizer issue)
-//! 6. integration request and integration ([`crate::integration`])
-//! 7. integration response and method response
-//! 8. response headers; access log, metrics, trace — not built yet (observability)
+//! 3. authorize: what the method's `authorizationType` demands of the head
+//!    ([`crate::authorize`])
+//! 4. admit: API key and throttles, from the head ([`crate::admission`])
+//! 5. read the body, within the payload limit and the shared body budget
+//! 6. authorize the body (an `AWS_IAM` signature covers it), then count the
+//!    request against its quota
+//! 7. validate — request validators, not built yet
+//! 8. cache lookup — the stage cache, not built yet
+//! 9. integration request ([`crate::integration::prepare`])
+//! 10. integration ([`crate::integration::send`])
+//! 11. integration response and method response ([`crate::integration_response`])
+//! 12. finish: a gateway response for any failure, the standard headers, and
+//!     the outcome record, handed to the observers when the response ends
+//!     ([`crate::outcome`])
 //!
-//! Every failure leaves as a gateway response ([`crate::response::gateway_response`]).
+//! Nothing reads the request body before step 5: a request refused on its
+//! head costs no buffering, and `100 Continue` goes out only for a body that
+//! is wanted.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body::Body as _;
 use tollgate_http1::RequestBody;
 
-use crate::admission::admit;
-use crate::compile::{CompiledMethod, CompiledStage, IntegrationKind};
+use crate::authorize::authorize_head;
+use crate::compile::{CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::error::{ErrorKind, GatewayError};
 use crate::integration::{self, Invocation, MethodRequest};
 use crate::invoke::InvokeTarget;
+use crate::outcome::{Held, ObservedBody, Outcome};
 use crate::response::{add_standard_headers, gateway_response, Body};
 use crate::Gateway;
 
@@ -33,6 +45,238 @@ pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 
 /// API Gateway's limit on the request line plus all headers (spec §9).
 pub const MAX_REQUEST_HEAD: usize = 10_240;
+
+/// Where the stage comes from.
+pub(crate) enum StageSource {
+    /// The deployed stage the invoke URL names.
+    Deployed,
+    /// A stage compiled for TestInvokeMethod, whose requests skip
+    /// authorization and usage plans, as AWS's Test button does.
+    TestInvoke(Arc<CompiledStage>),
+}
+
+/// The per-request state the phases share and [`finish`] reads.
+struct Exchange {
+    cx: RequestContext,
+    stage: Option<Arc<CompiledStage>>,
+    /// The request's headers (gateway responses may map them).
+    headers: http::HeaderMap,
+    held: Held,
+}
+
+/// Serves one data-plane request.
+pub(crate) async fn run(
+    gateway: &Gateway,
+    target: InvokeTarget,
+    request: Request<RequestBody>,
+    peer: std::net::SocketAddr,
+    request_id: String,
+    source: StageSource,
+    tap: Option<tokio::sync::oneshot::Sender<Outcome>>,
+) -> Response<ObservedBody> {
+    let protocol = match request.version() {
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
+    };
+    let mut cx = RequestContext::new(request_id, peer, request.method().as_str(), protocol);
+    cx.account_id = gateway.settings.account_id.clone();
+    cx.domain_name = target.domain_name;
+    cx.api_id = target.api_id;
+    cx.stage = target.stage;
+    cx.path = target.path;
+    cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
+    if let Some(trace) = request
+        .headers()
+        .get(crate::response::TRACE_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        if trace.starts_with("Root=") {
+            cx.trace_id = trace.to_string();
+        }
+    }
+    let mut exchange = Exchange {
+        cx,
+        stage: None,
+        headers: http::HeaderMap::new(),
+        held: Held::default(),
+    };
+    let result = phases(gateway, &mut exchange, request, source).await;
+    finish(gateway, exchange, result, tap)
+}
+
+/// Steps 1–11: the response, or the error that ends the request.
+async fn phases(
+    gateway: &Gateway,
+    ex: &mut Exchange,
+    request: Request<RequestBody>,
+    source: StageSource,
+) -> Result<Response<Body>, GatewayError> {
+    if head_size(&request) > MAX_REQUEST_HEAD {
+        return Err(ErrorKind::RequestHeadTooLarge.into());
+    }
+    let test_invoke = matches!(source, StageSource::TestInvoke(_));
+
+    // 1. resolve: one atomic load; the request keeps this stage to the end,
+    // so a redeploy mid-request never mixes versions.
+    let stage = match source {
+        StageSource::Deployed => gateway
+            .stage(&ex.cx.api_id, &ex.cx.stage)
+            .ok_or(ErrorKind::UnknownStage)?,
+        StageSource::TestInvoke(stage) => stage,
+    };
+    ex.cx.deployment_id = stage.deployment_id.clone();
+    ex.stage = Some(stage.clone());
+
+    // 2. route
+    let (parts, body) = request.into_parts();
+    let (method, path_params) = route(&stage, &parts.method, &ex.cx.path)?;
+    ex.cx.resource_id = method.resource_id.clone();
+    ex.cx.resource_path = method.resource_path.clone();
+
+    // 3. authorize (from the head)
+    let signature = if test_invoke {
+        crate::authorize::SignatureCheck::None
+    } else {
+        authorize_head(&method.authorization, &parts, &gateway.settings.iam, &ex.cx)?
+    };
+
+    // 4. admit: key and throttles (from the head)
+    let admitted = if test_invoke {
+        None
+    } else {
+        Some(
+            gateway
+                .usage_plans
+                .admit(&stage, &method, &parts.headers, &mut ex.cx)?,
+        )
+    };
+
+    // 5. body
+    let body = read_body(gateway, body, &parts.headers, &mut ex.held).await?;
+    ex.cx.bytes_in = body.len() as u64;
+
+    // 6. the signature over the body, then the quota
+    signature.verify_body(&parts, &body, &mut ex.cx)?;
+    if let Some(admitted) = admitted {
+        ex.held.admission = Some(
+            gateway
+                .usage_plans
+                .count(admitted, &method, &body, &ex.cx)?,
+        );
+    }
+
+    // 7. validate: request validators are not built yet (stored, not applied).
+    // 8. cache lookup: the stage cache is not built yet.
+
+    let method_request = MethodRequest {
+        query: parts
+            .uri
+            .query()
+            .map(integration::parse_query)
+            .unwrap_or_default(),
+        raw_query: parts.uri.query().map(str::to_string),
+        method: parts.method,
+        headers: parts.headers,
+        path_params,
+        body,
+    };
+    ex.cx.ensure_trace_id();
+    let outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
+    ex.headers = method_request.headers;
+    if outcome
+        .as_ref()
+        .is_err_and(|e| e.kind == ErrorKind::UnsupportedMediaType)
+    {
+        // Refused by request mapping, before the integration: not counted.
+        if let Some(admission) = ex.held.admission.take() {
+            admission.refund();
+        }
+    }
+    outcome
+}
+
+/// Steps 9–11: integration request, integration, integration response.
+async fn integrate(
+    gateway: &Gateway,
+    stage: &CompiledStage,
+    method: &CompiledMethod,
+    request: &MethodRequest,
+    cx: &mut RequestContext,
+) -> Result<Response<Body>, GatewayError> {
+    let integration = method.integration.as_ref().map_err(|reason| {
+        tracing::warn!(api = %stage.api_id, resource = %method.resource_path, %reason, "method cannot be served");
+        ErrorKind::ApiConfiguration.because(reason)
+    })?;
+    let context = if integration.needs_context {
+        cx.to_json()
+    } else {
+        serde_json::Value::Null
+    };
+    let prepared = {
+        let inv = Invocation {
+            stage,
+            method,
+            integration,
+            request,
+            cx,
+            context: &context,
+        };
+        // 9. integration request
+        integration::prepare(&inv)?
+    };
+    // 10. integration
+    let raw = integration::send(prepared, &gateway.client, integration, cx).await?;
+    // 11. integration response and method response
+    let inv = Invocation {
+        stage,
+        method,
+        integration,
+        request,
+        cx,
+        context: &context,
+    };
+    crate::integration_response::respond(&inv, raw).await
+}
+
+/// Step 2: the method for the request's method and path. Only API
+/// Gateway's methods reach a method definition: ANY covers these seven, and
+/// any other token (TRACE, CONNECT, `get`) is answered as a method that is
+/// not defined, never forwarded.
+fn route(
+    stage: &CompiledStage,
+    http_method: &http::Method,
+    path: &str,
+) -> Result<(Arc<CompiledMethod>, Vec<crate::router::PathParam>), GatewayError> {
+    if !is_api_gateway_method(http_method) {
+        return Err(ErrorKind::MissingAuthenticationToken.because(format_args!(
+            "method {http_method} is not one API Gateway serves"
+        )));
+    }
+    let matched = stage
+        .router
+        .find(path)
+        .ok_or(ErrorKind::MissingAuthenticationToken)?;
+    let method = matched
+        .method(http_method.as_str())
+        .ok_or(ErrorKind::MissingAuthenticationToken)?
+        .clone();
+    Ok((method, matched.params))
+}
+
+/// DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT: the methods API Gateway serves.
+fn is_api_gateway_method(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::DELETE
+            | http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PATCH
+            | http::Method::POST
+            | http::Method::PUT
+    )
+}
 
 /// The size of the request line and headers as they were sent over HTTP/1.1.
 fn head_size<B>(request: &Request<B>) -> usize {
@@ -50,196 +294,157 @@ fn head_size<B>(request: &Request<B>) -> usize {
         .sum::<usize>()
 }
 
-/// Serves one data-plane request.
-pub async fn run(
+/// Step 5: the body, whole, within the payload limit (413 beyond it) and
+/// the shared body budget (503 beyond it).
+async fn read_body(
     gateway: &Gateway,
-    target: InvokeTarget,
-    request: Request<RequestBody>,
-    peer: SocketAddr,
-    request_id: String,
-) -> Response<Body> {
-    let protocol = match request.version() {
-        http::Version::HTTP_2 => "HTTP/2.0",
-        http::Version::HTTP_10 => "HTTP/1.0",
-        _ => "HTTP/1.1",
-    };
-    let mut cx = RequestContext::new(request_id, peer, request.method().as_str(), protocol);
-    cx.account_id = gateway.account_id.clone();
-    cx.domain_name = target.domain_name;
-    cx.api_id = target.api_id;
-    cx.stage = target.stage;
-    cx.path = target.path;
-    cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
-    if let Some(trace) = request
-        .headers()
-        .get(crate::response::TRACE_ID)
-        .and_then(|v| v.to_str().ok())
-    {
-        if trace.starts_with("Root=") {
-            cx.trace_id = trace.to_string();
-        }
-    }
-
-    if head_size(&request) > MAX_REQUEST_HEAD {
-        let mut response = Response::new(crate::response::full(
-            r#"{"message":"Request Header Fields Too Large"}"#,
-        ));
-        *response.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        add_standard_headers(response.headers_mut(), &cx);
-        return response;
-    }
-
-    // 1. resolve: one atomic load; the request keeps this stage to the end, so a
-    // redeploy mid-request never mixes versions.
-    let Some(stage) = gateway.stage(&cx.api_id, &cx.stage) else {
-        return gateway_response(None, &GatewayError::UnknownStage, &cx, request.headers());
-    };
-    cx.deployment_id = stage.deployment_id.clone();
-
-    // 2. route. Only API Gateway's methods reach a method definition: ANY
-    // covers these seven, and any other token (TRACE, CONNECT, `get`) is
-    // answered as a method that is not defined, never forwarded.
-    if !is_api_gateway_method(request.method()) {
-        return gateway_response(
-            Some(&stage),
-            &GatewayError::MissingAuthenticationToken,
-            &cx,
-            request.headers(),
-        );
-    }
-    let matched = stage.router.find(&cx.path);
-    let Some((method, path_params)) = matched.and_then(|m| {
-        m.method(request.method().as_str())
-            .cloned()
-            .map(|method| (method, m.params))
-    }) else {
-        return gateway_response(
-            Some(&stage),
-            &GatewayError::MissingAuthenticationToken,
-            &cx,
-            request.headers(),
-        );
-    };
-    cx.resource_id = method.resource_id.clone();
-    cx.resource_path = method.resource_path.clone();
-
-    // 3. body
-    let (parts, body) = request.into_parts();
-    let body = match read_body(body, &parts.headers).await {
-        Ok(b) => b,
-        Err(e) => return gateway_response(Some(&stage), &e, &cx, &parts.headers),
-    };
-    let method_request = MethodRequest {
-        method: parts.method,
-        raw_query: parts.uri.query().map(str::to_string),
-        query: parts
-            .uri
-            .query()
-            .map(integration::parse_query)
-            .unwrap_or_default(),
-        headers: parts.headers,
-        path_params,
-        body,
-    };
-
-    // 4. key, throttle, quota
-    let admission = match admit(gateway, &stage, &method, &method_request, &mut cx) {
-        Ok(a) => a,
-        Err(e) => return gateway_response(Some(&stage), &e, &cx, &method_request.headers),
-    };
-
-    // 6–7. integration
-    cx.ensure_trace_id();
-    match integrate(gateway, &stage, &method, &method_request, &cx).await {
-        Ok(mut response) => {
-            add_standard_headers(response.headers_mut(), &cx);
-            drop(admission);
-            response
-        }
-        Err(e) => {
-            if e == GatewayError::UnsupportedMediaType {
-                // Refused by request mapping, before the integration: not counted.
-                admission.refund();
-            }
-            gateway_response(Some(&stage), &e, &cx, &method_request.headers)
-        }
-    }
-}
-
-/// DELETE, GET, HEAD, OPTIONS, PATCH, POST and PUT: the methods API Gateway serves.
-fn is_api_gateway_method(method: &http::Method) -> bool {
-    matches!(
-        *method,
-        http::Method::DELETE
-            | http::Method::GET
-            | http::Method::HEAD
-            | http::Method::OPTIONS
-            | http::Method::PATCH
-            | http::Method::POST
-            | http::Method::PUT
-    )
-}
-
-/// Reads the body whole, within the payload limit (413 beyond it).
-async fn read_body(body: RequestBody, headers: &http::HeaderMap) -> Result<Bytes, GatewayError> {
+    body: RequestBody,
+    headers: &http::HeaderMap,
+    held: &mut Held,
+) -> Result<Bytes, GatewayError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > MAX_PAYLOAD) {
-        return Err(GatewayError::RequestTooLarge);
+        return Err(ErrorKind::RequestTooLarge.into());
     }
-    let unbuffered = match body.into_buffered() {
+    let body = match body.into_buffered() {
         Ok(bytes) if bytes.len() <= MAX_PAYLOAD => return Ok(bytes),
-        Ok(_) => return Err(GatewayError::RequestTooLarge),
-        Err(unbuffered) => unbuffered,
+        Ok(_) => return Err(ErrorKind::RequestTooLarge.into()),
+        Err(body) => body,
     };
-    // Failing to read is a body over a limit (the front end's or this one),
-    // or an HTTP/2 stream the client reset, whose answer nobody reads.
-    Limited::new(unbuffered, MAX_PAYLOAD)
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|_| GatewayError::RequestTooLarge)
+    let streamed = matches!(body, RequestBody::Streaming(_));
+    let mut permit = streamed.then(|| gateway.settings.body_budget.permit());
+    let mut body = std::pin::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    loop {
+        let frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx));
+        let frame = match tokio::time::timeout(gateway.settings.body_timeout, frame).await {
+            Ok(frame) => frame,
+            Err(_) => {
+                return Err(ErrorKind::BadRequestBody.because("the client stopped sending its body"))
+            }
+        };
+        let Some(frame) = frame else { break };
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Err(e) => return Err(body_error(&e)),
+        };
+        if collected.len() + data.len() > MAX_PAYLOAD {
+            return Err(ErrorKind::RequestTooLarge.into());
+        }
+        // HTTP/2 bodies are collected here; the HTTP/1 front end takes its
+        // bodies from the budget itself.
+        if let Some(permit) = permit.as_mut() {
+            if !permit.grow(data.len()) {
+                return Err(ErrorKind::Overloaded.because("the request body budget is spent"));
+            }
+        }
+        collected.extend_from_slice(&data);
+    }
+    held.body_permit = permit;
+    Ok(collected.freeze())
 }
 
-/// Steps 6–7: runs the method's integration (also used by TestInvokeMethod).
-pub async fn integrate(
-    gateway: &Gateway,
-    stage: &CompiledStage,
-    method: &CompiledMethod,
-    request: &MethodRequest,
-    cx: &RequestContext,
-) -> Result<Response<Body>, GatewayError> {
-    let integration = method.integration.as_ref().map_err(|reason| {
-        tracing::warn!(api = %stage.api_id, resource = %method.resource_path, %reason, "method cannot be served");
-        GatewayError::ApiConfiguration
-    })?;
-    let context = if integration.needs_context {
-        cx.to_json()
-    } else {
-        serde_json::Value::Null
-    };
-    let inv = Invocation {
-        stage,
-        method,
-        integration,
-        request,
-        cx,
-        context: &context,
-    };
-    match integration.kind {
-        IntegrationKind::HttpProxy => integration::http_proxy::invoke(&inv, &gateway.client).await,
-        IntegrationKind::Http => integration::http::invoke(&inv, &gateway.client).await,
-        IntegrationKind::Mock => integration::mock::invoke(&inv),
-        // Lambda integrations need the Lambda host, which Tollgate does not have yet.
-        IntegrationKind::Aws | IntegrationKind::AwsProxy => {
-            tracing::warn!(api = %stage.api_id, resource = %method.resource_path, "Lambda integrations are not available yet");
-            Err(GatewayError::ApiConfiguration)
+/// What a failed body read means for the client (`RequestBody`'s kinds).
+fn body_error(e: &std::io::Error) -> GatewayError {
+    match e.kind() {
+        std::io::ErrorKind::FileTooLarge => ErrorKind::RequestTooLarge.into(),
+        std::io::ErrorKind::OutOfMemory => {
+            ErrorKind::Overloaded.because("the request body budget is spent")
         }
+        _ => ErrorKind::BadRequestBody.because(format_args!("reading the request body: {e}")),
+    }
+}
+
+/// Step 12, every request's one way out: the response (a gateway response
+/// for a failure), its standard headers, and the outcome record, which the
+/// observers get when the response has ended.
+fn finish(
+    gateway: &Gateway,
+    ex: Exchange,
+    result: Result<Response<Body>, GatewayError>,
+    tap: Option<tokio::sync::oneshot::Sender<Outcome>>,
+) -> Response<ObservedBody> {
+    let Exchange {
+        cx,
+        stage,
+        headers,
+        held,
+    } = ex;
+    let (mut response, error) = match result {
+        Ok(mut response) => {
+            add_standard_headers(response.headers_mut(), &cx);
+            (response, None)
+        }
+        Err(e) => (
+            gateway_response(stage.as_deref(), &e.kind, &cx, &headers),
+            Some(e),
+        ),
+    };
+    let status = response.status();
+    let bodiless = cx.http_method == "HEAD"
+        || status == http::StatusCode::NO_CONTENT
+        || status == http::StatusCode::NOT_MODIFIED
+        || status.is_informational();
+    let started = cx.started;
+    let outcome = outcome_of(cx, stage.as_deref(), status.as_u16(), error);
+    let observers = gateway.observers.load_full();
+    let (parts, body) =
+        std::mem::replace(&mut response, Response::new(crate::response::empty())).into_parts();
+    let body = ObservedBody::new(body, outcome, observers, started, held, tap, bodiless);
+    Response::from_parts(parts, body)
+}
+
+/// The outcome record, from what the phases left in the context.
+fn outcome_of(
+    cx: RequestContext,
+    stage: Option<&CompiledStage>,
+    status: u16,
+    error: Option<GatewayError>,
+) -> Outcome {
+    let source_ip = cx.source_ip().to_string();
+    let (error_type, error_code, cause) = match error {
+        Some(e) => (
+            Some(e.kind.response_type()),
+            Some(e.kind.error_type()),
+            e.cause.map(String::from),
+        ),
+        None => (None, None, None),
+    };
+    Outcome {
+        request_id: cx.request_id,
+        extended_request_id: cx.extended_request_id,
+        trace_id: cx.trace_id,
+        api_id: cx.api_id,
+        api_name: stage.map(|s| s.api_name.clone()).unwrap_or_default(),
+        stage: cx.stage,
+        path: cx.path,
+        resource_path: cx.resource_path,
+        http_method: cx.http_method,
+        protocol: cx.protocol,
+        status,
+        error_type,
+        error_code,
+        source_ip,
+        user_agent: cx
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        api_key_id: cx.api_key_id,
+        request_time_epoch_ms: cx.request_time_epoch_ms,
+        latency: std::time::Duration::ZERO,
+        integration_latency: cx.integration_latency,
+        authorizer_latency: None,
+        bytes_in: cx.bytes_in,
+        bytes_out: 0,
+        cache: None,
+        cause,
+        ending: Default::default(),
     }
 }

@@ -10,12 +10,17 @@ use tollgate_model::gateway_response::GatewayResponse;
 
 use crate::compile::CompiledStage;
 use crate::context::RequestContext;
-use crate::error::GatewayError;
+use crate::error::ErrorKind;
 use crate::mapping::context_value;
 
 /// Response bodies: buffered or streamed from the integration (whose read
 /// errors end the client's response early; they are never shown to it).
 pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// An empty body.
+pub fn empty() -> Body {
+    full(Bytes::new())
+}
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
@@ -49,18 +54,11 @@ pub fn add_standard_headers(headers: &mut HeaderMap, cx: &RequestContext) {
 
 /// The customised response that applies to `err`: its own type, else the
 /// DEFAULT_4XX/DEFAULT_5XX of its class (spec §2.3).
-fn customised<'s>(stage: &'s CompiledStage, err: &GatewayError) -> Option<&'s GatewayResponse> {
-    stage
-        .gateway_responses
-        .get(err.response_type())
-        .or_else(|| {
-            let class = if err.default_status() >= 500 {
-                "DEFAULT_5XX"
-            } else {
-                "DEFAULT_4XX"
-            };
-            stage.gateway_responses.get(class)
-        })
+fn customised<'s>(stage: &'s CompiledStage, err: &ErrorKind) -> Option<&'s GatewayResponse> {
+    err.customisable_types()
+        .into_iter()
+        .flatten()
+        .find_map(|t| stage.gateway_responses.get(t))
 }
 
 /// Plain substitution of `$context.*` and `$stageVariables.*` (gateway-response
@@ -103,13 +101,16 @@ fn substitute(template: &str, context: &Value, stage: &CompiledStage) -> String 
 /// The response for a failed request.
 pub fn gateway_response(
     stage: Option<&CompiledStage>,
-    err: &GatewayError,
+    err: &ErrorKind,
     cx: &RequestContext,
     request_headers: &HeaderMap,
 ) -> Response<Body> {
     let custom = stage.and_then(|s| customised(s, err).map(|c| (s, c)));
     let mut status = err.default_status();
-    let mut body = Bytes::from_static(err.default_body().as_bytes());
+    let mut body = match err.default_body() {
+        std::borrow::Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
+        std::borrow::Cow::Owned(text) => Bytes::from(text),
+    };
     let mut extra_headers = Vec::new();
     if let Some((stage, custom)) = custom {
         if let Some(code) = custom
@@ -120,10 +121,9 @@ pub fn gateway_response(
             status = code;
         }
         let mut context = cx.to_json();
-        let message = err.to_string();
         context["error"] = serde_json::json!({
-            "message": message,
-            "messageString": Value::String(message.clone()).to_string(),
+            "message": err.message(),
+            "messageString": err.message_string(),
             "responseType": err.response_type(),
         });
         if let Some(template) = custom

@@ -4,22 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, Request};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tollgate_http1::RequestBody;
 use tollgate_model::deployment::{Deployment, DeploymentDoc};
 use tollgate_model::state::RestApiDoc;
 
-use crate::compile::{compile, CompiledStage};
-use crate::context::RequestContext;
-use crate::error::GatewayError;
-use crate::integration::{self, MethodRequest};
-use crate::pipeline::integrate;
-use crate::response::gateway_response;
+use crate::compile::compile;
+use crate::invoke::InvokeTarget;
+use crate::pipeline::StageSource;
 use crate::Gateway;
 
 #[derive(Debug, Default, Deserialize)]
@@ -40,6 +39,8 @@ pub struct TestInvokeInput {
 pub enum TestInvokeError {
     UnknownResource,
     UnknownMethod,
+    /// `pathWithQueryString` is not a path.
+    InvalidPath,
 }
 
 fn log_time(epoch_ms: u128) -> String {
@@ -63,7 +64,9 @@ fn log_time(epoch_ms: u128) -> String {
     )
 }
 
-/// Runs `http_method` on `resource_id` of `doc` with `input`.
+/// Runs `http_method` on `resource_id` of `doc` with `input`, through the
+/// same phases as a deployed request (without authorization and usage
+/// plans, as AWS's Test button runs it).
 pub async fn test_invoke(
     gateway: &Gateway,
     doc: &RestApiDoc,
@@ -80,7 +83,6 @@ pub async fn test_invoke(
     if !resource.resource_methods.contains_key(http_method) {
         return Err(TestInvokeError::UnknownMethod);
     }
-    let started = Instant::now();
     let deployment = DeploymentDoc {
         deployment: Deployment {
             id: "test-invoke".into(),
@@ -94,16 +96,23 @@ pub async fn test_invoke(
     let mut stage_doc = crate::compile::test_invoke_stage();
     stage_doc.variables = input.stage_variables.clone();
     // TestInvokeMethod is not throttled: its buckets are thrown away.
-    let stage: CompiledStage = compile(&deployment, &stage_doc, &Default::default(), 0);
+    let stage = Arc::new(compile(&deployment, &stage_doc, &Default::default(), 0));
     let path_with_query = input
         .path_with_query_string
         .clone()
         .unwrap_or_else(|| resource.path.clone());
-    let (path, query) = match path_with_query.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (path_with_query.clone(), None),
-    };
-    let mut headers = HeaderMap::new();
+    let uri: http::Uri = path_with_query
+        .parse()
+        .map_err(|_| TestInvokeError::InvalidPath)?;
+    let path = uri.path().to_string();
+    let query = uri.query().unwrap_or_default().to_string();
+    let mut request = Request::new(RequestBody::Buffered(Some(Bytes::from(
+        input.body.unwrap_or_default(),
+    ))));
+    *request.method_mut() = http::Method::from_bytes(http_method.as_bytes())
+        .map_err(|_| TestInvokeError::UnknownMethod)?;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
     for (k, v) in &input.headers {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
             headers.insert(n, v);
@@ -116,73 +125,25 @@ pub async fn test_invoke(
             }
         }
     }
-    let peer: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut cx = RequestContext::new(request_id.clone(), peer, http_method, "HTTP/1.1");
-    cx.account_id = gateway.account_id.clone();
-    cx.api_id = doc.api.id.clone();
-    cx.stage = "test-invoke-stage".into();
-    cx.path = path.clone();
-    cx.resource_id = resource.id.clone();
-    cx.resource_path = resource.path.clone();
-    cx.ensure_trace_id();
-    let mut log = vec![
-        format!("Execution log for request {request_id}"),
-        format!(
-            "{} : Starting execution for request: {request_id}",
-            log_time(cx.request_time_epoch_ms)
-        ),
-        format!(
-            "{} : HTTP Method: {http_method}, Resource Path: {path}",
-            log_time(cx.request_time_epoch_ms)
-        ),
-        format!(
-            "{} : Method request path: {path}",
-            log_time(cx.request_time_epoch_ms)
-        ),
-        format!(
-            "{} : Method request query string: {}",
-            log_time(cx.request_time_epoch_ms),
-            query.as_deref().unwrap_or("")
-        ),
-    ];
-    let routed = stage.router.find(&path).and_then(|m| {
-        let method = m.method(http_method)?.clone();
-        Some((method, m.params))
-    });
-    let method_request_method =
-        http::Method::from_bytes(http_method.as_bytes()).unwrap_or(http::Method::GET);
-    let response = match routed {
-        None => gateway_response(
-            Some(&stage),
-            &GatewayError::MissingAuthenticationToken,
-            &cx,
-            &headers,
-        ),
-        Some((method, path_params)) => {
-            let request = MethodRequest {
-                method: method_request_method,
-                query: query
-                    .as_deref()
-                    .map(integration::parse_query)
-                    .unwrap_or_default(),
-                raw_query: query,
-                headers: headers.clone(),
-                path_params,
-                body: Bytes::from(input.body.unwrap_or_default()),
-            };
-            match integrate(gateway, &stage, &method, &request, &cx).await {
-                Ok(r) => r,
-                Err(e) => {
-                    log.push(format!(
-                        "{} : Execution failed: {}",
-                        log_time(cx.request_time_epoch_ms),
-                        e.response_type()
-                    ));
-                    gateway_response(Some(&stage), &e, &cx, &headers)
-                }
-            }
-        }
+    let target = InvokeTarget {
+        api_id: doc.api.id.clone(),
+        stage: stage.stage_name.clone(),
+        path: crate::path::remove_dot_segments(&path).into_owned(),
+        domain_name: "testinvoke.execute-api".into(),
     };
+    let peer: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let started = Instant::now();
+    let (tap, tapped) = tokio::sync::oneshot::channel();
+    let response = crate::pipeline::run(
+        gateway,
+        target,
+        request,
+        peer,
+        request_id.clone(),
+        StageSource::TestInvoke(stage),
+        Some(tap),
+    )
+    .await;
     let (parts, body) = response.into_parts();
     let body = body
         .collect()
@@ -190,9 +151,27 @@ pub async fn test_invoke(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let latency = started.elapsed().as_millis() as u64;
+    let outcome = tapped.await.unwrap_or_default();
+    let at = log_time(outcome.request_time_epoch_ms);
+    let mut log = vec![
+        format!("Execution log for request {request_id}"),
+        format!("{at} : Starting execution for request: {request_id}"),
+        format!("{at} : HTTP Method: {http_method}, Resource Path: {path}"),
+        format!("{at} : Method request path: {path}"),
+        format!("{at} : Method request query string: {query}"),
+    ];
+    if let Some(integration) = outcome.integration_latency {
+        log.push(format!(
+            "{at} : Received response. Integration latency: {} ms",
+            integration.as_millis()
+        ));
+    }
+    if let Some(error_type) = outcome.error_type {
+        let cause = outcome.cause.as_deref().unwrap_or(error_type);
+        log.push(format!("{at} : Execution failed: {error_type}: {cause}"));
+    }
     log.push(format!(
-        "{} : Method completed with status: {}",
-        log_time(cx.request_time_epoch_ms),
+        "{at} : Method completed with status: {}",
         parts.status.as_u16()
     ));
     let mut single = serde_json::Map::new();

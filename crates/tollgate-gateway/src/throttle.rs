@@ -128,14 +128,6 @@ impl BucketRegistry {
             }
         }
     }
-
-    /// Drops buckets no longer in `keep`.
-    pub fn retain(&self, keep: &std::collections::HashSet<String>) {
-        self.buckets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|k, _| keep.contains(k));
-    }
 }
 
 /// Buckets created on first use (per API key), sharded so that concurrent keys

@@ -48,7 +48,6 @@ pub struct Quota {
 #[derive(Debug)]
 pub struct PlanEntry {
     pub id: String,
-    pub throttle: Option<Limits>,
     /// `"/path/METHOD"` → limits, from the plan's apiStages entry.
     pub method_throttles: HashMap<String, Limits>,
     pub quota: Option<Quota>,
@@ -136,14 +135,6 @@ impl KeyIndex {
     pub fn find(&self, value: &str) -> Option<&Arc<KeyEntry>> {
         let entry = self.by_value.get(value)?;
         bool::from(entry.value.as_bytes().ct_eq(value.as_bytes())).then_some(entry)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_value.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_value.is_empty()
     }
 
     /// Indexes every key of `state`, taking counters and buckets from the
@@ -280,7 +271,6 @@ fn plan_entries(doc: &UsagePlanDoc) -> Vec<PlanForStage> {
             stage: s.stage.clone(),
             entry: Arc::new(PlanEntry {
                 id: doc.plan.id.clone(),
-                throttle: doc.plan.throttle.as_ref().and_then(limits),
                 method_throttles: s
                     .throttle
                     .iter()

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tollgate_gateway::admission::admit;
+use tollgate_gateway::bench_support::admit;
 use tollgate_gateway::clock::ManualClock;
-use tollgate_gateway::error::GatewayError;
-use tollgate_gateway::fixtures::{key_value, keyed_get, keyed_state, API, STAGE};
-use tollgate_gateway::Gateway;
+use tollgate_gateway::error::ErrorKind;
+use tollgate_gateway::fixtures::{key_headers, key_value, keyed_state, API, STAGE};
+use tollgate_gateway::{Gateway, GatewaySettings};
 use tollgate_model::time::Date;
 use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
 
@@ -31,26 +31,20 @@ impl Harness {
         start: i64,
     ) -> Harness {
         let clock = Arc::new(ManualClock::new(start));
-        let gateway = Gateway::with_clock("000000000000", clock.clone());
+        let gateway = Gateway::with_clock(GatewaySettings::default(), clock.clone());
         gateway.update(&keyed_state(1, 1, throttle, quota), &[]);
         Harness { gateway, clock }
     }
 
-    fn request(&self, key: Option<&str>) -> Result<(), GatewayError> {
-        let stage = self
-            .gateway
-            .stage(API, STAGE)
-            .ok_or(GatewayError::UnknownStage)?;
-        let matched = stage
-            .router
-            .find("/api/v1/jobs")
-            .ok_or(GatewayError::MissingAuthenticationToken)?;
-        let method = matched
-            .method("GET")
-            .ok_or(GatewayError::MissingAuthenticationToken)?
-            .clone();
-        let (request, mut cx) = keyed_get(key);
-        admit(&self.gateway, &stage, &method, &request, &mut cx).map(drop)
+    fn request(&self, key: Option<&str>) -> Result<(), ErrorKind> {
+        admit(
+            &self.gateway,
+            API,
+            STAGE,
+            "GET",
+            "/api/v1/jobs",
+            &key_headers(key),
+        )
     }
 
     fn admitted(&self, n: usize) -> usize {
@@ -62,10 +56,10 @@ impl Harness {
 #[test]
 fn keys_are_checked_before_anything_else() {
     let h = Harness::new(None, None, epoch("2026-11-26", 0));
-    assert_eq!(h.request(None), Err(GatewayError::InvalidApiKey));
+    assert_eq!(h.request(None), Err(ErrorKind::InvalidApiKey));
     assert_eq!(
         h.request(Some("not-a-key-but-long-enough")),
-        Err(GatewayError::InvalidApiKey)
+        Err(ErrorKind::InvalidApiKey)
     );
     assert_eq!(h.request(Some(&key_value(0))), Ok(()));
 }
@@ -79,7 +73,7 @@ fn burst_then_rate_exactly() {
     let h = Harness::new(Some(throttle), None, epoch("2026-11-26", 0));
     // A burst of 2B at one instant admits exactly B.
     assert_eq!(h.admitted(20), 10);
-    assert_eq!(h.request(Some(&key_value(0))), Err(GatewayError::Throttled));
+    assert_eq!(h.request(Some(&key_value(0))), Err(ErrorKind::Throttled));
     // Then R per second: every 200 ms one token.
     let mut admitted = 0;
     for _ in 0..50 {
@@ -92,7 +86,7 @@ fn burst_then_rate_exactly() {
 /// A plan whose apiStages entry throttles one method (`"/path/METHOD"`).
 fn with_method_throttle(key: &str, burst: i64) -> Harness {
     let clock = Arc::new(ManualClock::new(epoch("2026-11-26", 0)));
-    let gateway = Gateway::with_clock("000000000000", clock.clone());
+    let gateway = Gateway::with_clock(GatewaySettings::default(), clock.clone());
     let mut state = keyed_state(1, 1, None, None);
     for doc in state.usage_plans.values_mut() {
         let doc = Arc::make_mut(doc);
@@ -141,7 +135,7 @@ fn quotas_roll_over_on_utc_period_boundaries() {
     assert_eq!(h.admitted(5), 3);
     assert_eq!(
         h.request(Some(&key_value(0))),
-        Err(GatewayError::QuotaExceeded)
+        Err(ErrorKind::QuotaExceeded)
     );
     h.clock.advance(Duration::from_secs(11));
     assert_eq!(h.admitted(5), 3);

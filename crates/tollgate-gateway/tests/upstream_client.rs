@@ -10,9 +10,9 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tollgate_gateway::error::GatewayError;
-use tollgate_gateway::integration::client::client_response_header;
+use tollgate_gateway::integration::client::UpstreamError;
 use tollgate_gateway::integration::h1::UpstreamRequest;
+use tollgate_gateway::integration::http_proxy::client_response_header;
 use tollgate_gateway::integration::uri::UpstreamTarget;
 use tollgate_gateway::UpstreamClient;
 
@@ -160,23 +160,37 @@ fn request(method: Method, target: UpstreamTarget) -> UpstreamRequest {
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How a call in these tests failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Failed {
+    /// No response within the deadline.
+    TimedOut,
+    /// The upstream could not be reached, or its answer was broken.
+    Io,
+}
+
+impl From<UpstreamError> for Failed {
+    fn from(e: UpstreamError) -> Failed {
+        match e {
+            UpstreamError::TimedOut(_) => Failed::TimedOut,
+            UpstreamError::Failed(_) => Failed::Io,
+        }
+    }
+}
+
 /// Sends and reads the whole body.
 async fn call(
     client: &UpstreamClient,
     req: UpstreamRequest,
-) -> Result<(StatusCode, HeaderMap, Bytes), GatewayError> {
+) -> Result<(StatusCode, HeaderMap, Bytes), Failed> {
     let response = client.send(req, TIMEOUT).await?;
     let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|_| GatewayError::IntegrationFailure)?
-        .to_bytes();
+    let body = body.collect().await.map_err(|_| Failed::Io)?.to_bytes();
     Ok((parts.status, parts.headers, body))
 }
 
 #[tokio::test]
-async fn long_bodies_stream_and_the_connection_is_reused() -> Result<(), GatewayError> {
+async fn long_bodies_stream_and_the_connection_is_reused() -> Result<(), Failed> {
     let big = "x".repeat(1 << 20);
     let reply = ok(&big);
     let server = Server::start(move |_, _| Action::Reply(vec![reply.clone()])).await;
@@ -212,7 +226,7 @@ async fn long_bodies_stream_and_the_connection_is_reused() -> Result<(), Gateway
 }
 
 #[tokio::test]
-async fn large_request_bodies_go_out_whole() -> Result<(), GatewayError> {
+async fn large_request_bodies_go_out_whole() -> Result<(), Failed> {
     // Past the size that shares a write with the head, the body is written
     // on its own; the upstream must still get every byte once.
     let server =
@@ -232,7 +246,7 @@ async fn large_request_bodies_go_out_whole() -> Result<(), GatewayError> {
 }
 
 #[tokio::test]
-async fn chunked_bodies_are_decoded_in_pieces() -> Result<(), GatewayError> {
+async fn chunked_bodies_are_decoded_in_pieces() -> Result<(), Failed> {
     let server = Server::start(|_, _| {
         Action::Reply(vec![
             b"HTTP/1.1 200 OK\r\nserver: scripted\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhel"
@@ -264,7 +278,7 @@ async fn chunked_bodies_are_decoded_in_pieces() -> Result<(), GatewayError> {
 }
 
 #[tokio::test]
-async fn a_body_without_length_ends_with_the_connection() -> Result<(), GatewayError> {
+async fn a_body_without_length_ends_with_the_connection() -> Result<(), Failed> {
     let server = Server::start(|_, _| {
         Action::ReplyThenClose(b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec())
     })
@@ -283,7 +297,7 @@ async fn a_body_without_length_ends_with_the_connection() -> Result<(), GatewayE
 }
 
 #[tokio::test]
-async fn head_no_content_and_interim_responses() -> Result<(), GatewayError> {
+async fn head_no_content_and_interim_responses() -> Result<(), Failed> {
     let server = Server::start(|_, seen| {
         if seen.head.starts_with("HEAD") {
             Action::Reply(vec![
@@ -328,7 +342,7 @@ fn poison(tag: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn a_head_answered_with_a_body_never_answers_the_next_request() -> Result<(), GatewayError> {
+async fn a_head_answered_with_a_body_never_answers_the_next_request() -> Result<(), Failed> {
     // The upstream answers HEAD as if it were GET: the head, then (in a
     // later segment) a body that happens to read as a whole response.
     let server = Server::start(|connection, seen| {
@@ -352,7 +366,7 @@ async fn a_head_answered_with_a_body_never_answers_the_next_request() -> Result<
 }
 
 #[tokio::test]
-async fn bytes_sent_on_an_idle_connection_are_never_a_response() -> Result<(), GatewayError> {
+async fn bytes_sent_on_an_idle_connection_are_never_a_response() -> Result<(), Failed> {
     // After its answer, the upstream writes a second, unsolicited response
     // on the idle kept-alive connection.
     let server = Server::start(|connection, _| {
@@ -374,7 +388,7 @@ async fn bytes_sent_on_an_idle_connection_are_never_a_response() -> Result<(), G
 }
 
 #[tokio::test]
-async fn an_idle_connection_the_upstream_closed_is_not_used() -> Result<(), GatewayError> {
+async fn an_idle_connection_the_upstream_closed_is_not_used() -> Result<(), Failed> {
     // Every response closes its connection, as a server whose keep-alive
     // timer fired would; the client must notice before sending again.
     let server = Server::start(|_, _| Action::ReplyThenClose(ok("fine"))).await;
@@ -393,8 +407,7 @@ async fn an_idle_connection_the_upstream_closed_is_not_used() -> Result<(), Gate
 }
 
 #[tokio::test]
-async fn a_pooled_connection_dying_mid_request_is_retried_only_when_safe(
-) -> Result<(), GatewayError> {
+async fn a_pooled_connection_dying_mid_request_is_retried_only_when_safe() -> Result<(), Failed> {
     // The first connection answers once, then takes the next request and
     // closes without a word; later connections answer.
     let server = Server::start(|connection, _| {
@@ -436,7 +449,7 @@ async fn a_pooled_connection_dying_mid_request_is_retried_only_when_safe(
     .await;
     call(&client, request(Method::GET, server.url("/"))).await?;
     let outcome = call(&client, request(Method::POST, server.url("/jobs"))).await;
-    assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
+    assert_eq!(outcome.err(), Some(Failed::Io));
     let posts = server
         .seen()
         .iter()
@@ -457,12 +470,12 @@ async fn slow_broken_and_absent_upstreams() {
             Duration::from_millis(200),
         )
         .await;
-    assert_eq!(outcome.err(), Some(GatewayError::IntegrationTimeout));
+    assert_eq!(outcome.err().map(Failed::from), Some(Failed::TimedOut));
     assert!(started.elapsed() < Duration::from_secs(2));
 
     let garbage = Server::start(|_, _| Action::Reply(vec![b"SPDY/9 what\r\n\r\n".to_vec()])).await;
     let outcome = call(&client, request(Method::GET, garbage.url("/"))).await;
-    assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
+    assert_eq!(outcome.err(), Some(Failed::Io));
 
     let truncated = Server::start(|_, _| {
         Action::ReplyThenClose(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort".to_vec())
@@ -485,11 +498,11 @@ async fn slow_broken_and_absent_upstreams() {
     drop(closed);
     let target = UpstreamTarget::parse(&format!("http://{addr}/")).expect("target");
     let outcome = call(&client, request(Method::GET, target)).await;
-    assert_eq!(outcome.err(), Some(GatewayError::IntegrationFailure));
+    assert_eq!(outcome.err(), Some(Failed::Io));
 }
 
 #[tokio::test]
-async fn h2c_upstreams_share_one_multiplexed_connection() -> Result<(), GatewayError> {
+async fn h2c_upstreams_share_one_multiplexed_connection() -> Result<(), Failed> {
     use hyper::server::conn::http2;
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
@@ -555,7 +568,7 @@ async fn h2c_upstreams_share_one_multiplexed_connection() -> Result<(), GatewayE
         calls.spawn(async move { call(&client, req).await });
     }
     while let Some(joined) = calls.join_next().await {
-        let (_, _, body) = joined.map_err(|_| GatewayError::IntegrationFailure)??;
+        let (_, _, body) = joined.map_err(|_| Failed::Io)??;
         assert!(String::from_utf8_lossy(&body).starts_with("HTTP/2.0 GET"));
     }
     assert_eq!(

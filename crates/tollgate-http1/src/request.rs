@@ -16,6 +16,17 @@ pub enum BodyFraming {
     Chunked,
 }
 
+impl BodyFraming {
+    /// The body's length, when the head gives it.
+    pub fn length(self) -> Option<u64> {
+        match self {
+            BodyFraming::Empty => Some(0),
+            BodyFraming::Length(n) => Some(n),
+            BodyFraming::Chunked => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct RequestHead {
     /// Method, target, version and headers; the body comes later.

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -20,7 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use crate::body::RequestBody;
+use crate::body::{BodyFeeder, RequestBody};
+use crate::budget::{BodyBudget, BudgetPermit};
 use crate::chunked::{ChunkedDecoder, Decoded};
 use crate::request::{parse_request_head, BodyFraming, HeadError, RequestHead};
 use crate::response::{encode_head, BodyOut, Exchange};
@@ -70,8 +72,9 @@ async fn peek_preface(stream: &TcpStream) -> io::Result<bool> {
     Ok(false)
 }
 
-/// What one client may take of the server.
-#[derive(Debug, Clone, Copy)]
+/// What one client may take of the server, and what it is told when its
+/// request cannot be read.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Request bodies are read whole up to this many bytes; a longer one
     /// reaches the handler as [`RequestBody::TooLarge`].
@@ -83,6 +86,30 @@ pub struct Limits {
     /// `client_body_timeout`, a body is timed only between its pieces (its
     /// size is bounded by `max_body`). The handler's own time does not count.
     pub client_timeout: Duration,
+    /// Request bodies in memory, every connection together: a body that
+    /// would pass it fails to read (`OutOfMemory`), and the handler answers.
+    pub body_budget: Arc<BodyBudget>,
+    /// The response to a head that cannot be served (400, 431): its body is
+    /// the caller's to choose (this crate knows no API's error format).
+    pub refusal: fn(HeadError) -> Response<Bytes>,
+}
+
+/// A plain-text refusal, for callers with no format of their own.
+pub fn plain_refusal(refused: HeadError) -> Response<Bytes> {
+    let (status, text): (StatusCode, &'static [u8]) = match refused {
+        HeadError::Malformed => (StatusCode::BAD_REQUEST, b"Bad Request"),
+        HeadError::TooLarge => (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            b"Request Header Fields Too Large",
+        ),
+    };
+    let mut response = Response::new(Bytes::from_static(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    response
 }
 
 /// Serves HTTP/1.x on `stream` until the client closes it, asks to, breaks
@@ -99,8 +126,8 @@ where
         buf: BytesMut::with_capacity(READ_CHUNK),
         out: Vec::with_capacity(1024),
         watchdog: Watchdog::new(limits.client_timeout),
+        refusal: limits.refusal,
     };
-    let max_body = limits.max_body;
     loop {
         let head = match conn.read_head().await {
             Ok(Some(head)) => head,
@@ -118,27 +145,44 @@ where
             expect_continue,
         } = head;
         let version = request.version();
-        let body = match conn
-            .read_body(framing, expect_continue, version, max_body)
-            .await
-        {
-            Ok(body) => body,
-            Err(ReadBodyError::Malformed) => return conn.refuse(HeadError::Malformed).await,
-            Err(ReadBodyError::Io(e)) => return Err(e),
-        };
-        // What is left of a refused body is never read: the connection ends.
-        let unread = matches!(body, RequestBody::TooLarge);
-        keep_alive &= !unread;
         let method = request.method().clone();
         let exchange = Exchange {
             method: &method,
             version,
             keep_alive,
         };
-        let response = handler(request.map(|()| body)).await;
-        let keep_alive = conn.write_response(exchange, response).await?;
-        if !keep_alive {
-            if unread {
+        let wanted = BodyWanted {
+            framing,
+            expect_continue: expect_continue && version == http::Version::HTTP_11,
+            max_body: limits.max_body,
+        };
+        let (response, body) = match conn.body_at_hand(&wanted) {
+            Some(body) => {
+                let whole = !matches!(body, RequestBody::TooLarge);
+                (
+                    handler(request.map(|()| body)).await,
+                    BodyRead::whole(whole),
+                )
+            }
+            None => {
+                let (body, feeder) = RequestBody::deferred(framing.length());
+                let handling = handler(request.map(|()| body));
+                conn.serve_deferred(handling, feeder, &wanted, &limits.body_budget)
+                    .await
+            }
+        };
+        // What is left of a body that was not read whole is never read: the
+        // connection ends after the response.
+        keep_alive &= body.whole;
+        let exchange = Exchange {
+            keep_alive,
+            ..exchange
+        };
+        let written = conn.write_response(exchange, response).await;
+        // The body's memory counts against the budget until its answer is out.
+        drop(body.permit);
+        if !written? {
+            if !body.whole {
                 conn.linger().await;
             } else {
                 let _ = conn.stream.shutdown().await;
@@ -153,14 +197,29 @@ where
     }
 }
 
-enum ReadBodyError {
-    Malformed,
-    Io(io::Error),
+/// What the head says of its body.
+struct BodyWanted {
+    framing: BodyFraming,
+    /// `Expect: 100-continue` from an HTTP/1.1 client (HTTP/1.0 clients know
+    /// no interim answers, RFC 9110 §10.1.1).
+    expect_continue: bool,
+    max_body: usize,
 }
 
-impl From<io::Error> for ReadBodyError {
-    fn from(e: io::Error) -> Self {
-        ReadBodyError::Io(e)
+/// How a request's body was read, once its handler is done.
+struct BodyRead {
+    /// Read to its end: the next request starts right after it.
+    whole: bool,
+    /// Its bytes' share of the body budget.
+    permit: Option<BudgetPermit>,
+}
+
+impl BodyRead {
+    fn whole(whole: bool) -> BodyRead {
+        BodyRead {
+            whole,
+            permit: None,
+        }
     }
 }
 
@@ -171,6 +230,7 @@ struct Conn {
     /// The response being written (reused from one request to the next).
     out: Vec<u8>,
     watchdog: Watchdog,
+    refusal: fn(HeadError) -> Response<Bytes>,
 }
 
 /// Ends a connection whose client makes no progress for a whole period of
@@ -279,66 +339,113 @@ impl Conn {
         }
     }
 
-    async fn read_body(
-        &mut self,
-        framing: BodyFraming,
-        expect_continue: bool,
-        version: http::Version,
-        max_body: usize,
-    ) -> Result<RequestBody, ReadBodyError> {
-        let wanted = match framing {
-            BodyFraming::Empty => return Ok(RequestBody::empty()),
-            BodyFraming::Length(n) if n > max_body as u64 => return Ok(RequestBody::TooLarge),
-            BodyFraming::Length(n) => Some(n as usize),
-            BodyFraming::Chunked => None,
-        };
-        // HTTP/1.0 clients know no interim answers (RFC 9110 §10.1.1).
-        if expect_continue && self.buf.is_empty() && version == http::Version::HTTP_11 {
-            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
-        }
-        match wanted {
-            Some(n) if n <= self.buf.len() => {
-                Ok(RequestBody::Buffered(Some(self.buf.split_to(n).freeze())))
-            }
-            Some(n) => {
-                // A body longer than what is buffered gets its own buffer of
-                // exactly its size, read to its end and no further: the
-                // connection's read buffer stays small for the next request.
-                let mut body = BytesMut::with_capacity(n);
-                body.extend_from_slice(&self.buf.split());
-                while body.len() < n {
-                    let left = (n - body.len()) as u64;
-                    self.watchdog.progress();
-                    let mut rest = (&mut self.stream).take(left);
-                    if self.watchdog.guard(rest.read_buf(&mut body)).await? == 0 {
-                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-                    }
-                }
-                Ok(RequestBody::Buffered(Some(body.freeze())))
-            }
-            None => self.read_chunked(max_body).await,
+    /// The body when no read is needed for it: none, too long to read, or
+    /// already whole in the buffer. None: the body must be read (deferred).
+    fn body_at_hand(&mut self, wanted: &BodyWanted) -> Option<RequestBody> {
+        match wanted.framing {
+            BodyFraming::Empty => Some(RequestBody::empty()),
+            BodyFraming::Length(n) if n > wanted.max_body as u64 => Some(RequestBody::TooLarge),
+            BodyFraming::Length(n) if n as usize <= self.buf.len() => Some(RequestBody::Buffered(
+                Some(self.buf.split_to(n as usize).freeze()),
+            )),
+            BodyFraming::Length(_) | BodyFraming::Chunked => None,
         }
     }
 
-    async fn read_chunked(&mut self, max_body: usize) -> Result<RequestBody, ReadBodyError> {
+    /// Runs `handling` (the handler with a deferred body) and, if it asks,
+    /// reads the body for it meanwhile: the connection is this task's, so the
+    /// two take turns rather than run at once.
+    async fn serve_deferred<F: Future>(
+        &mut self,
+        handling: F,
+        feeder: BodyFeeder,
+        wanted: &BodyWanted,
+        budget: &Arc<BodyBudget>,
+    ) -> (F::Output, BodyRead) {
+        let BodyFeeder { asked, deliver } = feeder;
+        let mut handling = pin!(handling);
+        tokio::select! {
+            biased;
+            response = &mut handling => return (response, BodyRead::whole(false)),
+            asked = asked => {
+                if asked.is_err() {
+                    // The body was dropped unread.
+                    return (handling.await, BodyRead::whole(false));
+                }
+            }
+        }
+        let mut permit = budget.permit();
+        let read = self.read_body(wanted, &mut permit).await;
+        let whole = read.is_ok();
+        let _ = deliver.send(read);
+        let response = handling.await;
+        (
+            response,
+            BodyRead {
+                whole,
+                permit: Some(permit),
+            },
+        )
+    }
+
+    /// Reads a body that is not yet whole in the buffer, taking its bytes
+    /// from the budget as they come.
+    async fn read_body(
+        &mut self,
+        wanted: &BodyWanted,
+        permit: &mut BudgetPermit,
+    ) -> io::Result<Bytes> {
+        if wanted.expect_continue && self.buf.is_empty() {
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        let n = match wanted.framing {
+            BodyFraming::Length(n) => n as usize,
+            BodyFraming::Chunked => return self.read_chunked(wanted.max_body, permit).await,
+            BodyFraming::Empty => return Ok(Bytes::new()),
+        };
+        if !permit.grow(n) {
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
+        // A body longer than what is buffered gets its own buffer of exactly
+        // its size, read to its end and no further: the connection's read
+        // buffer stays small for the next request.
+        let mut body = BytesMut::with_capacity(n);
+        let buffered = self.buf.len().min(n);
+        body.extend_from_slice(&self.buf.split_to(buffered));
+        while body.len() < n {
+            let left = (n - body.len()) as u64;
+            self.watchdog.progress();
+            let mut rest = (&mut self.stream).take(left);
+            if self.watchdog.guard(rest.read_buf(&mut body)).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(body.freeze())
+    }
+
+    async fn read_chunked(
+        &mut self,
+        max_body: usize,
+        permit: &mut BudgetPermit,
+    ) -> io::Result<Bytes> {
         let mut decoder = ChunkedDecoder::default();
         let mut body = BytesMut::new();
         loop {
-            match decoder
-                .decode(&mut self.buf)
-                .map_err(|_| ReadBodyError::Malformed)?
-            {
+            match decoder.decode(&mut self.buf)? {
                 Decoded::Data(piece) => {
                     if body.len() + piece.len() > max_body {
-                        return Ok(RequestBody::TooLarge);
+                        return Err(io::ErrorKind::FileTooLarge.into());
+                    }
+                    if !permit.grow(piece.len()) {
+                        return Err(io::ErrorKind::OutOfMemory.into());
                     }
                     body.extend_from_slice(&piece);
                 }
-                Decoded::Done => return Ok(RequestBody::Buffered(Some(body.freeze()))),
+                Decoded::Done => return Ok(body.freeze()),
                 Decoded::NeedMore => {
                     self.watchdog.progress();
                     if self.read_more().await? == 0 {
-                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                        return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                 }
             }
@@ -402,6 +509,12 @@ impl Conn {
                 self.flush_out().await?;
                 self.write(&data).await?;
             }
+            if body_out == BodyOut::Length(sent) {
+                // All of it: out before the body is polled for its end, so
+                // that whoever watches the body sees the end once the client
+                // has had the last byte.
+                self.flush_out().await?;
+            }
         }
         match body_out {
             BodyOut::Chunked => self.out.extend_from_slice(b"0\r\n\r\n"),
@@ -420,18 +533,7 @@ impl Conn {
 
     /// Answers a head that cannot be served, and closes.
     async fn refuse(mut self, refused: HeadError) -> io::Result<()> {
-        let (status, body): (StatusCode, &[u8]) = match refused {
-            HeadError::Malformed => (StatusCode::BAD_REQUEST, br#"{"message":"Bad Request"}"#),
-            HeadError::TooLarge => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                br#"{"message":"Request Header Fields Too Large"}"#,
-            ),
-        };
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
+        let (parts, body) = (self.refusal)(refused).into_parts();
         let exchange = Exchange {
             method: &Method::GET,
             version: http::Version::HTTP_11,
@@ -441,11 +543,11 @@ impl Conn {
         encode_head(
             &mut self.out,
             exchange,
-            status,
-            &headers,
+            parts.status,
+            &parts.headers,
             Some(body.len() as u64),
         );
-        self.out.extend_from_slice(body);
+        self.out.extend_from_slice(&body);
         self.flush_out().await?;
         self.linger().await;
         Ok(())

@@ -12,9 +12,13 @@ use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tollgate_http1::server::{serve, starts_with_http2_preface, Limits};
+
+use tollgate_http1::request::HeadError;
+use tollgate_http1::server::{plain_refusal, serve, starts_with_http2_preface, Limits};
+use tollgate_http1::BodyBudget;
 use tollgate_http1::RequestBody;
 
 /// The most a request body may be in these tests.
@@ -61,11 +65,26 @@ async fn handler(req: Request<RequestBody>) -> Response<BoxBody<Bytes, Infallibl
         let pieces = [&b"first,"[..], b"second,", b"third"].map(Bytes::from_static);
         return Response::new(Pieces(pieces.into()).boxed());
     }
-    let body = match req.into_body().into_buffered() {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            let mut r = Response::new(Full::new(Bytes::from_static(b"too large")).boxed());
-            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    if path == "/refuse" {
+        // Refused on its head: the body is never asked for.
+        let mut r = Response::new(Full::new(Bytes::from_static(b"refused")).boxed());
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    let body = match req.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            let (status, text) = match e.kind() {
+                std::io::ErrorKind::FileTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too large"),
+                std::io::ErrorKind::OutOfMemory => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "over the budget")
+                }
+                _ => (StatusCode::BAD_REQUEST, r#"{"message":"Bad Request"}"#),
+            };
+            let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed());
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().expect("ascii"));
             return r;
         }
     };
@@ -103,15 +122,33 @@ async fn start() -> std::net::SocketAddr {
 }
 
 async fn start_with_timeout(client_timeout: Duration) -> std::net::SocketAddr {
+    start_with(client_timeout, BodyBudget::new(usize::MAX)).await
+}
+
+/// The refusal a caller of the front end chooses: JSON here.
+fn json_refusal(refused: HeadError) -> Response<Bytes> {
+    let mut r = plain_refusal(refused);
+    *r.body_mut() = Bytes::from_static(br#"{"message":"Bad Request"}"#);
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().expect("ascii"));
+    r
+}
+
+async fn start_with(
+    client_timeout: Duration,
+    body_budget: Arc<BodyBudget>,
+) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let limits = Limits {
         max_body: MAX_BODY,
         client_timeout,
+        body_budget,
+        refusal: json_refusal,
     };
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, limits, handler));
+            tokio::spawn(serve(stream, limits.clone(), handler));
         }
     });
     addr
@@ -316,6 +353,44 @@ async fn expect_100_continue_gets_its_go_ahead_before_the_body() {
 }
 
 #[tokio::test]
+async fn a_request_refused_on_its_head_never_has_its_body_read() {
+    let mut client = Client::connect(start().await).await;
+    // No go-ahead is sent for a body nobody wants: the answer comes first.
+    client
+        .send(b"POST /refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(
+        (answer.status(), answer.body.as_slice()),
+        (403, &b"refused"[..])
+    );
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(client.closed().await);
+}
+
+#[tokio::test]
+async fn bodies_past_the_shared_budget_are_not_read() {
+    let addr = start_with(Duration::from_secs(30), BodyBudget::new(100)).await;
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n")
+        .await;
+    let answer = client.answer(false).await;
+    assert_eq!(
+        (answer.status(), answer.body.as_slice()),
+        (503, &b"over the budget"[..])
+    );
+    // Within the budget (a body that did not come with its head), fine.
+    let mut client = Client::connect(addr).await;
+    client
+        .send(b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 90\r\n\r\n")
+        .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let answer = client.exchange(&[b'z'; 90]).await;
+    assert_eq!((answer.status(), answer.body.len()), (200, 90));
+}
+
+#[tokio::test]
 async fn http_1_0_is_answered_in_kind_and_closed_unless_kept_alive() {
     let addr = start().await;
     let mut client = Client::connect(addr).await;
@@ -446,13 +521,16 @@ async fn malformed_requests_get_400_and_a_closed_connection() {
     let addr = start().await;
     for wire in [
         &b"GARBAGE\r\n\r\n"[..],
-        b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         // Framings another parser on the path could read differently.
-        b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\nhello",
         b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        // No Host, or two (RFC 9112 §3.2).
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     ] {
         let mut client = Client::connect(addr).await;
         let answer = client.exchange(wire).await;
@@ -574,7 +652,13 @@ async fn a_body_that_stops_coming_ends_the_connection_and_one_that_keeps_coming_
         .await;
     let waited = time_to_close(&mut stalled).await;
     assert!(waited < TIMEOUT * 4, "{waited:?}");
-    assert!(stalled.buf.is_empty(), "the handler never saw half a body");
+    // The handler asked for the body and was told it failed: its answer,
+    // if any, is an error, never a request served with half a body.
+    let seen = String::from_utf8_lossy(&stalled.buf);
+    assert!(
+        seen.is_empty() || seen.starts_with("HTTP/1.1 400 "),
+        "{seen}"
+    );
 
     // Pieces that each come within the timeout, though all of them take
     // longer than it: served.

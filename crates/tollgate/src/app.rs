@@ -23,6 +23,9 @@ pub struct ClientLimits {
     pub client_timeout: Duration,
     /// Open client connections, every listener together.
     pub connections: Arc<ConnectionLimit>,
+    /// Request bodies in memory, every connection together (the gateway
+    /// takes HTTP/2 bodies from the same budget).
+    pub body_budget: Arc<tollgate_http1::BodyBudget>,
 }
 
 impl ClientLimits {
@@ -32,6 +35,8 @@ impl ClientLimits {
             // control plane's is lower); longer ones are refused by each.
             max_body: tollgate_gateway::MAX_PAYLOAD.max(MAX_CONTROL_BODY),
             client_timeout: self.client_timeout,
+            body_budget: self.body_budget.clone(),
+            refusal: crate::front_door::refusal,
         }
     }
 }

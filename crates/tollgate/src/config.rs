@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub client_timeout: Option<u64>,
     /// Open client connections allowed, every listener together.
     pub max_connections: Option<usize>,
+    /// MiB of request bodies held in memory at once, every request together.
+    pub body_budget_mib: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +67,7 @@ pub struct Overrides {
     pub upstream_h2c: Option<Vec<String>>,
     pub client_timeout: Option<u64>,
     pub max_connections: Option<usize>,
+    pub body_budget_mib: Option<usize>,
 }
 
 /// The validated configuration the server runs with.
@@ -83,6 +86,8 @@ pub struct Config {
     /// A client that makes no progress for this long is disconnected.
     pub client_timeout: Duration,
     pub max_connections: usize,
+    /// Bytes of request bodies held in memory at once.
+    pub body_budget: usize,
 }
 
 /// nginx's default for its client header and body timeouts.
@@ -90,6 +95,9 @@ pub const DEFAULT_CLIENT_TIMEOUT_SECS: u64 = 60;
 /// Open client connections by default: well within what one process may
 /// hold, each costing a few kilobytes while idle.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// MiB of request bodies in memory at once by default: room for a few
+/// dozen at API Gateway's 10 MB payload limit.
+pub const DEFAULT_BODY_BUDGET_MIB: usize = 256;
 
 impl FileConfig {
     /// Reads `path`; a missing file is an empty configuration only when `required` is false.
@@ -200,6 +208,12 @@ impl Config {
                     .or(file.max_connections)
                     .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             )?,
+            body_budget: body_budget(
+                overrides
+                    .body_budget_mib
+                    .or(file.body_budget_mib)
+                    .unwrap_or(DEFAULT_BODY_BUDGET_MIB),
+            )?,
         })
     }
 }
@@ -216,6 +230,14 @@ fn max_connections(n: usize) -> anyhow::Result<usize> {
         bail!("invalid max connections 0: expected at least 1");
     }
     Ok(n)
+}
+
+fn body_budget(mib: usize) -> anyhow::Result<usize> {
+    // At least one body at the payload limit must fit.
+    if !(16..=1024 * 1024).contains(&mib) {
+        bail!("invalid body budget {mib} MiB: expected 16 to 1048576");
+    }
+    Ok(mib * 1024 * 1024)
 }
 
 /// Checks each h2c upstream is a `host:port` authority.

@@ -7,19 +7,26 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use tollgate_aws::error::{rest_json_error, rest_json_ok};
 use tollgate_aws::request_id::{is_uuid, new_request_id};
 use tollgate_aws::sigv4;
 use tollgate_control::ControlRequest;
-use tollgate_gateway::response::{full, Body};
 use tollgate_gateway::test_invoke::{TestInvokeError, TestInvokeInput};
+use tollgate_gateway::ObservedBody;
 use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
 
 use crate::app::{App, MAX_CONTROL_BODY};
 
-pub async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> Response<Body> {
+/// A response of the data plane (streamed, observed) or of the rest.
+pub type ResponseBody = Either<ObservedBody, Full<Bytes>>;
+
+pub async fn handle(
+    app: &App,
+    peer: SocketAddr,
+    req: Request<RequestBody>,
+) -> Response<ResponseBody> {
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -36,15 +43,48 @@ pub async fn handle(app: &App, peer: SocketAddr, req: Request<RequestBody>) -> R
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
             .map_or_else(new_request_id, str::to_string);
-        return app.gateway.handle(target, req, peer, request_id).await;
+        return app
+            .gateway
+            .handle(target, req, peer, request_id)
+            .await
+            .map(Either::Left);
     }
     let request_id = new_request_id();
     if app.data_plane_only {
-        return rest_json_error(403, "ForbiddenException", "Forbidden", &request_id).map(full);
+        return rest_json_error(403, "ForbiddenException", "Forbidden", &request_id).map(whole);
     }
     // Boxed: the rare control-plane request should not make every
     // connection's future as large as its own.
-    Box::pin(route(app, req, &request_id)).await.map(full)
+    Box::pin(route(app, req, &request_id)).await.map(whole)
+}
+
+fn whole(bytes: Bytes) -> ResponseBody {
+    Either::Right(Full::new(bytes))
+}
+
+/// The answer to a request head the HTTP/1 front end cannot read, in API
+/// Gateway's error shape.
+pub fn refusal(refused: tollgate_http1::request::HeadError) -> Response<Bytes> {
+    use tollgate_http1::request::HeadError;
+    let (status, code, message) = match refused {
+        HeadError::Malformed => (400, "BadRequestException", "Bad Request"),
+        HeadError::TooLarge => (
+            431,
+            "RequestHeaderFieldsTooLargeException",
+            "Request Header Fields Too Large",
+        ),
+    };
+    let mut response = Response::new(Bytes::from(
+        serde_json::json!({ "message": message }).to_string(),
+    ));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-amzn-errortype", http::HeaderValue::from_static(code));
+    response
 }
 
 /// Decides which part of Tollgate a non-execute-api request is for.
@@ -172,6 +212,12 @@ async fn test_invoke(
         Ok(result) => rest_json_ok(200, Some(&result), request_id),
         Err(TestInvokeError::UnknownResource) => not_found("Invalid Resource identifier specified"),
         Err(TestInvokeError::UnknownMethod) => not_found("Invalid Method identifier specified"),
+        Err(TestInvokeError::InvalidPath) => rest_json_error(
+            400,
+            "BadRequestException",
+            "Invalid pathWithQueryString",
+            request_id,
+        ),
     }
 }
 

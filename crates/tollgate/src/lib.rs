@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tollgate_control::{ControlConfig, ControlPlane};
-use tollgate_gateway::{Gateway, UpstreamClient};
+use tollgate_gateway::{Gateway, GatewaySettings, IamCredentials, UpstreamClient};
 use tollgate_store::SqliteStore;
 
 pub use config::Config;
@@ -51,8 +51,18 @@ impl Server {
             Some(path) => UpstreamClient::read_ca_file(path)?,
             None => Vec::new(),
         };
+        let body_budget = tollgate_http1::BodyBudget::new(config.body_budget);
+        let settings = GatewaySettings {
+            account_id: config.account_id.clone(),
+            iam: IamCredentials {
+                secrets: app::admin_secrets(&config.credentials),
+                region: config.region.clone(),
+            },
+            body_budget: body_budget.clone(),
+            body_timeout: config.client_timeout,
+        };
         let gateway = Arc::new(
-            Gateway::new(&config.account_id).with_upstream_client(
+            Gateway::new(settings).with_upstream_client(
                 UpstreamClient::with_extra_roots(&extra_roots)?
                     .with_h2c_upstreams(&config.upstream_h2c),
             ),
@@ -76,6 +86,7 @@ impl Server {
                 app::ClientLimits {
                     client_timeout: config.client_timeout,
                     connections: listener::ConnectionLimit::new(config.max_connections),
+                    body_budget,
                 },
             )),
         })

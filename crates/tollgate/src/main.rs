@@ -62,6 +62,10 @@ struct ServeArgs {
     /// Open client connections allowed, every listener together; more get 503 [default: 10000].
     #[arg(long, env = "TOLLGATE_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// MiB of request bodies held in memory at once, every request together;
+    /// a body past it gets 503 [default: 256].
+    #[arg(long, env = "TOLLGATE_BODY_BUDGET_MIB")]
+    body_budget_mib: Option<usize>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -103,6 +107,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             upstream_h2c: args.upstream_h2c,
             client_timeout: args.client_timeout,
             max_connections: args.max_connections,
+            body_budget_mib: args.body_budget_mib,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

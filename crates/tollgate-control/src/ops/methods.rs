@@ -55,6 +55,13 @@ fn check_method_refs(doc: &RestApiDoc, m: &Method) -> Result<(), ApiError> {
             ));
         }
     }
+    if m.authorization_type == "COGNITO_USER_POOLS" {
+        // Served, such a method would have to verify Cognito tokens, and
+        // Tollgate has no user pools: refused here rather than left open.
+        return Err(ApiError::bad_request(
+            "Tollgate does not support authorization type COGNITO_USER_POOLS (it has no Cognito user pools to verify tokens against). Use AWS_IAM, or CUSTOM with a Lambda authorizer.",
+        ));
+    }
     if let Some(validator) = &m.request_validator_id {
         if !doc.definition.request_validators.contains_key(validator) {
             return Err(ApiError::bad_request(format!(

@@ -1,26 +1,20 @@
-//! HTTP (non-proxy): the request is mapped (parameters, request template) before
-//! it goes upstream, and the answer is mapped back through integration responses.
+//! HTTP (non-proxy): the request is mapped (parameters, request template)
+//! before it goes upstream; the answer is mapped back by the
+//! integration-response phase.
 
 use bytes::Bytes;
-use http::{HeaderMap, Response};
+use http::HeaderMap;
 
-use super::client::{set_header, UpstreamClient};
 use super::h1::UpstreamRequest;
-use super::http_proxy::read_body;
-use super::respond::{convert, method_response};
 use super::templates::{params_of, render, select_request, RequestMapping};
 use super::{encode_query, Invocation};
 use crate::compile::ContentHandling;
 use crate::error::GatewayError;
-use crate::response::Body;
+use crate::integration_response::convert;
+use crate::mapping::set_header;
 
-/// Largest integration response a mapping reads (API Gateway's payload limit).
-const MAX_RESPONSE: usize = 10 * 1024 * 1024;
-
-pub async fn invoke(
-    inv: &Invocation<'_>,
-    client: &UpstreamClient,
-) -> Result<Response<Body>, GatewayError> {
+/// The integration request phase of HTTP.
+pub fn prepare(inv: &Invocation<'_>) -> Result<UpstreamRequest, GatewayError> {
     let mut mapped = inv.map_request();
     let content_type = super::templates::media_type(
         inv.request
@@ -85,22 +79,12 @@ pub async fn invoke(
         set_header(&mut headers, name, value);
     }
     set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
-    let request = UpstreamRequest {
+    Ok(UpstreamRequest {
         method,
         target,
         headers,
         body,
         // Integration responses map the headers as the upstream sent them.
         response_header_rule: None,
-    };
-    let response = client.send(request, inv.integration.timeout).await?;
-    let (parts, body) = response.into_parts();
-    let body = read_body(body, MAX_RESPONSE).await?;
-    method_response(
-        inv,
-        parts.status.as_str(),
-        &parts.headers,
-        &body,
-        parts.headers.get(http::header::CONTENT_TYPE),
-    )
+    })
 }

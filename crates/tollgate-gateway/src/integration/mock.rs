@@ -1,16 +1,12 @@
 //! MOCK: no backend. The request template's `statusCode` selects the
 //! integration response, whose template makes the body.
 
-use bytes::Bytes;
-use http::{HeaderMap, Response};
-
-use super::respond::method_response;
 use super::templates::{params_of, render, select_request, RequestMapping};
-use super::Invocation;
-use crate::error::GatewayError;
-use crate::response::Body;
+use super::{Invocation, Prepared};
+use crate::error::{ErrorKind, GatewayError};
 
-pub fn invoke(inv: &Invocation<'_>) -> Result<Response<Body>, GatewayError> {
+/// The integration request phase of MOCK.
+pub fn prepare(inv: &Invocation<'_>) -> Result<Prepared, GatewayError> {
     let status = match select_request(
         &inv.integration.request_templates,
         inv.integration.passthrough,
@@ -29,27 +25,23 @@ pub fn invoke(inv: &Invocation<'_>) -> Result<Response<Body>, GatewayError> {
         // Without a template a mock answers 200.
         RequestMapping::Template(None) | RequestMapping::Passthrough => 200,
     };
-    method_response(
-        inv,
-        &status.to_string(),
-        &HeaderMap::new(),
-        &Bytes::new(),
-        None,
-    )
+    Ok(Prepared::Mock { status })
 }
 
 /// Reads `{"statusCode": N}` from a rendered mock request template.
 fn status_code_of(rendered: &str) -> Result<u16, GatewayError> {
-    let value: serde_json::Value =
-        serde_json::from_str(rendered).map_err(|_| GatewayError::ApiConfiguration)?;
+    let bad = |why: &str| {
+        ErrorKind::ApiConfiguration.because(format_args!("MOCK request template: {why}"))
+    };
+    let value: serde_json::Value = serde_json::from_str(rendered).map_err(|_| bad("not JSON"))?;
     match value.get("statusCode") {
         None => Ok(200),
         Some(serde_json::Value::Number(n)) => n
             .as_u64()
             .and_then(|n| u16::try_from(n).ok())
-            .ok_or(GatewayError::ApiConfiguration),
-        Some(serde_json::Value::String(s)) => s.parse().map_err(|_| GatewayError::ApiConfiguration),
-        Some(_) => Err(GatewayError::ApiConfiguration),
+            .ok_or_else(|| bad("statusCode out of range")),
+        Some(serde_json::Value::String(s)) => s.parse().map_err(|_| bad("statusCode not a number")),
+        Some(_) => Err(bad("statusCode not a number")),
     }
 }
 
@@ -59,12 +51,12 @@ mod tests {
 
     #[test]
     fn reads_status_codes() {
-        assert_eq!(status_code_of(r#"{"statusCode": 404}"#), Ok(404));
-        assert_eq!(status_code_of(r#"{"statusCode": "201"}"#), Ok(201));
-        assert_eq!(status_code_of("{}"), Ok(200));
+        assert_eq!(status_code_of(r#"{"statusCode": 404}"#).ok(), Some(404));
+        assert_eq!(status_code_of(r#"{"statusCode": "201"}"#).ok(), Some(201));
+        assert_eq!(status_code_of("{}").ok(), Some(200));
         assert_eq!(
-            status_code_of("not json"),
-            Err(GatewayError::ApiConfiguration)
+            status_code_of("not json").map_err(|e| e.kind),
+            Err(ErrorKind::ApiConfiguration)
         );
     }
 }

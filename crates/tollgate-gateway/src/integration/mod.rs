@@ -1,5 +1,12 @@
-//! Integrations: what a method calls. HTTP and HTTP_PROXY go through the pooled
-//! upstream client; MOCK answers from its templates.
+//! Integrations: what a method calls. The pipeline runs them in two phases:
+//! the integration request ([`prepare`]: parameter mapping and templates,
+//! into a request for the backend) and the integration ([`send`]: the call,
+//! with its timeout). What comes back is an [`IntegrationResponse`], which
+//! the integration-response phase ([`crate::integration_response`]) turns
+//! into the method response.
+//!
+//! HTTP and HTTP_PROXY go through the pooled upstream client; MOCK answers
+//! without a backend; AWS and AWS_PROXY (Lambda) are not built yet.
 
 pub mod client;
 pub mod h1;
@@ -7,14 +14,23 @@ pub mod h2c;
 pub mod http;
 pub mod http_proxy;
 pub mod mock;
-pub mod respond;
 pub mod templates;
 pub mod uri;
 
-use ::http::HeaderMap;
-use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::time::Instant;
 
+use ::http::{HeaderMap, StatusCode};
+use bytes::Bytes;
+use serde_json::Value;
+
+use crate::compile::{CompiledIntegration, CompiledMethod, CompiledStage, IntegrationKind};
+use crate::context::RequestContext;
+use crate::error::{ErrorKind, GatewayError};
+use crate::mapping::{Inputs, Source, Target};
 use crate::router::PathParam;
+use client::{UpstreamClient, UpstreamError};
+use h1::{UpstreamBody, UpstreamRequest};
 
 /// The method request after routing, with its body read.
 #[derive(Debug)]
@@ -56,14 +72,6 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use crate::compile::{CompiledIntegration, CompiledMethod, CompiledStage};
-use crate::context::RequestContext;
-use crate::mapping::{Inputs, Source, Target};
-
 /// Everything an integration reads for one request.
 pub struct Invocation<'a> {
     pub stage: &'a CompiledStage,
@@ -73,6 +81,78 @@ pub struct Invocation<'a> {
     pub cx: &'a RequestContext,
     /// `$context` as JSON, built once per request when something needs it.
     pub context: &'a Value,
+}
+
+/// An integration request, ready for its backend.
+pub enum Prepared {
+    Upstream(UpstreamRequest),
+    /// MOCK: no backend; the request template's status code selects the
+    /// integration response.
+    Mock {
+        status: u16,
+    },
+}
+
+/// The backend's answer, before the method response is made of it.
+pub struct IntegrationResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// Whole, or streamed from the upstream connection.
+    pub body: UpstreamBody,
+    /// What a `selectionPattern` is matched against: the status code (HTTP,
+    /// MOCK), or a Lambda error's `errorMessage` (AWS, once built).
+    pub selector: String,
+}
+
+/// The integration request phase.
+pub fn prepare(inv: &Invocation<'_>) -> Result<Prepared, GatewayError> {
+    match inv.integration.kind {
+        IntegrationKind::HttpProxy => http_proxy::prepare(inv).map(Prepared::Upstream),
+        IntegrationKind::Http => http::prepare(inv).map(Prepared::Upstream),
+        IntegrationKind::Mock => mock::prepare(inv),
+        // Lambda integrations need the Lambda host, which Tollgate does not have yet.
+        IntegrationKind::Aws | IntegrationKind::AwsProxy => {
+            tracing::warn!(api = %inv.stage.api_id, resource = %inv.method.resource_path, "Lambda integrations are not available yet");
+            Err(ErrorKind::ApiConfiguration.because("Lambda integrations are not available yet"))
+        }
+    }
+}
+
+/// The integration phase: calls the backend. Records how long it waited.
+pub async fn send(
+    prepared: Prepared,
+    client: &UpstreamClient,
+    integration: &CompiledIntegration,
+    cx: &mut RequestContext,
+) -> Result<IntegrationResponse, GatewayError> {
+    let request = match prepared {
+        Prepared::Mock { status } => {
+            return Ok(IntegrationResponse {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                headers: HeaderMap::new(),
+                body: UpstreamBody::buffered(Bytes::new()),
+                selector: status.to_string(),
+            })
+        }
+        Prepared::Upstream(request) => request,
+    };
+    let started = Instant::now();
+    let sent = client.send(request, integration.timeout).await;
+    cx.integration_latency = Some(started.elapsed());
+    let response = sent.map_err(|e| match e {
+        UpstreamError::TimedOut(_) => ErrorKind::IntegrationTimeout.because(e),
+        UpstreamError::Failed(io) => {
+            tracing::debug!(error = %io, "integration request failed");
+            ErrorKind::IntegrationFailure.because(io)
+        }
+    })?;
+    let (parts, body) = response.into_parts();
+    Ok(IntegrationResponse {
+        selector: parts.status.as_str().to_string(),
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
 }
 
 /// The integration request's parameters after `requestParameters` mapping.
@@ -87,16 +167,16 @@ pub struct MappedRequest {
 
 impl Invocation<'_> {
     /// The integration's HTTP method; `ANY` sends the client's own.
-    pub fn upstream_method(&self) -> Result<::http::Method, crate::error::GatewayError> {
+    pub fn upstream_method(&self) -> Result<::http::Method, GatewayError> {
         if self.integration.http_method == "ANY" {
             return Ok(self.request.method.clone());
         }
-        ::http::Method::from_bytes(self.integration.http_method.as_bytes())
-            .map_err(|_| crate::error::GatewayError::ApiConfiguration)
-    }
-
-    pub fn method_responses(&self) -> &BTreeMap<String, tollgate_model::method::MethodResponse> {
-        &self.method.method_responses
+        ::http::Method::from_bytes(self.integration.http_method.as_bytes()).map_err(|_| {
+            ErrorKind::ApiConfiguration.because(format_args!(
+                "integration HTTP method {:?}",
+                self.integration.http_method
+            ))
+        })
     }
 
     pub fn inputs(&self) -> Inputs<'_> {

@@ -8,7 +8,7 @@ use tollgate_vtl::{Params, RenderContext, Rendered, Template};
 
 use super::MethodRequest;
 use crate::compile::{CompiledStage, Passthrough, Templates};
-use crate::error::GatewayError;
+use crate::error::{ErrorKind, GatewayError};
 
 /// The MIME type of a header value without parameters; absent → `application/json`.
 pub fn media_type(value: Option<&str>) -> String {
@@ -44,7 +44,8 @@ pub fn select_request(
     match passthrough {
         Passthrough::WhenNoMatch => Ok(RequestMapping::Passthrough),
         Passthrough::WhenNoTemplates if templates.is_empty() => Ok(RequestMapping::Passthrough),
-        _ => Err(GatewayError::UnsupportedMediaType),
+        _ => Err(ErrorKind::UnsupportedMediaType
+            .because(format_args!("no request template for {content_type}"))),
     }
 }
 
@@ -104,7 +105,7 @@ pub fn render(
         })
         .map_err(|e| {
             tracing::warn!(error = %e, api = %stage.api_id, "mapping template failed");
-            GatewayError::ApiConfiguration
+            ErrorKind::ApiConfiguration.because(format_args!("mapping template: {e}"))
         })
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::error::GatewayError;
+use crate::error::{ErrorKind, GatewayError};
 
 /// Characters left as they are in a query component.
 const QUERY: &AsciiSet = &NON_ALPHANUMERIC
@@ -156,7 +156,10 @@ impl UriTemplate {
             }),
             None => UpstreamTarget::parse(&out),
         }
-        .ok_or(GatewayError::ApiConfiguration)?;
+        .ok_or_else(|| {
+            ErrorKind::ApiConfiguration
+                .because("the integration URI is not an http(s) URL once filled")
+        })?;
         let path = target.path_and_query.split('?').next().unwrap_or_default();
         // Values were encoded so that none can leave the template's literal
         // prefix; checked again here, where the request would leave.
@@ -165,7 +168,9 @@ impl UriTemplate {
             None => "",
         };
         if crate::path::escapes_its_prefix(path) || !path.starts_with(prefix) {
-            return Err(GatewayError::BadRequestPath);
+            return Err(ErrorKind::BadRequestPath.because(format_args!(
+                "the integration path {path:?} would leave {prefix:?}"
+            )));
         }
         Ok(target)
     }
@@ -218,6 +223,10 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     Some((host, port))
 }
 
+fn unclosed_placeholder() -> GatewayError {
+    ErrorKind::ApiConfiguration.because("an unclosed placeholder in the integration URI")
+}
+
 /// Replaces `${stageVariables.x}` and `{name}` placeholders in `template`.
 fn substitute(
     template: &str,
@@ -230,7 +239,7 @@ fn substitute(
         out.push_str(&rest[..start]);
         let tail = &rest[start..];
         if let Some(inner) = tail.strip_prefix("${stageVariables.") {
-            let end = inner.find('}').ok_or(GatewayError::ApiConfiguration)?;
+            let end = inner.find('}').ok_or_else(unclosed_placeholder)?;
             out.push_str(
                 stage_variables
                     .get(&inner[..end])
@@ -239,7 +248,7 @@ fn substitute(
             );
             rest = &inner[end + 1..];
         } else if let Some(inner) = tail.strip_prefix('{') {
-            let end = inner.find('}').ok_or(GatewayError::ApiConfiguration)?;
+            let end = inner.find('}').ok_or_else(unclosed_placeholder)?;
             let name = inner[..end].trim_end_matches('+');
             out.push_str(path_values.get(name).map(String::as_str).unwrap_or(""));
             rest = &inner[end + 1..];
@@ -278,13 +287,15 @@ mod tests {
         assert_eq!(fill("http://h", "b=2")?, "http://h/?b=2");
         assert_eq!(fill("https://h:8443#frag", "")?, "https://h:8443/");
         assert_eq!(
-            fill("${stageVariables.host}/x", "").err(),
-            Some(GatewayError::ApiConfiguration),
+            fill("${stageVariables.host}/x", "")
+                .map_err(|e| e.kind)
+                .err(),
+            Some(ErrorKind::ApiConfiguration),
             "no scheme once filled"
         );
         assert_eq!(
-            fill("http://h/{proxy} x", "").err(),
-            Some(GatewayError::ApiConfiguration)
+            fill("http://h/{proxy} x", "").map_err(|e| e.kind).err(),
+            Some(ErrorKind::ApiConfiguration)
         );
         assert_eq!(encode_query_part("a b/c"), "a%20b%2Fc");
         Ok(())
@@ -299,14 +310,18 @@ mod tests {
         };
         for escaping in ["../admin", "%2E%2E", "..\\admin", "a/../../b"] {
             assert_eq!(
-                fill("http://h/api/{proxy}", escaping).err(),
-                Some(GatewayError::BadRequestPath),
+                fill("http://h/api/{proxy}", escaping)
+                    .map_err(|e| e.kind)
+                    .err(),
+                Some(ErrorKind::BadRequestPath),
                 "{escaping}"
             );
         }
         assert_eq!(
-            fill("http://h/api/${stageVariables.up}", "").err(),
-            Some(GatewayError::BadRequestPath)
+            fill("http://h/api/${stageVariables.up}", "")
+                .map_err(|e| e.kind)
+                .err(),
+            Some(ErrorKind::BadRequestPath)
         );
         assert!(fill("http://h/api/{proxy}", "v1%2F..%2Fx").is_ok());
         assert!(fill("http://h/api/{proxy}", "v1.2/file.txt").is_ok());

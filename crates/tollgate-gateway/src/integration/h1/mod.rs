@@ -11,7 +11,6 @@
 //! shared with the server side, in `tollgate-http1`.
 
 mod body;
-mod codec;
 mod conn;
 mod pool;
 
@@ -19,14 +18,15 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Method, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Response, StatusCode, Version};
 use thread_local::ThreadLocal;
+use tollgate_http1::client::{self as codec, Framing, RequestTarget, ResponseHead};
 
 pub use body::UpstreamBody;
 pub use pool::ThreadPool;
+pub use tollgate_http1::client::{apply_header_rule, HeaderRule};
 
 use body::Reuse;
-use codec::{Framing, ResponseHead};
 use conn::Connection;
 
 use crate::integration::uri::UpstreamTarget;
@@ -41,28 +41,9 @@ pub struct UpstreamRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     /// Applied to each response header as it is parsed: its new name, or
-    /// None to drop it (HTTP_PROXY's rules for what reaches the client).
+    /// None to drop it (the caller's rules for what reaches its client).
     /// Framing is read from the headers as sent, before this applies.
     pub response_header_rule: Option<HeaderRule>,
-}
-
-/// What happens to a response header on its way to the client.
-pub type HeaderRule = fn(HeaderName) -> Option<HeaderName>;
-
-/// `rule` applied to every header of an already-parsed map, keeping order.
-pub fn apply_header_rule(headers: HeaderMap, rule: HeaderRule) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(headers.len());
-    // `into_iter` names a header once, then gives its further values unnamed.
-    let mut current = None;
-    for (name, value) in headers {
-        if let Some(name) = name {
-            current = rule(name);
-        }
-        if let Some(name) = &current {
-            out.append(name.clone(), value);
-        }
-    }
-    out
 }
 
 /// Why one attempt failed, and whether trying again is safe.
@@ -107,7 +88,11 @@ pub async fn send(
         response_header_rule,
     } = request;
     let mut wire = Vec::with_capacity(512 + body.len().min(codec::INLINE_BODY));
-    codec::encode_request(&mut wire, &method, &target, &headers, &body);
+    let request_target = RequestTarget {
+        path_and_query: &target.path_and_query,
+        authority: &target.origin.authority,
+    };
+    codec::encode_request(&mut wire, &method, request_target, &headers, &body);
     let body_apart = (body.len() > codec::INLINE_BODY).then_some(&body);
     let head_request = method == Method::HEAD;
     loop {

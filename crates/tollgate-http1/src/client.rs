@@ -1,15 +1,33 @@
-//! HTTP/1.1 on the wire to the upstream: the request head we write and the
-//! response head we parse, with the body framing it implies (RFC 9112 §6).
+//! The client side of HTTP/1.1 on the wire: the request head written to an
+//! upstream and the response head parsed from it, with the body framing it
+//! implies (RFC 9112 §6). The connection handling around it (pooling, TLS)
+//! is the caller's.
 
 use std::io;
 
+use crate::head::{invalid, put_header, FramingHeaders, HeaderSpans, MAX_HEAD, MAX_HEADERS};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode, Version};
-use tollgate_http1::head::{
-    invalid, put_header, FramingHeaders, HeaderSpans, MAX_HEAD, MAX_HEADERS,
-};
 
-use crate::integration::uri::UpstreamTarget;
+/// What happens to a response header as it is parsed: its new name, or
+/// None to drop it. The caller's rules (a proxy's), not HTTP's.
+pub type HeaderRule = fn(http::HeaderName) -> Option<http::HeaderName>;
+
+/// `rule` applied to every header of an already-parsed map, keeping order.
+pub fn apply_header_rule(headers: HeaderMap, rule: HeaderRule) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    // `into_iter` names a header once, then gives its further values unnamed.
+    let mut current = None;
+    for (name, value) in headers {
+        if let Some(name) = name {
+            current = rule(name);
+        }
+        if let Some(name) = &current {
+            out.append(name.clone(), value);
+        }
+    }
+    out
+}
 
 /// Headers a response usually stays within.
 const FEW_HEADERS: usize = 24;
@@ -17,13 +35,21 @@ const FEW_HEADERS: usize = 24;
 /// Bodies up to this size go out in the same write as the head.
 pub const INLINE_BODY: usize = 16 * 1024;
 
+/// Where a request goes: its origin-form target and the authority that is
+/// its `Host` unless the headers name one.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTarget<'a> {
+    pub path_and_query: &'a str,
+    pub authority: &'a str,
+}
+
 /// Writes the request line and headers (and the body when it is small) into
-/// `out`. `Host` is the target's authority unless a mapping set one;
+/// `out`. `Host` is the target's authority unless the headers set one;
 /// `Content-Length` is always ours.
 pub fn encode_request(
     out: &mut Vec<u8>,
     method: &Method,
-    target: &UpstreamTarget,
+    target: RequestTarget<'_>,
     headers: &HeaderMap,
     body: &Bytes,
 ) {
@@ -32,7 +58,7 @@ pub fn encode_request(
     out.extend_from_slice(target.path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     if !headers.contains_key(http::header::HOST) {
-        put_header(out, b"host", target.origin.authority.as_bytes());
+        put_header(out, b"host", target.authority.as_bytes());
     }
     for (name, value) in headers {
         if name != http::header::CONTENT_LENGTH {
@@ -79,7 +105,7 @@ pub struct ResponseHead {
 pub fn parse_response_head(
     buf: &mut BytesMut,
     head_request: bool,
-    header_rule: Option<super::HeaderRule>,
+    header_rule: Option<HeaderRule>,
 ) -> io::Result<Option<ResponseHead>> {
     if buf.is_empty() {
         return Ok(None);
@@ -183,8 +209,11 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
-    fn target() -> UpstreamTarget {
-        UpstreamTarget::parse("http://up:8000/api/jobs?limit=2").expect("valid target")
+    fn target() -> RequestTarget<'static> {
+        RequestTarget {
+            path_and_query: "/api/jobs?limit=2",
+            authority: "up:8000",
+        }
     }
 
     #[test]
@@ -194,7 +223,7 @@ mod tests {
         headers.insert("content-length", HeaderValue::from_static("999"));
         let mut out = Vec::new();
         let body = Bytes::from_static(b"{\"a\":1}");
-        encode_request(&mut out, &Method::POST, &target(), &headers, &body);
+        encode_request(&mut out, &Method::POST, target(), &headers, &body);
         assert_eq!(
             String::from_utf8_lossy(&out),
             "POST /api/jobs?limit=2 HTTP/1.1\r\nhost: up:8000\r\nauthorization: Bearer k\r\n\
@@ -204,7 +233,7 @@ mod tests {
         encode_request(
             &mut out,
             &Method::GET,
-            &target(),
+            target(),
             &HeaderMap::new(),
             &Bytes::new(),
         );
@@ -216,7 +245,7 @@ mod tests {
         encode_request(
             &mut out,
             &Method::PUT,
-            &target(),
+            target(),
             &HeaderMap::new(),
             &Bytes::new(),
         );

@@ -1,17 +1,52 @@
-//! The non-proxy response path shared by HTTP and MOCK: select the integration
-//! response, map its parameters, render its template, check the method response
-//! (`spec/aws-apigw.md` §6.4).
+//! The integration-response and method-response phases: what the client
+//! gets from the integration's answer, once, for every integration type.
+//! Proxy integrations pass the answer through (streamed); the others select
+//! an integration response, map its parameters, render its template and
+//! check the method response (`spec/aws-apigw.md` §6.4).
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::BodyExt;
 
-use super::client::set_header;
-use super::templates::{params_of, render, select_response};
-use super::Invocation;
-use crate::compile::CompiledResponse;
-use crate::error::GatewayError;
-use crate::mapping::{Inputs, Target};
+use crate::compile::{CompiledResponse, IntegrationKind};
+use crate::error::{ErrorKind, GatewayError};
+use crate::integration::templates::{params_of, render, select_response};
+use crate::integration::{http_proxy, IntegrationResponse, Invocation};
+use crate::mapping::{set_header, Inputs, Target};
 use crate::response::{full, Body};
+
+/// Largest integration response a mapping reads (API Gateway's payload limit).
+const MAX_RESPONSE: usize = 10 * 1024 * 1024;
+
+/// The method response made of the integration's answer.
+pub async fn respond(
+    inv: &Invocation<'_>,
+    raw: IntegrationResponse,
+) -> Result<Response<Body>, GatewayError> {
+    match inv.integration.kind {
+        IntegrationKind::HttpProxy | IntegrationKind::AwsProxy => {
+            Ok(http_proxy::method_response(raw))
+        }
+        IntegrationKind::Http | IntegrationKind::Mock | IntegrationKind::Aws => {
+            let IntegrationResponse {
+                headers,
+                body,
+                selector,
+                ..
+            } = raw;
+            let body = http_body_util::Limited::new(body, MAX_RESPONSE)
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .map_err(|e| {
+                    ErrorKind::IntegrationFailure
+                        .because(format_args!("reading the integration response: {e}"))
+                })?;
+            let content_type = headers.get(http::header::CONTENT_TYPE).cloned();
+            method_response(inv, &selector, &headers, &body, content_type.as_ref())
+        }
+    }
+}
 
 /// The integration response whose pattern matches `selector` (a status code,
 /// or MOCK's statusCode), else the default one.
@@ -26,24 +61,34 @@ pub fn select<'r>(
 }
 
 /// Builds the method response from the integration's answer.
-pub fn method_response(
+fn method_response(
     inv: &Invocation<'_>,
     selector: &str,
     upstream_headers: &HeaderMap,
     upstream_body: &Bytes,
     upstream_content_type: Option<&HeaderValue>,
 ) -> Result<Response<Body>, GatewayError> {
-    let selected =
-        select(&inv.integration.responses, selector).ok_or(GatewayError::ApiConfiguration)?;
-    let declared = inv.method_responses().contains_key(&selected.status_code);
+    let selected = select(&inv.integration.responses, selector).ok_or_else(|| {
+        ErrorKind::ApiConfiguration
+            .because(format_args!("no integration response matches {selector:?}"))
+    })?;
+    let declared = inv
+        .method
+        .method_responses
+        .contains_key(&selected.status_code);
     if !declared {
         // AWS: no method response for the selected status is a configuration error.
-        return Err(GatewayError::ApiConfiguration);
+        return Err(ErrorKind::ApiConfiguration.because(format_args!(
+            "no method response for status {}",
+            selected.status_code
+        )));
     }
-    let mut status: u16 = selected
-        .status_code
-        .parse()
-        .map_err(|_| GatewayError::ApiConfiguration)?;
+    let mut status: u16 = selected.status_code.parse().map_err(|_| {
+        ErrorKind::ApiConfiguration.because(format_args!(
+            "integration response status {:?}",
+            selected.status_code
+        ))
+    })?;
     let mut headers = HeaderMap::new();
     let inputs = Inputs {
         path_params: &inv.request.path_params,
@@ -93,8 +138,9 @@ pub fn method_response(
         binary_response(inv, &headers),
     )?;
     let mut response = Response::new(full(body));
-    *response.status_mut() =
-        StatusCode::from_u16(status).map_err(|_| GatewayError::ApiConfiguration)?;
+    *response.status_mut() = StatusCode::from_u16(status).map_err(|_| {
+        ErrorKind::ApiConfiguration.because(format_args!("response status {status}"))
+    })?;
     *response.headers_mut() = headers;
     Ok(response)
 }
@@ -102,12 +148,12 @@ pub fn method_response(
 /// Whether the method response is binary: its content type, or the client's
 /// first Accept type, is one of the API's binaryMediaTypes.
 fn binary_response(inv: &Invocation<'_>, headers: &HeaderMap) -> bool {
-    let content_type = super::templates::media_type(
+    let content_type = crate::integration::templates::media_type(
         headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     );
-    let accept = super::templates::media_type(
+    let accept = crate::integration::templates::media_type(
         inv.request
             .headers
             .get(http::header::ACCEPT)
@@ -129,11 +175,13 @@ pub fn convert(
     let engine = base64::engine::general_purpose::STANDARD;
     match handling {
         Some(ContentHandling::ConvertToBinary) => {
-            let text = std::str::from_utf8(&body).map_err(|_| GatewayError::ApiConfiguration)?;
+            let not_base64 =
+                || ErrorKind::ApiConfiguration.because("CONVERT_TO_BINARY: payload is not base64");
+            let text = std::str::from_utf8(&body).map_err(|_| not_base64())?;
             engine
                 .decode(text.trim())
                 .map(Bytes::from)
-                .map_err(|_| GatewayError::ApiConfiguration)
+                .map_err(|_| not_base64())
         }
         Some(ContentHandling::ConvertToText) if is_binary => Ok(Bytes::from(engine.encode(&body))),
         _ => Ok(body),
