@@ -96,6 +96,11 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// The data plane, for observers registered before serving (tests, tools).
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.app.gateway.clone()
+    }
+
     pub fn public_addr(&self) -> Option<std::net::SocketAddr> {
         self.public_listener
             .as_ref()
