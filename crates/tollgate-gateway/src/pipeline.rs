@@ -115,6 +115,11 @@ async fn phases(
     if head_size(&request) > MAX_REQUEST_HEAD {
         return Err(ErrorKind::RequestHeadTooLarge.into());
     }
+    // A body declared past the payload limit is refused at the door, as
+    // AWS's front end does, before anything else looks at the request.
+    if declared_length(request.headers()).is_some_and(|len| len > MAX_PAYLOAD) {
+        return Err(ErrorKind::RequestTooLarge.into());
+    }
     let test_invoke = matches!(source, StageSource::TestInvoke(_));
 
     // 1. resolve: one atomic load; the request keeps this stage to the end,
@@ -302,11 +307,7 @@ async fn read_body(
     headers: &http::HeaderMap,
     held: &mut Held,
 ) -> Result<Bytes, GatewayError> {
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_PAYLOAD) {
+    if declared_length(headers).is_some_and(|len| len > MAX_PAYLOAD) {
         return Err(ErrorKind::RequestTooLarge.into());
     }
     let body = match body.into_buffered() {
@@ -348,6 +349,14 @@ async fn read_body(
     }
     held.body_permit = permit;
     Ok(collected.freeze())
+}
+
+/// The body length the request's head declares.
+fn declared_length(headers: &http::HeaderMap) -> Option<usize> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
 }
 
 /// What a failed body read means for the client (`RequestBody`'s kinds).
