@@ -134,3 +134,45 @@ def test_errors_on_unknown_route_are_aws_shaped(server):
     assert r.status_code in (403, 404), r.text
     assert r.headers.get("x-amzn-ErrorType"), r.headers
     assert r.headers.get("x-amzn-RequestId"), r.headers
+
+
+def _iam_mock_api(apigw):
+    """A deployed API whose GET /whoami needs AWS_IAM and shows $context.identity."""
+    api_id = apigw.create_rest_api(name="iam-method")["id"]
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    res = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="whoami")["id"]
+    apigw.put_method(restApiId=api_id, resourceId=res, httpMethod="POST", authorizationType="AWS_IAM")
+    apigw.put_integration(restApiId=api_id, resourceId=res, httpMethod="POST", type="MOCK",
+                          requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_method_response(restApiId=api_id, resourceId=res, httpMethod="POST", statusCode="200")
+    apigw.put_integration_response(
+        restApiId=api_id, resourceId=res, httpMethod="POST", statusCode="200",
+        responseTemplates={"application/json":
+                           '{"caller":"$context.identity.caller","userArn":"$context.identity.userArn"}'})
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    return api_id
+
+
+def test_aws_iam_methods_verify_botocores_execute_api_signature(server, apigw):
+    """An AWS_IAM method called unsigned, wrongly signed and signed with
+    botocore's SigV4 for service execute-api (as boto3 and awscurl sign)."""
+    api_id = _iam_mock_api(apigw)
+    url = f"{server.endpoint}/_aws/execute-api/{api_id}/prod/whoami"
+    body = b'{"prompt":"hi"}'
+
+    def call(creds=None, service="execute-api", tamper=None):
+        req = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+        if creds is not None:
+            SigV4Auth(creds, service, REGION).add_auth(req)
+        return requests.post(url, data=tamper if tamper is not None else body, headers=dict(req.headers),
+                             timeout=10)
+
+    assert_aws_error(call(), 403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    assert_aws_error(call(Credentials(ACCESS_KEY, "wrong-secret")), 403, "InvalidSignatureException",
+                     "The request signature we calculated does not match")
+    assert_aws_error(call(Credentials("AKIDNOBODY", "x")), 403, "UnrecognizedClientException")
+    assert_aws_error(call(GOOD, service="apigateway"), 403, "InvalidSignatureException", "execute-api")
+    assert_aws_error(call(GOOD, tamper=b'{"prompt":"other"}'), 403, "InvalidSignatureException")
+    ok = call(GOOD)
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"caller": ACCESS_KEY, "userArn": f"arn:aws:iam::000000000000:user/{ACCESS_KEY}"}
