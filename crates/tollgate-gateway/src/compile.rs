@@ -36,7 +36,6 @@ pub struct CompiledStage {
     /// Lower-cased; `*/*` and `image/*` style wildcards allowed.
     pub binary_media_types: Vec<String>,
     pub api_key_source: String,
-    pub tracing_enabled: bool,
 }
 
 #[derive(Debug)]
@@ -299,7 +298,6 @@ pub fn compile(
             .map(|t| t.to_ascii_lowercase())
             .collect(),
         api_key_source: deployment.api.api_key_source.clone(),
-        tracing_enabled: stage.tracing_enabled,
     }
 }
 

@@ -11,7 +11,7 @@ pub mod clock;
 mod compile;
 mod context;
 pub mod error;
-pub mod integration;
+mod integration;
 mod integration_response;
 pub mod invoke;
 mod mapping;
@@ -19,11 +19,23 @@ pub mod outcome;
 mod path;
 mod pipeline;
 mod quota;
-pub mod response;
+mod response;
 mod router;
 pub mod test_invoke;
 mod throttle;
 mod usage_plans;
+
+/// The upstream HTTP client the integrations use (HTTP/1.1 pooled per
+/// thread, TLS, h2c), for the binary's configuration and for tests.
+pub mod upstream {
+    pub use crate::integration::client::{TlsSetupError, UpstreamClient, UpstreamError};
+    pub use crate::integration::h1::{UpstreamBody, UpstreamRequest};
+    pub use crate::integration::uri::{Origin, UpstreamTarget};
+
+    /// HTTP_PROXY's rule for the upstream's response headers (tests of the client).
+    #[cfg(feature = "test-support")]
+    pub use crate::integration::http_proxy::client_response_header;
+}
 
 // FxHash: these maps are built from the configuration, never from request input.
 use rustc_hash::FxHashMap as HashMap;
@@ -46,6 +58,7 @@ pub use crate::integration::client::UpstreamClient;
 pub use crate::invoke::InvokeTarget;
 pub use crate::outcome::{ObservedBody, Observer, Outcome};
 pub use crate::pipeline::MAX_PAYLOAD;
+pub use crate::response::REQUEST_ID;
 
 /// Stages by api id, then stage name (nested so a lookup borrows, never allocates).
 type Deployed = HashMap<String, HashMap<String, Arc<CompiledStage>>>;

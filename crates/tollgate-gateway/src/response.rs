@@ -195,7 +195,6 @@ mod tests {
             gateway_responses: Default::default(),
             binary_media_types: vec![],
             api_key_source: "HEADER".into(),
-            tracing_enabled: false,
         };
         let context =
             serde_json::json!({"requestId": "r1", "error": {"messageString": "\"Forbidden\""}});

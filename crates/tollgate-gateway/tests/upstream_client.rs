@@ -10,10 +10,8 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tollgate_gateway::integration::client::UpstreamError;
-use tollgate_gateway::integration::h1::UpstreamRequest;
-use tollgate_gateway::integration::http_proxy::client_response_header;
-use tollgate_gateway::integration::uri::UpstreamTarget;
+use tollgate_gateway::upstream::{client_response_header, UpstreamError, UpstreamRequest};
+use tollgate_gateway::upstream::UpstreamTarget;
 use tollgate_gateway::UpstreamClient;
 
 /// What the scripted server does with one request.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use tollgate_aws::sigv4::Credentials;
-use tollgate_gateway::integration::uri::Origin;
+use tollgate_gateway::upstream::Origin;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
 pub const DEFAULT_DATA_DIR: &str = ".tollgate";

@@ -39,7 +39,7 @@ pub async fn handle(
         let request_id = req
             .headers()
             // A constant name: a `&str` one is parsed again on every lookup.
-            .get(tollgate_gateway::response::REQUEST_ID)
+            .get(tollgate_gateway::REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
             .map_or_else(new_request_id, str::to_string);

@@ -126,10 +126,6 @@ impl UriTemplate {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-
     /// The target for one request. `path_values` are raw (already encoded)
     /// path texts by name; `query` is appended (encoded) after any query the
     /// template has.
@@ -331,7 +327,6 @@ mod tests {
     fn parses_a_fixed_origin_once() {
         let template = UriTemplate::new("http://up:8000/api/{proxy}");
         assert!(template.fixed.is_some());
-        assert_eq!(template.as_str(), "http://up:8000/api/{proxy}");
         assert!(UriTemplate::new("http://${stageVariables.host}/x")
             .fixed
             .is_none());
