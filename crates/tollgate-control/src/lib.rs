@@ -8,12 +8,16 @@
 
 mod ops;
 mod pagination;
+pub mod query;
 mod request;
 mod router;
 
 use std::sync::{Arc, Mutex};
 
 pub use request::{ControlRequest, Reply};
+
+/// The function a Lambda path or member names (a name, an ARN, `:$LATEST`).
+pub use ops::lambda::function_name as lambda_function_name;
 use tollgate_model::{ApiError, Change, State};
 use tollgate_store::Store;
 
@@ -99,6 +103,75 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Records what the Lambda host made of a function's latest revision:
+    /// `Active`, or `Failed` with the reason. A newer revision (changed
+    /// meanwhile) is left as it is. Listeners are called, as for any change.
+    pub fn record_function_state(
+        &self,
+        name: &str,
+        revision_id: &str,
+        outcome: Result<(), String>,
+    ) -> Result<(), tollgate_store::StoreError> {
+        let mut state = self.lock_state();
+        let Some(doc) = state.functions.get(name) else {
+            return Ok(());
+        };
+        if doc.configuration.revision_id != revision_id {
+            return Ok(());
+        }
+        let mut doc = doc.as_ref().clone();
+        let c = &mut doc.configuration;
+        match outcome {
+            Ok(()) => {
+                c.state = "Active".into();
+                c.state_reason = None;
+                c.state_reason_code = None;
+                c.last_update_status = "Successful".into();
+                c.last_update_status_reason = None;
+                c.last_update_status_reason_code = None;
+            }
+            Err(reason) => {
+                c.state = "Failed".into();
+                c.state_reason = Some(reason.clone());
+                c.state_reason_code = Some("InvalidRuntime".into());
+                c.last_update_status = "Failed".into();
+                c.last_update_status_reason = Some(reason);
+                c.last_update_status_reason_code = Some("InvalidRuntime".into());
+            }
+        }
+        if state.functions.get(name).is_some_and(|d| **d == doc) {
+            return Ok(());
+        }
+        let changes = [tollgate_model::Change::Function(
+            name.to_string(),
+            Some(Arc::new(doc)),
+        )];
+        self.store.commit(&changes)?;
+        state.apply(&changes);
+        for listener in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            listener(&state, &changes);
+        }
+        Ok(())
+    }
+
+    /// One Lambda function as it is now.
+    pub fn function(&self, name: &str) -> Option<Arc<tollgate_model::lambda::FunctionDoc>> {
+        self.lock_state().functions.get(name).cloned()
+    }
+
+    /// A function's code zip, from the store.
+    pub fn function_code(
+        &self,
+        code_id: &str,
+    ) -> Result<Option<Vec<u8>>, tollgate_store::StoreError> {
+        self.store.code(code_id)
+    }
+
     /// One API as it is now (not as deployed): TestInvokeMethod runs against it.
     pub fn rest_api(&self, id: &str) -> Option<Arc<tollgate_model::state::RestApiDoc>> {
         self.lock_state().rest_apis.get(id).cloned()
@@ -108,6 +181,62 @@ impl ControlPlane {
         // Operations never leave the state half-changed (changes apply only
         // after commit, without panicking paths), so a poisoned lock is safe.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs one query-protocol operation (IAM, STS): the inside of its
+    /// `<{Action}Result>` element. Blocking: call it off the async runtime.
+    pub fn handle_query(
+        &self,
+        request: &query::QueryRequest<'_>,
+        caller: &str,
+    ) -> Result<query::QueryReply, ApiError> {
+        let handler = query::handler(request.service, request.action()).ok_or_else(|| {
+            ApiError::new(
+                tollgate_model::ErrorCode::Other {
+                    name: "InvalidAction",
+                    status: 400,
+                },
+                format!(
+                    "Could not find operation {} for version {}",
+                    request.action(),
+                    request.get("Version").unwrap_or_default()
+                ),
+            )
+        })?;
+        let mut state = self.lock_state();
+        let mut op = query::QueryOp {
+            state: &state,
+            req: request,
+            config: &self.config,
+            now: tollgate_model::time::now_epoch_seconds(),
+            caller,
+            changes: Vec::new(),
+        };
+        let reply = handler(&mut op)?;
+        let changes = op.changes;
+        self.commit_and_apply(&mut state, changes)?;
+        Ok(reply)
+    }
+
+    /// Makes `changes` durable, applies them and tells the listeners.
+    fn commit_and_apply(&self, state: &mut State, changes: Vec<Change>) -> Result<(), ApiError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.store.commit(&changes).map_err(|e| {
+            tracing::error!(error = %e, "store commit failed");
+            ApiError::internal()
+        })?;
+        state.apply(&changes);
+        for listener in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            listener(state, &changes);
+        }
+        Ok(())
     }
 
     /// Runs one API Gateway operation. Blocking: call it off the async runtime.
@@ -124,21 +253,7 @@ impl ControlPlane {
         };
         let reply = handler(&mut op)?;
         let changes: Vec<Change> = op.changes;
-        if !changes.is_empty() {
-            self.store.commit(&changes).map_err(|e| {
-                tracing::error!(error = %e, "store commit failed");
-                ApiError::internal()
-            })?;
-            state.apply(&changes);
-            for listener in self
-                .listeners
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-            {
-                listener(&state, &changes);
-            }
-        }
+        self.commit_and_apply(&mut state, changes)?;
         Ok(reply)
     }
 }

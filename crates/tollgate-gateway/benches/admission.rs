@@ -94,7 +94,10 @@ fn next_key(c: &mut Criterion) {
             .collect();
         let mut next = 0;
         group.bench_with_input(
-            BenchmarkId::new("key+throttle+quota, next key", format!("{keys} keys/{plans} plans")),
+            BenchmarkId::new(
+                "key+throttle+quota, next key",
+                format!("{keys} keys/{plans} plans"),
+            ),
             &keys,
             |b, _| {
                 b.iter(|| {

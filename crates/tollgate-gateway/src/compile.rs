@@ -88,6 +88,9 @@ pub struct CompiledIntegration {
     pub needs_context: bool,
     /// `contentHandling` of the integration request.
     pub content_handling: Option<ContentHandling>,
+    /// AWS and AWS_PROXY: the Lambda function the URI names (its ARN,
+    /// stage variables unresolved).
+    pub function: Option<String>,
 }
 
 /// Base64 conversion between binary and text payloads (`contentHandling`).
@@ -195,6 +198,14 @@ fn compile_integration(i: &Integration) -> Result<CompiledIntegration, String> {
         responses,
         needs_context,
         content_handling: content_handling(i.content_handling.as_deref()),
+        function: match kind {
+            IntegrationKind::Aws | IntegrationKind::AwsProxy => i
+                .uri
+                .as_deref()
+                .and_then(crate::integration::lambda::function_of_uri)
+                .map(str::to_string),
+            _ => None,
+        },
     })
 }
 

@@ -45,6 +45,8 @@ pub struct RequestContext {
     pub integration_latency: Option<std::time::Duration>,
     /// The request body's length, once read.
     pub bytes_in: u64,
+    /// The port the client called (`X-Forwarded-Port`).
+    pub local_port: u16,
 }
 
 /// The signer of an `AWS_IAM` request, as `$context.identity` shows it.
@@ -93,6 +95,7 @@ impl RequestContext {
             caller: None,
             integration_latency: None,
             bytes_in: 0,
+            local_port: 80,
         }
     }
 

@@ -39,6 +39,9 @@ pub enum ErrorKind {
     IntegrationTimeout,
     /// The integration could not be reached or answered garbage.
     IntegrationFailure,
+    /// A Lambda proxy integration's function failed or answered something
+    /// that is not a proxy response (AWS answers 502).
+    BadLambdaResponse,
     /// The API's own configuration is wrong (bad template, no integration response, …).
     ApiConfiguration,
 }
@@ -103,7 +106,9 @@ impl ErrorKind {
             ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
             ErrorKind::Overloaded => "Service Unavailable",
             ErrorKind::IntegrationTimeout => "Endpoint request timed out",
-            ErrorKind::IntegrationFailure | ErrorKind::ApiConfiguration => "Internal server error",
+            ErrorKind::IntegrationFailure
+            | ErrorKind::ApiConfiguration
+            | ErrorKind::BadLambdaResponse => "Internal server error",
         })
     }
 
@@ -113,7 +118,7 @@ impl ErrorKind {
             ErrorKind::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
             // No type of their own: the DEFAULT of their class renders them.
             ErrorKind::UnknownStage | ErrorKind::RequestHeadTooLarge => "DEFAULT_4XX",
-            ErrorKind::Overloaded => "DEFAULT_5XX",
+            ErrorKind::Overloaded | ErrorKind::BadLambdaResponse => "DEFAULT_5XX",
             ErrorKind::InvalidApiKey => "INVALID_API_KEY",
             ErrorKind::Signature(e) => match **e {
                 SigV4Error::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
@@ -147,9 +152,10 @@ impl ErrorKind {
             "DEFAULT_4XX"
         };
         match self {
-            ErrorKind::UnknownStage | ErrorKind::RequestHeadTooLarge | ErrorKind::Overloaded => {
-                [None, Some(class)]
-            }
+            ErrorKind::UnknownStage
+            | ErrorKind::RequestHeadTooLarge
+            | ErrorKind::Overloaded
+            | ErrorKind::BadLambdaResponse => [None, Some(class)],
             _ => [Some(self.response_type()), Some(class)],
         }
     }
@@ -168,6 +174,7 @@ impl ErrorKind {
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => 400,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Overloaded => 503,
+            ErrorKind::BadLambdaResponse => 502,
             ErrorKind::IntegrationTimeout => 504,
             // AWS documents 504 for INTEGRATION_FAILURE but answers an unreachable
             // HTTP backend with 500 (spec §2.3, observed); Tollgate follows what AWS sends.
@@ -194,7 +201,8 @@ impl ErrorKind {
             ErrorKind::Overloaded => "ServiceUnavailableException",
             ErrorKind::IntegrationTimeout
             | ErrorKind::IntegrationFailure
-            | ErrorKind::ApiConfiguration => "InternalServerErrorException",
+            | ErrorKind::ApiConfiguration
+            | ErrorKind::BadLambdaResponse => "InternalServerErrorException",
         }
     }
 
@@ -220,9 +228,9 @@ impl ErrorKind {
             ErrorKind::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
             ErrorKind::Overloaded => r#"{"message":"Service Unavailable"}"#,
             ErrorKind::IntegrationTimeout => r#"{"message": "Endpoint request timed out"}"#,
-            ErrorKind::IntegrationFailure | ErrorKind::ApiConfiguration => {
-                r#"{"message": "Internal server error"}"#
-            }
+            ErrorKind::IntegrationFailure
+            | ErrorKind::ApiConfiguration
+            | ErrorKind::BadLambdaResponse => r#"{"message": "Internal server error"}"#,
         })
     }
 

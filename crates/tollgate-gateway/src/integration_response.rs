@@ -11,12 +11,50 @@ use http_body_util::BodyExt;
 use crate::compile::{CompiledResponse, IntegrationKind};
 use crate::error::{ErrorKind, GatewayError};
 use crate::integration::templates::{params_of, render, select_response};
-use crate::integration::{http_proxy, IntegrationResponse, Invocation};
+use crate::integration::{http_proxy, lambda, IntegrationResponse, Invocation};
 use crate::mapping::{set_header, Inputs, Target};
 use crate::response::{full, Body};
 
 /// Largest integration response a mapping reads (API Gateway's payload limit).
 const MAX_RESPONSE: usize = 10 * 1024 * 1024;
+
+/// The method response of an AWS_PROXY integration: the function's proxy
+/// response, or 502 for a function error or a malformed answer.
+async fn lambda_proxy_response(
+    inv: &Invocation<'_>,
+    raw: IntegrationResponse,
+) -> Result<Response<Body>, GatewayError> {
+    let body = raw
+        .body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    if raw.function_error {
+        let message = lambda::error_message(&body);
+        tracing::warn!(api = %inv.stage.api_id, resource = %inv.method.resource_path, error = %message, "Lambda function error in a proxy integration");
+        return Err(
+            ErrorKind::BadLambdaResponse.because(format_args!("Lambda function error: {message}"))
+        );
+    }
+    let accept = crate::integration::templates::media_type(
+        inv.request
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (status, headers, body) = lambda::proxy_response(&body, |content_type| {
+        let content_type = crate::integration::templates::media_type(Some(content_type));
+        inv.stage.is_binary(&content_type) || inv.stage.is_binary(&accept)
+    })
+    .inspect_err(|e| {
+        tracing::warn!(api = %inv.stage.api_id, resource = %inv.method.resource_path, cause = ?e.cause, "Lambda proxy response refused");
+    })?;
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
 
 /// The method response made of the integration's answer.
 pub async fn respond(
@@ -24,9 +62,8 @@ pub async fn respond(
     raw: IntegrationResponse,
 ) -> Result<Response<Body>, GatewayError> {
     match inv.integration.kind {
-        IntegrationKind::HttpProxy | IntegrationKind::AwsProxy => {
-            Ok(http_proxy::method_response(raw))
-        }
+        IntegrationKind::HttpProxy => Ok(http_proxy::method_response(raw)),
+        IntegrationKind::AwsProxy => lambda_proxy_response(inv, raw).await,
         IntegrationKind::Http | IntegrationKind::Mock | IntegrationKind::Aws => {
             let IntegrationResponse {
                 headers,

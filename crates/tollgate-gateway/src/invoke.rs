@@ -11,6 +11,8 @@ pub struct InvokeTarget {
     pub path: String,
     /// The host the client called (`$context.domainName`).
     pub domain_name: String,
+    /// The port the client called (the Host header's, else 80).
+    pub port: u16,
 }
 
 /// Splits `{stage}/rest` (a leading `/` allowed) into the stage and `/rest`:
@@ -67,11 +69,17 @@ pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
         let path = if tail.is_empty() { "/" } else { tail };
         (api_id, stage, path)
     };
+    let port = host
+        .get(hostname.len()..)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(80);
     Some(InvokeTarget {
         api_id: api_id.to_string(),
         stage: stage.to_string(),
         path: path.to_string(),
         domain_name: hostname.to_string(),
+        port,
     })
 }
 

@@ -55,6 +55,7 @@ use crate::throttle::BucketRegistry;
 
 pub use crate::authorize::IamCredentials;
 pub use crate::integration::client::UpstreamClient;
+pub use crate::integration::lambda::{FunctionInvoker, FunctionResult, InvokeFailure};
 pub use crate::invoke::InvokeTarget;
 pub use crate::outcome::{ObservedBody, Observer, Outcome};
 pub use crate::pipeline::MAX_PAYLOAD;
@@ -115,6 +116,8 @@ pub struct Gateway {
     /// Stage method buckets, kept across recompiles.
     stage_buckets: BucketRegistry,
     observers: ArcSwap<Vec<Arc<dyn Observer>>>,
+    /// Runs Lambda integrations' functions.
+    functions: Option<Arc<dyn FunctionInvoker>>,
 }
 
 impl Gateway {
@@ -132,7 +135,14 @@ impl Gateway {
             usage_plans: UsagePlans::new(clock),
             stage_buckets: BucketRegistry::default(),
             observers: ArcSwap::from_pointee(Vec::new()),
+            functions: None,
         }
+    }
+
+    /// Runs AWS and AWS_PROXY integrations' functions with `invoker`.
+    pub fn with_function_invoker(mut self, invoker: Arc<dyn FunctionInvoker>) -> Gateway {
+        self.functions = Some(invoker);
+        self
     }
 
     /// Uses `client` for integrations (e.g. one trusting extra CA certificates).

@@ -85,6 +85,7 @@ pub(crate) async fn run(
     cx.api_id = target.api_id;
     cx.stage = target.stage;
     cx.path = target.path;
+    cx.local_port = target.port;
     cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
     if let Some(trace) = request
         .headers()
@@ -185,6 +186,7 @@ async fn phases(
         headers: parts.headers,
         path_params,
         body,
+        extensions: parts.extensions,
     };
     ex.cx.ensure_trace_id();
     let outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
@@ -231,7 +233,11 @@ async fn integrate(
         integration::prepare(&inv)?
     };
     // 10. integration
-    let raw = integration::send(prepared, &gateway.client, integration, cx).await?;
+    let backends = integration::Backends {
+        client: &gateway.client,
+        functions: gateway.functions.as_deref(),
+    };
+    let raw = integration::send(prepared, &backends, integration, cx).await?;
     // 11. integration response and method response
     let inv = Invocation {
         stage,

@@ -130,6 +130,7 @@ pub async fn test_invoke(
         stage: stage.stage_name.clone(),
         path: crate::path::remove_dot_segments(&path).into_owned(),
         domain_name: "testinvoke.execute-api".into(),
+        port: 443,
     };
     let peer: SocketAddr = ([127, 0, 0, 1], 0).into();
     let started = Instant::now();

@@ -10,8 +10,8 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tollgate_gateway::upstream::{client_response_header, UpstreamError, UpstreamRequest};
 use tollgate_gateway::upstream::UpstreamTarget;
+use tollgate_gateway::upstream::{client_response_header, UpstreamError, UpstreamRequest};
 use tollgate_gateway::UpstreamClient;
 
 /// What the scripted server does with one request.

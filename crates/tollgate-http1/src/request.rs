@@ -38,6 +38,25 @@ pub struct RequestHead {
     pub expect_continue: bool,
 }
 
+/// The request head's bytes as the client sent them (in the request's
+/// extensions): header names keep their case here.
+#[derive(Debug, Clone)]
+pub struct RawHead(pub bytes::Bytes);
+
+impl RawHead {
+    /// Each header's name as sent, in order (values as `HeaderMap` has them).
+    pub fn names(&self) -> Vec<String> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut slots);
+        match parsed.parse(&self.0) {
+            Ok(httparse::Status::Complete(_)) => {
+                parsed.headers.iter().map(|h| h.name.to_string()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Why a head was refused; the connection closes after the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeadError {
@@ -121,6 +140,9 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Hea
             Some(n) => BodyFraming::Length(n),
         }
     };
+    // The head as sent, for whoever needs the headers' names in the case
+    // the client wrote them (the `HeaderMap` lowercases them).
+    request.extensions_mut().insert(RawHead(head));
     Ok(Some(RequestHead {
         request,
         framing,
@@ -153,6 +175,20 @@ mod tests {
         assert_eq!(head.framing, BodyFraming::Length(3));
         assert!(head.keep_alive && !head.expect_continue);
         assert_eq!(&buf[..], b"abcGET");
+        let names = head
+            .request
+            .extensions()
+            .get::<RawHead>()
+            .map(RawHead::names);
+        assert_eq!(
+            names,
+            Some(vec![
+                "Host".to_string(),
+                "Content-Length".to_string(),
+                "X-Two".to_string(),
+                "x-two".to_string()
+            ])
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! process group: a timed-out handler cannot answer later, and nothing it
 //! started lives on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
@@ -77,7 +77,19 @@ struct Shared {
     tail: Mutex<Option<Tail>>,
     init_error: Mutex<Option<(Bytes, String)>>,
     logs: LogSink,
+    /// End-of-output marks seen, by request id (one per stream).
+    marks: Mutex<HashMap<String, u8>>,
+    marked: tokio::sync::Notify,
 }
+
+/// What this project's bootstraps write on stdout and stderr after an
+/// invocation's output and before its answer, so that its END line comes
+/// after every line the handler printed.
+const END_MARK: &str = "\x1eTOLLGATE-END ";
+
+/// How long the host waits for an invocation's output marks once it has
+/// the answer (a runtime that writes none, `provided`, is not waited for).
+const MARK_WAIT: Duration = Duration::from_millis(200);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -85,6 +97,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 pub struct Worker {
     pgid: i32,
+    /// Whether its runtime writes end-of-output marks (this project's bootstraps).
+    marks_output: bool,
     jobs: mpsc::Sender<Assigned>,
     shared: Arc<Shared>,
     exit: watch::Receiver<Option<Exit>>,
@@ -116,6 +130,8 @@ impl Worker {
             tail: Mutex::new(None),
             init_error: Mutex::new(None),
             logs: launch.logs.clone(),
+            marks: Mutex::new(HashMap::new()),
+            marked: tokio::sync::Notify::new(),
         });
         let server = tokio::spawn(serve_runtime_api(listener, shared.clone()));
         let mut command = command(spec, &launch, api);
@@ -153,6 +169,7 @@ impl Worker {
         }
         Ok(Worker {
             pgid,
+            marks_output: !matches!(launch.launcher, Launcher::Provided),
             jobs,
             shared,
             exit,
@@ -169,6 +186,7 @@ impl Worker {
     /// Runs `job` and waits for its answer, the worker's end, or `timeout`.
     pub async fn run(&mut self, job: Job, timeout: Duration) -> Ran {
         let (answer, answer_rx) = oneshot::channel();
+        let request_id = job.request_id.clone();
         let job = Assigned { job, answer };
         let outcome_of_exit = |exit: Option<Exit>| match exit {
             Some(exit) => Ran::Exited(exit),
@@ -187,7 +205,12 @@ impl Worker {
             }
         };
         let ran = match answered {
-            Some(answer) => Ran::Answered(answer),
+            Some(answer) => {
+                if self.marks_output {
+                    self.output_flushed(&request_id).await;
+                }
+                Ran::Answered(answer)
+            }
             None => {
                 // The runtime went away: wait for its exit status (briefly;
                 // it has closed its end already).
@@ -201,6 +224,28 @@ impl Worker {
         };
         self.last_used = Instant::now();
         ran
+    }
+
+    /// Waits (briefly) until both output streams have passed `request_id`'s mark.
+    async fn output_flushed(&self, request_id: &str) {
+        let seen = || {
+            lock(&self.shared.marks)
+                .get(request_id)
+                .copied()
+                .unwrap_or(0)
+                >= 2
+        };
+        let wait = async {
+            loop {
+                let notified = self.shared.marked.notified();
+                if seen() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(MARK_WAIT, wait).await;
+        lock(&self.shared.marks).remove(request_id);
     }
 
     /// Peak resident memory of the runtime process, in MB.
@@ -361,6 +406,13 @@ async fn forward_output(stream: Output, shared: Arc<Shared>, label: &'static str
                 return;
             }
         };
+        if let Some(request_id) = line.strip_prefix(END_MARK) {
+            *lock(&shared.marks)
+                .entry(request_id.to_string())
+                .or_default() += 1;
+            shared.marked.notify_waiters();
+            continue;
+        }
         shared.logs.line(&shared.function_name, &line);
         if let Some(tail) = lock(&shared.tail).as_ref() {
             tail.push(&line);

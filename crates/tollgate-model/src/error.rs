@@ -17,6 +17,19 @@ pub enum ErrorCode {
     Validation,
     /// Something went wrong inside Tollgate; the message never carries details.
     Internal,
+    /// Lambda's: the function (or statement, or setting) does not exist.
+    ResourceNotFound,
+    /// Lambda's: it exists already, or is being changed.
+    ResourceConflict,
+    /// Lambda's: a member's value is not acceptable.
+    InvalidParameterValue,
+    /// The request body is larger than the operation takes.
+    RequestTooLarge,
+    /// Another service's code (IAM's `NoSuchEntity`, …) and its status.
+    Other {
+        name: &'static str,
+        status: u16,
+    },
 }
 
 impl ErrorCode {
@@ -33,19 +46,29 @@ impl ErrorCode {
             ErrorCode::Serialization => "SerializationException",
             ErrorCode::Validation => "ValidationException",
             ErrorCode::Internal => "InternalFailure",
+            ErrorCode::ResourceNotFound => "ResourceNotFoundException",
+            ErrorCode::ResourceConflict => "ResourceConflictException",
+            ErrorCode::InvalidParameterValue => "InvalidParameterValueException",
+            ErrorCode::RequestTooLarge => "RequestTooLargeException",
+            ErrorCode::Other { name, .. } => name,
         }
     }
 
     /// The HTTP status the code travels with.
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::BadRequest | ErrorCode::Serialization | ErrorCode::Validation => 400,
+            ErrorCode::BadRequest
+            | ErrorCode::Serialization
+            | ErrorCode::Validation
+            | ErrorCode::InvalidParameterValue => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::NotFound => 404,
-            ErrorCode::Conflict => 409,
+            ErrorCode::NotFound | ErrorCode::ResourceNotFound => 404,
+            ErrorCode::Conflict | ErrorCode::ResourceConflict => 409,
+            ErrorCode::RequestTooLarge => 413,
             ErrorCode::LimitExceeded | ErrorCode::TooManyRequests => 429,
             ErrorCode::ServiceUnavailable => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::Other { status, .. } => status,
         }
     }
 }

@@ -13,6 +13,8 @@ use crate::api_key::ApiKey;
 use crate::authorizer::Authorizer;
 use crate::deployment::DeploymentDoc;
 use crate::gateway_response::GatewayResponse;
+use crate::iam::{ManagedPolicy, Role};
+use crate::lambda::{CodeId, FunctionDoc};
 use crate::model_schema::Model;
 use crate::request_validator::RequestValidator;
 use crate::resource::Resource;
@@ -92,6 +94,14 @@ pub struct State {
     /// UpdateUsage overrides: requests added to (or, negative, taken from) the
     /// period starting on the key's day, so that `remaining` is what was set.
     pub usage_adjustments: BTreeMap<UsageKey, i64>,
+    /// Lambda functions by name.
+    pub functions: BTreeMap<String, Arc<FunctionDoc>>,
+    /// The code zips the store holds (their bytes stay in the store).
+    pub code: std::collections::BTreeSet<CodeId>,
+    /// IAM roles by name.
+    pub roles: BTreeMap<String, Arc<Role>>,
+    /// IAM managed policies by ARN.
+    pub policies: BTreeMap<String, Arc<ManagedPolicy>>,
 }
 
 /// One write to the state. `None` deletes.
@@ -110,6 +120,11 @@ pub enum Change {
     Usage(UsageKey, Option<i64>),
     /// Sets a period's usage adjustment (None removes it).
     UsageAdjustment(UsageKey, Option<i64>),
+    Function(String, Option<Arc<FunctionDoc>>),
+    /// A function's code zip, kept by the store apart from the documents.
+    Code(CodeId, Option<Arc<Vec<u8>>>),
+    Role(String, Option<Arc<Role>>),
+    Policy(String, Option<Arc<ManagedPolicy>>),
 }
 
 impl State {
@@ -169,6 +184,30 @@ impl State {
                 }
                 Change::UsageAdjustment(key, None) => {
                     self.usage_adjustments.remove(key);
+                }
+                Change::Function(name, Some(doc)) => {
+                    self.functions.insert(name.clone(), doc.clone());
+                }
+                Change::Function(name, None) => {
+                    self.functions.remove(name);
+                }
+                Change::Code(id, Some(_)) => {
+                    self.code.insert(id.clone());
+                }
+                Change::Code(id, None) => {
+                    self.code.remove(id);
+                }
+                Change::Role(name, Some(role)) => {
+                    self.roles.insert(name.clone(), role.clone());
+                }
+                Change::Role(name, None) => {
+                    self.roles.remove(name);
+                }
+                Change::Policy(arn, Some(policy)) => {
+                    self.policies.insert(arn.clone(), policy.clone());
+                }
+                Change::Policy(arn, None) => {
+                    self.policies.remove(arn);
                 }
             }
         }

@@ -21,6 +21,9 @@ pub const USAGE_PLAN: &str = "usageplan";
 pub const ACCOUNT: &str = "account";
 pub const USAGE: &str = "usage";
 pub const USAGE_ADJUSTMENT: &str = "usageadjust";
+pub const FUNCTION: &str = "function";
+pub const ROLE: &str = "iamrole";
+pub const POLICY: &str = "iampolicy";
 
 fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>, StoreError> {
     value
@@ -30,10 +33,11 @@ fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>,
         .map_err(StoreError::from)
 }
 
-/// The row each change writes.
+/// The document row each change writes (code zips go to the blobs, not here).
 pub fn rows(changes: &[Change]) -> Result<Vec<Row>, StoreError> {
     changes
         .iter()
+        .filter(|change| !matches!(change, Change::Code(..)))
         .map(|change| {
             Ok(match change {
                 Change::RestApi(id, doc) => Row {
@@ -75,6 +79,22 @@ pub fn rows(changes: &[Change]) -> Result<Vec<Row>, StoreError> {
                     id: key.store_id(),
                     body: extra.map(|e| e.to_string()),
                 },
+                Change::Function(name, doc) => Row {
+                    kind: FUNCTION,
+                    id: name.clone(),
+                    body: encode(doc)?,
+                },
+                Change::Role(name, role) => Row {
+                    kind: ROLE,
+                    id: name.clone(),
+                    body: encode(role)?,
+                },
+                Change::Policy(arn, policy) => Row {
+                    kind: POLICY,
+                    id: arn.clone(),
+                    body: encode(policy)?,
+                },
+                Change::Code(..) => unreachable!("filtered out above"),
             })
         })
         .collect()
@@ -129,6 +149,21 @@ pub fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(
             if let Some(key) = UsageKey::parse_store_id(id) {
                 state.usage_adjustments.insert(key, decode(kind, id, body)?);
             }
+        }
+        FUNCTION => {
+            state
+                .functions
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+        }
+        ROLE => {
+            state
+                .roles
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+        }
+        POLICY => {
+            state
+                .policies
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
         }
         other => tracing::warn!(kind = other, id, "skipping stored object of unknown kind"),
     }

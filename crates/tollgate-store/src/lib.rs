@@ -36,4 +36,7 @@ pub trait Store: Send + Sync {
     fn load(&self) -> Result<State, StoreError>;
     /// Writes all `changes` atomically: either every one is durable or none is.
     fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// A function's code zip (`Change::Code`), read on demand: zips are not
+    /// kept in the loaded state.
+    fn code(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }

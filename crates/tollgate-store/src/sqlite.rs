@@ -36,7 +36,11 @@ impl SqliteStore {
                 id TEXT NOT NULL,
                 body TEXT NOT NULL,
                 PRIMARY KEY (kind, id)
-            ) WITHOUT ROWID;",
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS code (
+                id TEXT PRIMARY KEY,
+                zip BLOB NOT NULL
+            );",
         )?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -66,6 +70,11 @@ impl Store for SqliteStore {
                 let body: String = row.get(2)?;
                 load_row(&mut state, &kind, &id, &body)?;
             }
+            let mut stmt = conn.prepare("SELECT id FROM code")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                state.code.insert(row.get(0)?);
+            }
             Ok(state)
         })
     }
@@ -90,9 +99,41 @@ impl Store for SqliteStore {
                         None => delete.execute(params![row.kind, row.id])?,
                     };
                 }
+                let mut put_code = tx.prepare_cached(
+                    "INSERT INTO code (id, zip) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                )?;
+                let mut delete_code = tx.prepare_cached("DELETE FROM code WHERE id = ?1")?;
+                for change in changes {
+                    match change {
+                        Change::Code(id, Some(zip)) => {
+                            put_code.execute(params![id, zip.as_slice()])?;
+                        }
+                        Change::Code(id, None) => {
+                            delete_code.execute(params![id])?;
+                        }
+                        _ => {}
+                    }
+                }
             }
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    fn code(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_code(id)
+    }
+}
+
+impl SqliteStore {
+    fn read_code(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT zip FROM code WHERE id = ?1")?;
+            let mut rows = stmt.query(params![id])?;
+            Ok(match rows.next()? {
+                Some(row) => Some(row.get(0)?),
+                None => None,
+            })
         })
     }
 }
@@ -139,9 +180,17 @@ mod tests {
             ])?;
             store.commit(&[Change::ApiKey("a".into(), None)])?;
         }
-        let state = SqliteStore::open(&dir)?.load()?;
+        {
+            let store = SqliteStore::open(&dir)?;
+            store.commit(&[Change::Code("c1".into(), Some(Arc::new(vec![1, 2, 3])))])?;
+        }
+        let store = SqliteStore::open(&dir)?;
+        let state = store.load()?;
         assert_eq!(state.api_keys.keys().collect::<Vec<_>>(), ["b"]);
         assert_eq!(state.usage.get(&usage), Some(&7));
+        assert!(state.code.contains("c1"));
+        assert_eq!(store.code("c1")?, Some(vec![1, 2, 3]));
+        assert_eq!(store.code("c2")?, None);
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }

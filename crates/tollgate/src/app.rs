@@ -14,6 +14,10 @@ use crate::listener::ConnectionLimit;
 /// Largest control-plane request body (ImportRestApi allows 6 MB of OpenAPI).
 pub const MAX_CONTROL_BODY: usize = 6 * 1024 * 1024;
 
+/// Largest CreateFunction or UpdateFunctionCode body: a 50 MB zip, base64
+/// in JSON.
+pub const MAX_FUNCTION_CODE_BODY: usize = 70 * 1024 * 1024;
+
 /// Limits on clients, from the configuration.
 #[derive(Debug, Clone)]
 pub struct ClientLimits {
@@ -33,7 +37,9 @@ impl ClientLimits {
         tollgate_http1::server::Limits {
             // Bodies are read up to the data plane's payload limit (the
             // control plane's is lower); longer ones are refused by each.
-            max_body: tollgate_gateway::MAX_PAYLOAD.max(MAX_CONTROL_BODY),
+            max_body: tollgate_gateway::MAX_PAYLOAD
+                .max(MAX_CONTROL_BODY)
+                .max(MAX_FUNCTION_CODE_BODY),
             client_timeout: self.client_timeout,
             body_budget: self.body_budget.clone(),
             refusal: crate::front_door::refusal,
@@ -45,6 +51,7 @@ impl ClientLimits {
 pub struct App {
     pub control: Arc<ControlPlane>,
     pub gateway: Arc<Gateway>,
+    pub lambda: Arc<tollgate_lambda::LambdaHost>,
     /// Admin secrets by access key id.
     pub secrets: Arc<HashMap<String, String>>,
     /// On the public listener only deployed APIs are served.
@@ -56,12 +63,14 @@ impl App {
     pub fn new(
         control: Arc<ControlPlane>,
         gateway: Arc<Gateway>,
+        lambda: Arc<tollgate_lambda::LambdaHost>,
         credentials: &[Credentials],
         limits: ClientLimits,
     ) -> App {
         App {
             control,
             gateway,
+            lambda,
             secrets: Arc::new(admin_secrets(credentials)),
             data_plane_only: false,
             limits,

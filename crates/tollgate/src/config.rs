@@ -43,6 +43,14 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// MiB of request bodies held in memory at once, every request together.
     pub body_budget_mib: Option<usize>,
+    /// The Python interpreter of python3.x Lambda functions.
+    pub lambda_python: Option<String>,
+    /// The Node.js of nodejs* Lambda functions.
+    pub lambda_node: Option<String>,
+    /// Lambda invocations running at once, every function together.
+    pub lambda_max_workers: Option<usize>,
+    /// Seconds a warm Lambda worker may stay idle before it is stopped.
+    pub lambda_idle_timeout: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +76,10 @@ pub struct Overrides {
     pub client_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub body_budget_mib: Option<usize>,
+    pub lambda_python: Option<String>,
+    pub lambda_node: Option<String>,
+    pub lambda_max_workers: Option<usize>,
+    pub lambda_idle_timeout: Option<u64>,
 }
 
 /// The validated configuration the server runs with.
@@ -88,6 +100,18 @@ pub struct Config {
     pub max_connections: usize,
     /// Bytes of request bodies held in memory at once.
     pub body_budget: usize,
+    pub lambda: LambdaConfig,
+}
+
+/// How Lambda functions run.
+#[derive(Debug, Clone)]
+pub struct LambdaConfig {
+    /// Command or path of the Python interpreter (python3.x runtimes).
+    pub python: String,
+    /// Command or path of Node.js (nodejs* runtimes).
+    pub node: String,
+    pub max_workers: usize,
+    pub idle_timeout: Duration,
 }
 
 /// nginx's default for its client header and body timeouts.
@@ -98,6 +122,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// MiB of request bodies in memory at once by default: room for a few
 /// dozen at API Gateway's 10 MB payload limit.
 pub const DEFAULT_BODY_BUDGET_MIB: usize = 256;
+/// Lambda invocations at once: each is a process of its runtime.
+pub const DEFAULT_LAMBDA_MAX_WORKERS: usize = 64;
+/// How long a warm Lambda worker is kept idle (Lambda keeps them minutes).
+pub const DEFAULT_LAMBDA_IDLE_SECS: u64 = 600;
 
 impl FileConfig {
     /// Reads `path`; a missing file is an empty configuration only when `required` is false.
@@ -214,6 +242,27 @@ impl Config {
                     .or(file.body_budget_mib)
                     .unwrap_or(DEFAULT_BODY_BUDGET_MIB),
             )?,
+            lambda: LambdaConfig {
+                python: overrides
+                    .lambda_python
+                    .or(file.lambda_python)
+                    .unwrap_or_else(|| "python3".into()),
+                node: overrides
+                    .lambda_node
+                    .or(file.lambda_node)
+                    .unwrap_or_else(|| "node".into()),
+                max_workers: match overrides.lambda_max_workers.or(file.lambda_max_workers) {
+                    Some(0) => bail!("invalid lambda max workers 0: expected at least 1"),
+                    Some(n) => n,
+                    None => DEFAULT_LAMBDA_MAX_WORKERS,
+                },
+                idle_timeout: Duration::from_secs(
+                    overrides
+                        .lambda_idle_timeout
+                        .or(file.lambda_idle_timeout)
+                        .unwrap_or(DEFAULT_LAMBDA_IDLE_SECS),
+                ),
+            },
         })
     }
 }

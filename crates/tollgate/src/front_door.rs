@@ -17,7 +17,7 @@ use tollgate_gateway::ObservedBody;
 use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
 
-use crate::app::{App, MAX_CONTROL_BODY};
+use crate::app::{App, MAX_CONTROL_BODY, MAX_FUNCTION_CODE_BODY};
 
 /// A response of the data plane (streamed, observed) or of the rest.
 pub type ResponseBody = Either<ObservedBody, Full<Bytes>>;
@@ -109,9 +109,31 @@ async fn route(app: &App, req: Request<RequestBody>, request_id: &str) -> Respon
     control_plane(app, req, request_id).await
 }
 
+/// The body limit of a control-plane call: function code is larger.
+fn control_body_limit(method: &http::Method, path: &str) -> usize {
+    let code = (method == http::Method::POST
+        && path.trim_end_matches('/') == "/2015-03-31/functions")
+        || (method == http::Method::PUT
+            && path.starts_with("/2015-03-31/functions/")
+            && path.ends_with("/code"));
+    if code {
+        MAX_FUNCTION_CODE_BODY
+    } else {
+        MAX_CONTROL_BODY
+    }
+}
+
+/// `POST /2015-03-31/functions/{name}/invocations`: Lambda's Invoke.
+fn invoke_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/2015-03-31/functions/")?
+        .strip_suffix("/invocations")
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+}
+
 async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -> Response<Bytes> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
+    let limit = control_body_limit(&parts.method, parts.uri.path());
+    let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             return rest_json_error(
@@ -122,12 +144,27 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
             )
         }
     };
-    if let Err(e) = sigv4::verify(&parts, &body, &*app.secrets, SystemTime::now()) {
-        return rest_json_error(e.status(), e.code(), &e.message(), request_id);
+    let identity = match sigv4::verify(&parts, &body, &*app.secrets, SystemTime::now()) {
+        Ok(identity) => identity,
+        Err(e) => return rest_json_error(e.status(), e.code(), &e.message(), request_id),
+    };
+    if is_query_protocol(&parts) {
+        return query_protocol(app, &identity, &body, request_id).await;
     }
     if parts.method == http::Method::POST {
         if let Some((api_id, resource_id, http_method)) = test_invoke_path(parts.uri.path()) {
             return test_invoke(app, &api_id, &resource_id, &http_method, &body, request_id).await;
+        }
+        if let Some(name) = invoke_path(parts.uri.path()) {
+            return crate::lambda::invoke(
+                &app.lambda,
+                &app.control,
+                name,
+                &parts.headers,
+                body,
+                request_id,
+            )
+            .await;
         }
     }
     let request = ControlRequest {
@@ -155,6 +192,102 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
             r
         }
     }
+}
+
+/// IAM and STS (and older SDKs' CloudWatch) speak the query protocol:
+/// `POST /` with a form-encoded `Action=…` body.
+fn is_query_protocol(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::POST
+        && parts.uri.path() == "/"
+        && parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// A query-protocol call, to the service its signature is scoped to.
+async fn query_protocol(
+    app: &App,
+    identity: &sigv4::VerifiedIdentity,
+    body: &[u8],
+    request_id: &str,
+) -> Response<Bytes> {
+    let params = parse_form(body);
+    let service = identity.service.clone();
+    let caller = identity.access_key_id.clone();
+    let control = app.control.clone();
+    let request_id_owned = request_id.to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let request = tollgate_control::query::QueryRequest {
+            service: &service,
+            params: &params,
+        };
+        let action = request.action().to_string();
+        let result = control.handle_query(&request, &caller);
+        (service.clone(), action, result)
+    })
+    .await;
+    let (status, document) = match outcome {
+        Ok((service, action, Ok(reply))) => (
+            200,
+            tollgate_control::query::response_document(
+                &service,
+                &action,
+                &reply,
+                &request_id_owned,
+            ),
+        ),
+        Ok((service, _, Err(e))) => (
+            e.code.status(),
+            tollgate_control::query::error_document(
+                &service,
+                e.code.name(),
+                &e.message,
+                &request_id_owned,
+            ),
+        ),
+        Err(join) => {
+            tracing::error!(error = %join, "query operation panicked");
+            (
+                500,
+                tollgate_control::query::error_document(
+                    "iam",
+                    "ServiceFailure",
+                    "Internal server error",
+                    &request_id_owned,
+                ),
+            )
+        }
+    };
+    let mut response = Response::new(Bytes::from(document));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+/// A form-encoded body's pairs (`+` is a space here, unlike in SigV4 paths).
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 /// `POST /restapis/{id}/resources/{resource_id}/methods/{http_method}` is

@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 mod connection;
 mod front_door;
+mod lambda;
 pub mod listener;
 pub mod usage_flush;
 
@@ -61,27 +62,51 @@ impl Server {
             body_budget: body_budget.clone(),
             body_timeout: config.client_timeout,
         };
-        let gateway = Arc::new(
-            Gateway::new(settings).with_upstream_client(
-                UpstreamClient::with_extra_roots(&extra_roots)?
-                    .with_h2c_upstreams(&config.upstream_h2c),
-            ),
-        );
-        {
-            // Every committed change recompiles what the data plane serves.
-            let gateway = gateway.clone();
-            control.subscribe(Box::new(move |state, changes| {
-                gateway.update(state, changes)
-            }));
-        }
         let listener = listen(config.listen)?;
         let public_listener = config.public_listen.map(listen).transpose()?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let lambda_dir = config.data_dir.join("lambda");
+        let lambda = tollgate_lambda::LambdaHost::start(tollgate_lambda::HostConfig {
+            data_dir: lambda_dir.clone(),
+            interpreters: tollgate_lambda::Interpreters::resolve(
+                &config.lambda.python,
+                &config.lambda.node,
+            ),
+            max_workers: config.lambda.max_workers,
+            idle_timeout: config.lambda.idle_timeout,
+            base_env: lambda::base_environment(&config.region, &endpoint, &config.credentials),
+        })
+        .with_context(|| format!("cannot start the Lambda host in {}", lambda_dir.display()))?;
+        let gateway = Arc::new(
+            Gateway::new(settings)
+                .with_upstream_client(
+                    UpstreamClient::with_extra_roots(&extra_roots)?
+                        .with_h2c_upstreams(&config.upstream_h2c),
+                )
+                .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone()))),
+        );
+        let control = Arc::new(control);
+        let code_root = lambda_dir.join("code");
+        std::fs::create_dir_all(&code_root)
+            .with_context(|| format!("cannot create {}", code_root.display()))?;
+        let functions =
+            lambda::FunctionSync::start(lambda.clone(), Arc::downgrade(&control), code_root);
+        {
+            // Every committed change recompiles what the data plane serves,
+            // and keeps the Lambda host's functions in step.
+            let gateway = gateway.clone();
+            control.subscribe(Box::new(move |state, changes| {
+                gateway.update(state, changes);
+                functions.update(state, changes);
+            }));
+        }
         Ok(Server {
             listener,
             public_listener,
             app: Arc::new(app::App::new(
-                Arc::new(control),
+                control,
                 gateway,
+                lambda,
                 &config.credentials,
                 app::ClientLimits {
                     client_timeout: config.client_timeout,

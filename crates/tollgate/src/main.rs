@@ -66,6 +66,18 @@ struct ServeArgs {
     /// a body past it gets 503 [default: 256].
     #[arg(long, env = "TOLLGATE_BODY_BUDGET_MIB")]
     body_budget_mib: Option<usize>,
+    /// The Python interpreter of python3.x Lambda functions [default: python3].
+    #[arg(long, env = "TOLLGATE_LAMBDA_PYTHON")]
+    lambda_python: Option<String>,
+    /// The Node.js of nodejs* Lambda functions [default: node].
+    #[arg(long, env = "TOLLGATE_LAMBDA_NODE")]
+    lambda_node: Option<String>,
+    /// Lambda invocations running at once, every function together [default: 64].
+    #[arg(long, env = "TOLLGATE_LAMBDA_MAX_WORKERS")]
+    lambda_max_workers: Option<usize>,
+    /// Seconds an idle warm Lambda worker is kept [default: 600].
+    #[arg(long, env = "TOLLGATE_LAMBDA_IDLE_TIMEOUT")]
+    lambda_idle_timeout: Option<u64>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -108,6 +120,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             client_timeout: args.client_timeout,
             max_connections: args.max_connections,
             body_budget_mib: args.body_budget_mib,
+            lambda_python: args.lambda_python,
+            lambda_node: args.lambda_node,
+            lambda_max_workers: args.lambda_max_workers,
+            lambda_idle_timeout: args.lambda_idle_timeout,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

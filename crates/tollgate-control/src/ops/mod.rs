@@ -5,7 +5,9 @@ mod api_keys;
 mod authorizers;
 mod deployments;
 mod gateway_responses;
+pub mod iam;
 mod integrations;
+pub mod lambda;
 mod methods;
 mod models;
 mod request_validators;
@@ -122,6 +124,20 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ("DELETE", "/tags/{resource_arn}", tags::untag),
     ("GET", "/account", account::get),
     ("PATCH", "/account", account::update),
+    // Lambda (rest-json, SigV4 service `lambda`).
+    ("POST", "/2015-03-31/functions", lambda::create),
+    ("GET", "/2015-03-31/functions", lambda::list),
+    ("GET", "/2015-03-31/functions/{function_name}", lambda::get),
+    ("DELETE", "/2015-03-31/functions/{function_name}", lambda::delete),
+    ("GET", "/2015-03-31/functions/{function_name}/configuration", lambda::get_configuration),
+    ("PUT", "/2015-03-31/functions/{function_name}/configuration", lambda::update_configuration),
+    ("PUT", "/2015-03-31/functions/{function_name}/code", lambda::update_code),
+    ("PUT", "/2017-10-31/functions/{function_name}/concurrency", lambda::put_concurrency),
+    ("DELETE", "/2017-10-31/functions/{function_name}/concurrency", lambda::delete_concurrency),
+    ("GET", "/2019-09-30/functions/{function_name}/concurrency", lambda::get_concurrency),
+    ("POST", "/2015-03-31/functions/{function_name}/policy", lambda::add_permission),
+    ("GET", "/2015-03-31/functions/{function_name}/policy", lambda::get_policy),
+    ("DELETE", "/2015-03-31/functions/{function_name}/policy/{statement_id}", lambda::remove_permission),
 ];
 
 impl Op<'_> {

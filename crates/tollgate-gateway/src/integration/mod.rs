@@ -13,6 +13,7 @@ pub mod h1;
 pub mod h2c;
 pub mod http;
 pub mod http_proxy;
+pub mod lambda;
 pub mod mock;
 pub mod templates;
 pub mod uri;
@@ -43,6 +44,8 @@ pub struct MethodRequest {
     pub query: Vec<(String, String)>,
     pub path_params: Vec<PathParam>,
     pub body: Bytes,
+    /// The request's extensions (the head as sent, for header names' case).
+    pub extensions: ::http::Extensions,
 }
 
 impl MethodRequest {
@@ -91,6 +94,11 @@ pub enum Prepared {
     Mock {
         status: u16,
     },
+    /// AWS and AWS_PROXY: a Lambda function and its payload.
+    Lambda {
+        function: String,
+        payload: Bytes,
+    },
 }
 
 /// The backend's answer, before the method response is made of it.
@@ -100,8 +108,10 @@ pub struct IntegrationResponse {
     /// Whole, or streamed from the upstream connection.
     pub body: UpstreamBody,
     /// What a `selectionPattern` is matched against: the status code (HTTP,
-    /// MOCK), or a Lambda error's `errorMessage` (AWS, once built).
+    /// MOCK), or a Lambda error's `errorMessage` (AWS; empty on success).
     pub selector: String,
+    /// A Lambda function error (rather than its return value).
+    pub function_error: bool,
 }
 
 /// The integration request phase.
@@ -110,18 +120,14 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<Prepared, GatewayError> {
         IntegrationKind::HttpProxy => http_proxy::prepare(inv).map(Prepared::Upstream),
         IntegrationKind::Http => http::prepare(inv).map(Prepared::Upstream),
         IntegrationKind::Mock => mock::prepare(inv),
-        // Lambda integrations need the Lambda host, which Tollgate does not have yet.
-        IntegrationKind::Aws | IntegrationKind::AwsProxy => {
-            tracing::warn!(api = %inv.stage.api_id, resource = %inv.method.resource_path, "Lambda integrations are not available yet");
-            Err(ErrorKind::ApiConfiguration.because("Lambda integrations are not available yet"))
-        }
+        IntegrationKind::Aws | IntegrationKind::AwsProxy => lambda::prepare(inv),
     }
 }
 
 /// The integration phase: calls the backend. Records how long it waited.
 pub async fn send(
     prepared: Prepared,
-    client: &UpstreamClient,
+    backends: &Backends<'_>,
     integration: &CompiledIntegration,
     cx: &mut RequestContext,
 ) -> Result<IntegrationResponse, GatewayError> {
@@ -132,10 +138,38 @@ pub async fn send(
                 headers: HeaderMap::new(),
                 body: UpstreamBody::buffered(Bytes::new()),
                 selector: status.to_string(),
+                function_error: false,
             })
+        }
+        Prepared::Lambda { function, payload } => {
+            let started = Instant::now();
+            let result = lambda::send(
+                backends.functions,
+                &function,
+                payload,
+                integration.timeout,
+                &cx.trace_id,
+            )
+            .await;
+            cx.integration_latency = Some(started.elapsed());
+            let (body, selector, function_error) = match result? {
+                lambda::FunctionResult::Success(body) => (body, String::new(), false),
+                lambda::FunctionResult::Error(body) => {
+                    let message = lambda::error_message(&body);
+                    (body, message, true)
+                }
+            };
+            return Ok(IntegrationResponse {
+                status: StatusCode::OK,
+                headers: HeaderMap::new(),
+                body: UpstreamBody::buffered(body),
+                selector,
+                function_error,
+            });
         }
         Prepared::Upstream(request) => request,
     };
+    let client = backends.client;
     let started = Instant::now();
     let sent = client.send(request, integration.timeout).await;
     cx.integration_latency = Some(started.elapsed());
@@ -152,7 +186,14 @@ pub async fn send(
         status: parts.status,
         headers: parts.headers,
         body,
+        function_error: false,
     })
+}
+
+/// What integrations call: the upstream HTTP client and the Lambda host.
+pub struct Backends<'a> {
+    pub client: &'a UpstreamClient,
+    pub functions: Option<&'a dyn lambda::FunctionInvoker>,
 }
 
 /// The integration request's parameters after `requestParameters` mapping.

@@ -3,6 +3,13 @@
 //! by byte and in pseudo-random pieces is the same, and so is how it ends
 //! (done with the same bytes left over, refused at the same byte, or waiting
 //! for more); no more data comes out than went in, and never an empty piece.
+//! The same bytes are also read by a small independent decoder written from
+//! RFC 9112 §7.1 and the decoder's documented choices (1 to 16 hex digits,
+//! spaces or tabs before `;` or CR, extensions up to CR without LF, data,
+//! CRLF; trailer lines up to CRLF, an empty line ending them); both must
+//! agree on the body and how it ends. Under `TOLLGATE_FUZZ_STRICT=1` the
+//! reference also refuses a bare LF inside a trailer line, which the
+//! decoder takes as an ordinary byte (regressions/chunked-trailer-bare-lf).
 //! Then the input is used as a payload: chunk-encoded in pieces (sizes,
 //! extensions and trailers derived from the input), it must decode back to
 //! itself.
@@ -10,6 +17,7 @@
 #![no_main]
 
 use std::io;
+use std::sync::OnceLock;
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
@@ -115,6 +123,112 @@ fn decode(wire: &[u8], mut piece: impl FnMut() -> usize) -> Outcome {
     }
 }
 
+fn strict() -> bool {
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    *STRICT.get_or_init(|| std::env::var_os("TOLLGATE_FUZZ_STRICT").is_some_and(|v| v == "1"))
+}
+
+/// How the reference decoder's reading ended.
+#[derive(Debug, PartialEq, Eq)]
+enum RefEnd {
+    Done { rest: Vec<u8> },
+    Refused,
+    NeedMore,
+}
+
+/// A whole-input reading of the chunked coding, independent of the
+/// decoder's state machine. The decoder's limits on extensions (64 KiB)
+/// and trailers (16 KiB) are not modelled: it is only asked about shorter
+/// inputs.
+fn reference(wire: &[u8], strict: bool) -> (Vec<u8>, RefEnd) {
+    let mut body = Vec::new();
+    let mut i = 0;
+    let n = wire.len();
+    macro_rules! need {
+        () => {
+            if i == n {
+                return (body, RefEnd::NeedMore);
+            }
+        };
+    }
+    macro_rules! expect {
+        ($b:expr) => {
+            need!();
+            if wire[i] != $b {
+                return (body, RefEnd::Refused);
+            }
+            i += 1;
+        };
+    }
+    loop {
+        let start = i;
+        while i < n && wire[i].is_ascii_hexdigit() && i - start < 17 {
+            i += 1;
+        }
+        let digits = &wire[start..i];
+        if digits.len() > 16 {
+            return (body, RefEnd::Refused);
+        }
+        need!();
+        if digits.is_empty() {
+            return (body, RefEnd::Refused);
+        }
+        let size = digits.iter().fold(0u64, |size, d| {
+            let v = (*d as char).to_digit(16).unwrap_or(0);
+            size << 4 | u64::from(v)
+        });
+        while i < n && (wire[i] == b' ' || wire[i] == b'\t') {
+            i += 1;
+        }
+        need!();
+        if wire[i] == b';' {
+            while i < n && wire[i] != b'\r' {
+                if wire[i] == b'\n' {
+                    return (body, RefEnd::Refused);
+                }
+                i += 1;
+            }
+        }
+        expect!(b'\r');
+        expect!(b'\n');
+        if size == 0 {
+            break;
+        }
+        let available = (n - i) as u64;
+        if available < size {
+            body.extend_from_slice(&wire[i..]);
+            return (body, RefEnd::NeedMore);
+        }
+        let end = i + size as usize;
+        body.extend_from_slice(&wire[i..end]);
+        i = end;
+        expect!(b'\r');
+        expect!(b'\n');
+    }
+    // Trailer lines, up to an empty one.
+    loop {
+        need!();
+        if wire[i] == b'\r' {
+            i += 1;
+            expect!(b'\n');
+            return (
+                body,
+                RefEnd::Done {
+                    rest: wire[i..].to_vec(),
+                },
+            );
+        }
+        while i < n && wire[i] != b'\r' {
+            if strict && wire[i] == b'\n' {
+                return (body, RefEnd::Refused);
+            }
+            i += 1;
+        }
+        expect!(b'\r');
+        expect!(b'\n');
+    }
+}
+
 /// Chunk-encodes `payload` in the ways RFC 9112 §7.1 allows, choices made
 /// by `rng`: sizes in either case with leading zeros, extensions with
 /// optional whitespace before `;`, quoted values, and trailer fields.
@@ -173,6 +287,20 @@ fuzz_target!(|data: &[u8]| {
     if let End::Refused { at, kind, .. } = &whole.end {
         assert!(*at >= 1 && *at <= data.len(), "refused at {at}");
         assert_eq!(*kind, io::ErrorKind::InvalidData);
+    }
+    if data.len() <= 16 * 1024 {
+        let (body, end) = reference(data, strict());
+        let end_matches = match (&end, &whole.end) {
+            (RefEnd::Done { rest: a }, End::Done { rest: b }) => a == b,
+            (RefEnd::Refused, End::Refused { .. }) | (RefEnd::NeedMore, End::NeedMore) => true,
+            _ => false,
+        };
+        assert!(
+            end_matches && body == whole.body,
+            "the reference decoder disagrees: {:?} / {:?}",
+            (String::from_utf8_lossy(&body), end),
+            whole
+        );
     }
     let bytewise = decode(data, || 1);
     assert_eq!(bytewise, whole, "byte by byte");

@@ -43,6 +43,15 @@ function errorBody(err) {
   };
 }
 
+// Marks the end of an invocation's output on both streams, so the host
+// writes END only after every line the handler printed.
+function flushMarks(id) {
+  const mark = `\x1eTOLLGATE-END ${id}\n`;
+  return Promise.all([process.stdout, process.stderr].map(
+    (stream) => new Promise((resolve) => stream.write(mark, () => resolve())),
+  ));
+}
+
 async function postError(urlPath, error, type) {
   await request("POST", urlPath, JSON.stringify(error), {
     "Content-Type": "application/json",
@@ -150,10 +159,12 @@ async function main() {
     } catch (err) {
       const error = errorBody(err);
       console.error(`ERROR\t${error.errorType}: ${error.errorMessage}`);
+      await flushMarks(id);
       await postError(`/invocation/${id}/error`, error, "Unhandled");
       continue;
     }
     const payload = JSON.stringify(result === undefined ? null : result);
+    await flushMarks(id);
     await request("POST", `/invocation/${id}/response`, payload, { "Content-Type": "application/json" });
   }
 }

@@ -53,12 +53,28 @@ def _error_body(exc, tb=None):
     }
 
 
+def _flush_marks(request_id):
+    """Marks the end of an invocation's output on both streams, so the host
+    writes END only after every line the handler printed."""
+    mark = f"\x1eTOLLGATE-END {request_id}\n"
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.write(mark)
+            stream.flush()
+        except Exception:
+            pass
+
+
 def _post_error(path, error, error_type):
     body = json.dumps(error).encode()
     _request("POST", path, body, {
         "Content-Type": "application/json",
         "Lambda-Runtime-Function-Error-Type": error_type,
     })
+
+
+class _MarshalError(Exception):
+    """A return value JSON cannot carry (AWS: Runtime.MarshalError)."""
 
 
 class LambdaContext:
@@ -129,15 +145,23 @@ def main():
         try:
             event = json.loads(body) if body else None
             result = handler(event, context)
-            payload = json.dumps(result).encode()
+            try:
+                payload = json.dumps(result).encode()
+            except (TypeError, ValueError) as exc:
+                raise _MarshalError(f"Unable to marshal response: {exc}") from None
         except Exception as exc:
             error = _error_body(exc)
             error["requestId"] = request_id
+            if isinstance(exc, _MarshalError):
+                error["errorType"] = "Runtime.MarshalError"
+                error["stackTrace"] = []
             print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr, flush=True)
             for line in error["stackTrace"]:
                 print(line.rstrip("\n"), file=sys.stderr, flush=True)
+            _flush_marks(request_id)
             _post_error(f"/invocation/{request_id}/error", error, "Unhandled")
             continue
+        _flush_marks(request_id)
         _request("POST", f"/invocation/{request_id}/response", payload,
                  {"Content-Type": "application/json"})
 
