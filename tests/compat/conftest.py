@@ -134,6 +134,10 @@ class Server:
 # Every apigateway success status is checked against the botocore model, so a
 # 200-instead-of-201 (or 204/202) shows up in the test that made the call.
 def _check_status(http_response, model, **_):
+    # API Gateway's models state each operation's status; Lambda's Invoke
+    # answers 202 and 204 as well as its modelled 200 (the status is a member).
+    if model.service_model.service_name != "apigateway":
+        return
     if http_response.status_code < 300:
         expected = model.http.get("responseCode", 200)
         assert http_response.status_code == expected, (

@@ -53,3 +53,30 @@ pub fn rest_json_ok(
     }
     response
 }
+
+/// The AWS JSON protocols' error shape (json 1.0 and 1.1): status,
+/// `{"__type": code, "message": …}` and `x-amzn-ErrorType`.
+pub fn aws_json_error(
+    version: &str,
+    status: u16,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response<Bytes> {
+    let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+    let mut response = rest_json_error(status, code, message, request_id);
+    *response.body_mut() = Bytes::from(body);
+    if let Ok(v) = HeaderValue::from_str(&format!("application/x-amz-json-{version}")) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// An AWS JSON protocol success.
+pub fn aws_json_ok(version: &str, body: &serde_json::Value, request_id: &str) -> Response<Bytes> {
+    let mut response = rest_json_ok(200, Some(body), request_id);
+    if let Ok(v) = HeaderValue::from_str(&format!("application/x-amz-json-{version}")) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}

@@ -6,11 +6,13 @@
 //! changes to the store in one transaction and only then applies them in memory.
 //! Transport concerns (HTTP, SigV4) live in the server, not here.
 
+pub mod json_ops;
 mod ops;
 mod pagination;
 pub mod query;
 mod request;
 mod router;
+pub mod sealing;
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +45,8 @@ impl Default for ControlConfig {
 pub type StateListener = Box<dyn Fn(&State, &[Change]) + Send + Sync>;
 
 pub struct ControlPlane {
+    /// Seals Secrets Manager values; without one those operations fail.
+    sealing: Option<sealing::SealingKey>,
     state: Mutex<State>,
     store: Arc<dyn Store>,
     config: ControlConfig,
@@ -58,12 +62,60 @@ impl ControlPlane {
     ) -> Result<Self, tollgate_store::StoreError> {
         let state = store.load()?;
         Ok(ControlPlane {
+            sealing: None,
             state: Mutex::new(state),
             store,
             config,
             router: router::Router::new(),
             listeners: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Seals Secrets Manager values with `key`.
+    pub fn with_sealing_key(mut self, key: sealing::SealingKey) -> ControlPlane {
+        self.sealing = Some(key);
+        self
+    }
+
+    /// Runs one JSON-protocol operation (`X-Amz-Target`). Blocking: call it
+    /// off the async runtime.
+    pub fn handle_json(&self, target: &str, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+        let (_, handler) = json_ops::handler(target).ok_or_else(|| {
+            ApiError::new(
+                tollgate_model::ErrorCode::Other {
+                    name: "UnknownOperationException",
+                    status: 400,
+                },
+                format!("Tollgate does not serve the operation {target}"),
+            )
+        })?;
+        let sealing = self.sealing.as_ref().ok_or_else(|| {
+            tracing::error!("no secrets key: Secrets Manager is not available");
+            ApiError::internal()
+        })?;
+        let input: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                ApiError::new(
+                    tollgate_model::ErrorCode::Serialization,
+                    format!("Invalid request body: {e}"),
+                )
+            })?
+        };
+        let mut state = self.lock_state();
+        let mut op = json_ops::JsonOp {
+            state: &state,
+            input,
+            config: &self.config,
+            now: tollgate_model::time::now_epoch_seconds(),
+            sealing,
+            changes: Vec::new(),
+        };
+        let reply = handler(&mut op)?;
+        let changes = op.changes;
+        self.commit_and_apply(&mut state, changes)?;
+        Ok(reply)
     }
 
     pub fn config(&self) -> &ControlConfig {

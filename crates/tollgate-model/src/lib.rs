@@ -20,6 +20,7 @@ pub mod patch;
 pub mod request_validator;
 pub mod resource;
 pub mod rest_api;
+pub mod secrets;
 pub mod stage;
 pub mod state;
 pub mod time;

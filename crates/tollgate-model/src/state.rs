@@ -19,6 +19,7 @@ use crate::model_schema::Model;
 use crate::request_validator::RequestValidator;
 use crate::resource::Resource;
 use crate::rest_api::RestApi;
+use crate::secrets::Secret;
 use crate::stage::Stage;
 use crate::usage_plan::{UsageKey, UsagePlanDoc};
 
@@ -102,6 +103,8 @@ pub struct State {
     pub roles: BTreeMap<String, Arc<Role>>,
     /// IAM managed policies by ARN.
     pub policies: BTreeMap<String, Arc<ManagedPolicy>>,
+    /// Secrets Manager secrets by name.
+    pub secrets: BTreeMap<String, Arc<Secret>>,
 }
 
 /// One write to the state. `None` deletes.
@@ -125,6 +128,7 @@ pub enum Change {
     Code(CodeId, Option<Arc<Vec<u8>>>),
     Role(String, Option<Arc<Role>>),
     Policy(String, Option<Arc<ManagedPolicy>>),
+    Secret(String, Option<Arc<Secret>>),
 }
 
 impl State {
@@ -208,6 +212,12 @@ impl State {
                 }
                 Change::Policy(arn, None) => {
                     self.policies.remove(arn);
+                }
+                Change::Secret(name, Some(secret)) => {
+                    self.secrets.insert(name.clone(), secret.clone());
+                }
+                Change::Secret(name, None) => {
+                    self.secrets.remove(name);
                 }
             }
         }

@@ -24,6 +24,7 @@ pub const USAGE_ADJUSTMENT: &str = "usageadjust";
 pub const FUNCTION: &str = "function";
 pub const ROLE: &str = "iamrole";
 pub const POLICY: &str = "iampolicy";
+pub const SECRET: &str = "secret";
 
 fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>, StoreError> {
     value
@@ -94,6 +95,11 @@ pub fn rows(changes: &[Change]) -> Result<Vec<Row>, StoreError> {
                     id: arn.clone(),
                     body: encode(policy)?,
                 },
+                Change::Secret(name, secret) => Row {
+                    kind: SECRET,
+                    id: name.clone(),
+                    body: encode(secret)?,
+                },
                 Change::Code(..) => unreachable!("filtered out above"),
             })
         })
@@ -163,6 +169,11 @@ pub fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(
         POLICY => {
             state
                 .policies
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+        }
+        SECRET => {
+            state
+                .secrets
                 .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
         }
         other => tracing::warn!(kind = other, id, "skipping stored object of unknown kind"),

@@ -51,6 +51,8 @@ pub struct FileConfig {
     pub lambda_max_workers: Option<usize>,
     /// Seconds a warm Lambda worker may stay idle before it is stopped.
     pub lambda_idle_timeout: Option<u64>,
+    /// The 32-byte key Secrets Manager values are sealed with.
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +82,7 @@ pub struct Overrides {
     pub lambda_node: Option<String>,
     pub lambda_max_workers: Option<usize>,
     pub lambda_idle_timeout: Option<u64>,
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// The validated configuration the server runs with.
@@ -101,6 +104,8 @@ pub struct Config {
     /// Bytes of request bodies held in memory at once.
     pub body_budget: usize,
     pub lambda: LambdaConfig,
+    /// None: `{data_dir}/secrets.key`, made on first start.
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 /// How Lambda functions run.
@@ -263,6 +268,7 @@ impl Config {
                         .unwrap_or(DEFAULT_LAMBDA_IDLE_SECS),
                 ),
             },
+            secrets_key_file: overrides.secrets_key_file.or(file.secrets_key_file),
         })
     }
 }

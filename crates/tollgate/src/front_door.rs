@@ -93,19 +93,6 @@ async fn route(app: &App, req: Request<RequestBody>, request_id: &str) -> Respon
     if path == "/_tollgate/health" {
         return rest_json_ok(200, Some(&serde_json::json!({"status": "ok"})), request_id);
     }
-    if req.headers().contains_key("x-amz-target") {
-        // CloudWatch Logs and CloudWatch (JSON protocols) come with the observability work.
-        let mut response = rest_json_error(
-            400,
-            "UnknownOperationException",
-            "This service is not available in this version of Tollgate",
-            request_id,
-        );
-        if let Ok(v) = http::HeaderValue::from_str("UnknownOperationException") {
-            response.headers_mut().insert("x-amzn-query-error", v);
-        }
-        return response;
-    }
     control_plane(app, req, request_id).await
 }
 
@@ -151,6 +138,13 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
     if is_query_protocol(&parts) {
         return query_protocol(app, &identity, &body, request_id).await;
     }
+    if let Some(target) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        return json_protocol(app, target, body, request_id).await;
+    }
     if parts.method == http::Method::POST {
         if let Some((api_id, resource_id, http_method)) = test_invoke_path(parts.uri.path()) {
             return test_invoke(app, &api_id, &resource_id, &http_method, &body, request_id).await;
@@ -190,6 +184,47 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
             );
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
+        }
+    }
+}
+
+/// An AWS JSON-protocol call (`X-Amz-Target: {service}.{Operation}`).
+async fn json_protocol(app: &App, target: &str, body: Bytes, request_id: &str) -> Response<Bytes> {
+    let version = match target.split('.').next() {
+        // CloudWatch speaks json 1.0; the rest here, json 1.1.
+        Some("GraniteServiceVersion20100801") => "1.0",
+        _ => "1.1",
+    };
+    let control = app.control.clone();
+    let target_owned = target.to_string();
+    let outcome =
+        tokio::task::spawn_blocking(move || control.handle_json(&target_owned, &body)).await;
+    match outcome {
+        Ok(Ok(reply)) => tollgate_aws::error::aws_json_ok(version, &reply, request_id),
+        Ok(Err(e)) => {
+            let mut response = tollgate_aws::error::aws_json_error(
+                version,
+                e.code.status(),
+                e.code.name(),
+                &e.message,
+                request_id,
+            );
+            if version == "1.0" {
+                if let Ok(v) = http::HeaderValue::from_str(&format!("{};Sender", e.code.name())) {
+                    response.headers_mut().insert("x-amzn-query-error", v);
+                }
+            }
+            response
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "JSON-protocol operation panicked");
+            tollgate_aws::error::aws_json_error(
+                version,
+                500,
+                "InternalServiceError",
+                "Internal server error",
+                request_id,
+            )
         }
     }
 }

@@ -27,6 +27,31 @@ pub struct Server {
     app: Arc<app::App>,
 }
 
+/// The key Secrets Manager values are sealed with: the configured file, or
+/// `{data dir}/secrets.key`, made (32 random bytes, mode 0600) on first start.
+fn secrets_key(config: &Config) -> anyhow::Result<tollgate_control::sealing::SealingKey> {
+    let path = config
+        .secrets_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("secrets.key"));
+    if !path.exists() && config.secrets_key_file.is_none() {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let key: [u8; 32] = rand::random();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&path)
+            .with_context(|| format!("cannot create the secrets key {}", path.display()))?;
+        std::io::Write::write_all(&mut file, &key)?;
+    }
+    let key = std::fs::read(&path)
+        .with_context(|| format!("cannot read the secrets key {}", path.display()))?;
+    tollgate_control::sealing::SealingKey::new(&key)
+        .with_context(|| format!("the secrets key {} must be 32 bytes", path.display()))
+}
+
 /// Binds a non-blocking listener that every worker thread can accept from.
 fn listen(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     let listener =
@@ -47,7 +72,8 @@ impl Server {
                 region: config.region.clone(),
             },
         )
-        .context("cannot load the stored state")?;
+        .context("cannot load the stored state")?
+        .with_sealing_key(secrets_key(config)?);
         let extra_roots = match &config.upstream_ca_file {
             Some(path) => UpstreamClient::read_ca_file(path)?,
             None => Vec::new(),

@@ -78,6 +78,10 @@ struct ServeArgs {
     /// Seconds an idle warm Lambda worker is kept [default: 600].
     #[arg(long, env = "TOLLGATE_LAMBDA_IDLE_TIMEOUT")]
     lambda_idle_timeout: Option<u64>,
+    /// File holding the 32-byte key Secrets Manager values are sealed with
+    /// [default: DATA_DIR/secrets.key, made on first start].
+    #[arg(long, env = "TOLLGATE_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -124,6 +128,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             lambda_node: args.lambda_node,
             lambda_max_workers: args.lambda_max_workers,
             lambda_idle_timeout: args.lambda_idle_timeout,
+            secrets_key_file: args.secrets_key_file,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

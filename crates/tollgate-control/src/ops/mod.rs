@@ -13,6 +13,7 @@ mod models;
 mod request_validators;
 mod resources;
 mod rest_apis;
+pub mod secrets;
 mod stages;
 mod tags;
 mod usage;

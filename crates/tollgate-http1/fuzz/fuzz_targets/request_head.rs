@@ -3,7 +3,9 @@
 //! input and the buffer keeps exactly the rest; the framing agrees with the
 //! headers that were kept (never a length beside a coding, never chunked for
 //! HTTP/1.0, exactly one Host in HTTP/1.1); and the parser gives the same
-//! answer whether the bytes arrive whole or in two reads.
+//! answer whether the bytes arrive whole or in two reads. The raw head kept
+//! in the request's extensions is exactly the consumed prefix, and the
+//! header names it gives back are the map's, in their sent case.
 //! Run with `cargo fuzz run request_head` (see ../README.md).
 #![no_main]
 
@@ -11,7 +13,7 @@ use bytes::BytesMut;
 use http::{header, HeaderMap, Version};
 use libfuzzer_sys::fuzz_target;
 use tollgate_http1::head::MAX_HEAD;
-use tollgate_http1::request::{parse_request_head, BodyFraming, HeadError, RequestHead};
+use tollgate_http1::request::{parse_request_head, BodyFraming, HeadError, RawHead, RequestHead};
 
 /// Everything a parse gave, in a form that can be compared.
 #[derive(Debug, PartialEq, Eq)]
@@ -203,6 +205,23 @@ fuzz_target!(|data: &[u8]| {
                 "the consumed prefix does not end with an empty line"
             );
             check_head(head);
+
+            // The raw head is the consumed prefix, and its names are the
+            // map's names as sent.
+            let raw = head.request.extensions().get::<RawHead>();
+            let raw = raw.expect("no RawHead in the request's extensions");
+            assert_eq!(&raw.0[..], taken, "RawHead is not the consumed head");
+            let mut sent: Vec<String> =
+                raw.names().iter().map(|n| n.to_ascii_lowercase()).collect();
+            let mut kept: Vec<String> = head
+                .request
+                .headers()
+                .iter()
+                .map(|(n, _)| n.as_str().to_owned())
+                .collect();
+            sent.sort();
+            kept.sort();
+            assert_eq!(sent, kept, "RawHead::names and the HeaderMap disagree");
 
             // The consumed prefix alone is the same head, and one byte less
             // is not yet a head.

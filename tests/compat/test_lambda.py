@@ -1,0 +1,293 @@
+"""Lambda functions run by Tollgate, driven with the aws CLI and boto3, and
+behind API Gateway's AWS_PROXY integration: the event a handler receives,
+AWS's answers for failing handlers (through Invoke and through API Gateway),
+Node.js and `provided` functions, and reserved concurrency."""
+
+import base64
+import io
+import json
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest import make_client
+
+ROLE = "arn:aws:iam::000000000000:role/lambda"
+
+PYTHON = r'''
+import json, os, time
+
+def echo(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(event)}
+
+def misbehave(event, context):
+    what = (event.get("queryStringParameters") or {}).get("what") or event.get("what")
+    if what == "raise":
+        raise RuntimeError("the handler failed")
+    if what == "garbage":
+        return "not a proxy response"
+    if what == "bad-status":
+        return {"statusCode": "two hundred", "body": "x"}
+    if what == "body-not-string":
+        return {"statusCode": 200, "body": {"a": 1}}
+    if what == "sleep":
+        time.sleep(5)
+        return {"statusCode": 200, "body": "late"}
+    if what == "exit":
+        os._exit(1)
+    if what == "slow":
+        time.sleep(0.6)
+    return {"statusCode": 200, "body": "fine:" + str(os.getpid())}
+'''
+
+
+def zip_bytes(files, modes=None):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((modes or {}).get(name, 0o644)) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def lam(server):
+    return make_client(server.endpoint, "lambda")
+
+
+def create(lam, name, runtime, handler, files, timeout=3, modes=None, **extra):
+    lam.create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
+                        Code={"ZipFile": zip_bytes(files, modes)}, Timeout=timeout, **extra)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+
+
+def proxy_api(apigw, function, path_part="{proxy+}", stage_variables=None, binary=None):
+    api = apigw.create_rest_api(name=f"lambda-{function}", binaryMediaTypes=binary or [])
+    root = api["rootResourceId"]
+    res = apigw.create_resource(restApiId=api["id"], parentId=root, pathPart="items")["id"]
+    child = apigw.create_resource(restApiId=api["id"], parentId=res, pathPart=path_part)["id"]
+    uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+           f"arn:aws:lambda:us-east-1:000000000000:function:{function}/invocations")
+    for resource in (res, child):
+        apigw.put_method(restApiId=api["id"], resourceId=resource, httpMethod="ANY", authorizationType="NONE")
+        apigw.put_integration(restApiId=api["id"], resourceId=resource, httpMethod="ANY", type="AWS_PROXY",
+                              integrationHttpMethod="POST", uri=uri)
+    apigw.create_deployment(restApiId=api["id"], stageName="test", variables=stage_variables or {})
+    return api["id"]
+
+
+@pytest.fixture(scope="module")
+def echo_api(server, apigw, lam):
+    create(lam, "echo", "python3.11", "app.echo", {"app.py": PYTHON})
+    api_id = proxy_api(apigw, "echo", path_part="{id}", stage_variables={"env": "test"},
+                       binary=["application/octet-stream"])
+    return api_id, f"{server.endpoint}/test"
+
+
+def host_of(api_id, base):
+    """The execute-api Host (the name need not resolve: the request goes to 127.0.0.1)."""
+    return f"{api_id}.execute-api.localhost:{base.rsplit(':', 1)[1].split('/')[0]}"
+
+
+def event_of(response):
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_proxy_event_of_a_get(server, echo_api):
+    api_id, base = echo_api
+    r = requests.get(f"{base}/items/42?color=red&size=L",
+                     headers={"X-Custom": "yes", "Host": host_of(api_id, base)}, timeout=10)
+    e = event_of(r)
+    assert e["resource"] == "/items/{id}"
+    assert e["path"] == "/items/42"
+    assert e["httpMethod"] == "GET"
+    assert e["headers"]["X-Custom"] == "yes", "names as the client sent them"
+    assert e["multiValueHeaders"]["X-Custom"] == ["yes"]
+    assert e["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert e["headers"]["X-Forwarded-Proto"] == "http"
+    assert e["headers"]["X-Forwarded-Port"] == server.endpoint.rsplit(":", 1)[1]
+    assert e["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
+    assert e["headers"]["Host"].startswith(f"{api_id}.execute-api.localhost")
+    assert "Content-Length" not in e["headers"]
+    assert e["queryStringParameters"] == {"color": "red", "size": "L"}
+    assert e["multiValueQueryStringParameters"] == {"color": ["red"], "size": ["L"]}
+    assert e["pathParameters"] == {"id": "42"}
+    assert e["stageVariables"] == {"env": "test"}
+    assert e["body"] is None and e["isBase64Encoded"] is False
+    rc = e["requestContext"]
+    assert rc["resourcePath"] == "/items/{id}" and rc["httpMethod"] == "GET"
+    assert rc["path"] == "/test/items/42" and rc["stage"] == "test"
+    assert rc["apiId"] == api_id and rc["accountId"] == "000000000000"
+    assert rc["protocol"] == "HTTP/1.1"
+    assert rc["requestId"] == r.headers["x-amzn-RequestId"]
+    assert rc["extendedRequestId"] == r.headers["x-amz-apigw-id"]
+    assert rc["domainPrefix"] == api_id
+    assert rc["identity"]["sourceIp"] == "127.0.0.1"
+    assert "apiKey" not in rc["identity"]
+    assert isinstance(rc["requestTimeEpoch"], int)
+    assert rc["deploymentId"]
+
+
+def test_the_proxy_event_of_a_post_with_json_and_repeated_keys(echo_api):
+    api_id, base = echo_api
+    body = json.dumps({"prompt": "hi"})
+    r = requests.post(f"{base}/items/7?tag=a&tag=b", data=body,
+                      headers={"Content-Type": "application/json", "Host": host_of(api_id, base)}, timeout=10)
+    e = event_of(r)
+    assert e["httpMethod"] == "POST"
+    assert e["body"] == body and e["isBase64Encoded"] is False
+    assert e["headers"]["Content-Type"] == "application/json"
+    assert e["queryStringParameters"] == {"tag": "b"}, "the last value of a repeated key"
+    assert e["multiValueQueryStringParameters"] == {"tag": ["a", "b"]}
+
+
+def test_repeated_headers_and_a_binary_body(echo_api):
+    import http.client
+    from urllib.parse import urlsplit
+    api_id, base = echo_api
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=10)
+    payload = bytes(range(256))
+    conn.putrequest("PUT", f"{parts.path}/items/bin", skip_host=True)
+    conn.putheader("Host", host_of(api_id, base))
+    conn.putheader("X-Multi", "one")
+    conn.putheader("X-Multi", "two")
+    conn.putheader("Content-Type", "application/octet-stream")
+    conn.putheader("Content-Length", str(len(payload)))
+    conn.endheaders(payload)
+    response = conn.getresponse()
+    e = json.loads(response.read())
+    assert e["headers"]["X-Multi"] == "two"
+    assert e["multiValueHeaders"]["X-Multi"] == ["one", "two"]
+    assert e["isBase64Encoded"] is True
+    assert base64.b64decode(e["body"]) == payload
+
+
+@pytest.fixture(scope="module")
+def misbehaving(server, apigw, lam):
+    create(lam, "misbehave", "python3.11", "app.misbehave", {"app.py": PYTHON}, timeout=1)
+    api_id = proxy_api(apigw, "misbehave")
+    return f"{server.endpoint}/_aws/execute-api/{api_id}/test/items/x"
+
+
+@pytest.mark.parametrize("what", ["raise", "garbage", "bad-status", "body-not-string", "sleep", "exit"])
+def test_failing_handlers_through_api_gateway(misbehaving, what):
+    r = requests.get(misbehaving, params={"what": what}, timeout=15)
+    assert r.status_code == 502, (what, r.status_code, r.text)
+    assert r.json() == {"message": "Internal server error"}
+    assert r.headers["x-amzn-ErrorType"] == "InternalServerErrorException"
+    ok = requests.get(misbehaving, timeout=15)
+    assert ok.status_code == 200 and ok.text.startswith("fine:"), "the next invocation works at once"
+
+
+def test_failing_handlers_through_invoke(lam, misbehaving):
+    def invoke(what):
+        answer = lam.invoke(FunctionName="misbehave", Payload=json.dumps({"what": what}).encode())
+        return answer.get("FunctionError"), json.loads(answer["Payload"].read())
+
+    kind, error = invoke("raise")
+    assert kind == "Unhandled"
+    assert error["errorType"] == "RuntimeError" and error["errorMessage"] == "the handler failed"
+    assert error["stackTrace"]
+    kind, error = invoke("sleep")
+    assert kind == "Unhandled" and error["errorType"] == "Sandbox.Timedout"
+    assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    kind, error = invoke("exit")
+    assert kind == "Unhandled" and error["errorType"] == "Runtime.ExitError"
+    kind, answer = invoke("fine")
+    assert kind is None and answer["body"].startswith("fine:")
+
+
+def test_a_timed_out_answer_never_reaches_another_request(lam, misbehaving):
+    # The slept invocation is killed at 1 s; it would have answered "late" at 5 s.
+    lam.invoke(FunctionName="misbehave", Payload=b'{"what": "sleep"}')
+    seen = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        answer = json.loads(lam.invoke(FunctionName="misbehave", Payload=b"{}")["Payload"].read())
+        seen.append(answer["body"])
+        time.sleep(0.2)
+    assert seen and all(b.startswith("fine:") for b in seen), seen
+    assert "late" not in seen
+
+
+def test_invoke_errors_and_log_tail(lam, misbehaving):
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="nobody-here", Payload=b"{}")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="misbehave", Payload=b"{not json")
+    assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    answer = lam.invoke(FunctionName="misbehave", Payload=b"{}", LogType="Tail")
+    log = base64.b64decode(answer["LogResult"]).decode()
+    assert log.startswith("START RequestId: ") and "REPORT RequestId: " in log
+    assert lam.invoke(FunctionName="misbehave", InvocationType="DryRun")["StatusCode"] == 204
+    assert lam.invoke(FunctionName="misbehave", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+
+
+def test_nodejs_and_provided_functions(lam, aws, tmp_path):
+    create(lam, "node-esm", "nodejs20.x", "index.handler", {
+        "index.mjs": "export const handler = async (event) => ({ statusCode: 200, body: `node:${event.n}` });"})
+    answer = json.loads(lam.invoke(FunctionName="node-esm", Payload=b'{"n": 3}')["Payload"].read())
+    assert answer == {"statusCode": 200, "body": "node:3"}
+    bootstrap = """#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  H=$(mktemp)
+  EVENT=$(wget -q -S -O - "$API/invocation/next" 2>"$H")
+  ID=$(grep -i 'Lambda-Runtime-Aws-Request-Id' "$H" | tr -d '\\r' | awk '{print $2}')
+  rm -f "$H"
+  wget -q -O /dev/null --post-data="{\\"shell\\": true, \\"got\\": $EVENT}" "$API/invocation/$ID/response"
+done
+"""
+    zip_path = tmp_path / "provided.zip"
+    zip_path.write_bytes(zip_bytes({"bootstrap": bootstrap}, {"bootstrap": 0o755}))
+    aws("lambda", "create-function", "--function-name", "shell-fn", "--runtime", "provided.al2023",
+        "--handler", "unused", "--role", ROLE, "--zip-file", f"fileb://{zip_path}")
+    aws("lambda", "wait", "function-active-v2", "--function-name", "shell-fn")
+    answer = json.loads(lam.invoke(FunctionName="shell-fn", Payload=b'{"x": 1}')["Payload"].read())
+    assert answer == {"shell": True, "got": {"x": 1}}
+
+
+def test_reserved_concurrency(server, apigw, lam):
+    create(lam, "bounded", "python3.11", "app.misbehave", {"app.py": PYTHON}, timeout=10)
+    lam.put_function_concurrency(FunctionName="bounded", ReservedConcurrentExecutions=5)
+    assert lam.get_function_concurrency(FunctionName="bounded")["ReservedConcurrentExecutions"] == 5
+    # Wait until the host has the new concurrency.
+    time.sleep(0.5)
+
+    def call(_):
+        try:
+            answer = lam.invoke(FunctionName="bounded", Payload=b'{"what": "slow"}')
+            return ("ok", json.loads(answer["Payload"].read())["body"])
+        except ClientError as e:
+            return (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"])
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(call, range(20)))
+    ok = [r for r in results if r[0] == "ok"]
+    throttled = [r for r in results if r[0] == "TooManyRequestsException"]
+    assert len(ok) + len(throttled) == 20, results
+    assert len(throttled) >= 10, results
+    assert all(status == 429 for _, status in throttled)
+    # A worker runs one invocation at a time: at most 5 workers, at most 5 at once.
+    pids = {body.split(":")[1] for _, body in ok}
+    assert 1 <= len(pids) <= 5, f"at most 5 workers ran: {pids}"
+
+    # Through API Gateway a throttled function is a 500, as AWS answers it.
+    api_id = proxy_api(apigw, "bounded")
+    url = f"{server.endpoint}/_aws/execute-api/{api_id}/test/items/x"
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(lambda _: requests.get(url, params={"what": "slow"}, timeout=30).status_code,
+                                 range(20)))
+    assert set(statuses) <= {200, 500}, statuses
+    assert statuses.count(200) >= 1 and statuses.count(500) >= 10, statuses
