@@ -291,3 +291,163 @@ def test_reserved_concurrency(server, apigw, lam):
                                  range(20)))
     assert set(statuses) <= {200, 500}, statuses
     assert statuses.count(200) >= 1 and statuses.count(500) >= 10, statuses
+
+
+def test_the_lambda_control_plane(lam, unique, tmp_path):
+    name = f"ctl-{unique}"
+    create(lam, name, "python3.11", "app.misbehave", {"app.py": PYTHON},
+           Environment={"Variables": {"A": "1"}}, Description="first")
+    got = lam.get_function(FunctionName=name)
+    c = got["Configuration"]
+    assert c["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert c["State"] == "Active" and c["Description"] == "first"
+    assert c["Environment"] == {"Variables": {"A": "1"}}
+    assert c["PackageType"] == "Zip" and c["Architectures"] == ["x86_64"]
+    # By ARN too, and with the $LATEST qualifier.
+    assert lam.get_function_configuration(FunctionName=c["FunctionArn"])["FunctionName"] == name
+    assert lam.get_function_configuration(FunctionName=f"{name}:$LATEST")["FunctionName"] == name
+
+    updated = lam.update_function_configuration(FunctionName=name, Timeout=9, Description="second")
+    assert updated["LastUpdateStatus"] == "InProgress"
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    c2 = lam.get_function_configuration(FunctionName=name)
+    assert (c2["Timeout"], c2["Description"], c2["LastUpdateStatus"]) == (9, "second", "Successful")
+    assert c2["RevisionId"] != c["RevisionId"]
+
+    new_code = zip_bytes({"app.py": "def misbehave(e, c):\n    return {'statusCode': 200, 'body': 'v2'}\n"})
+    code = lam.update_function_code(FunctionName=name, ZipFile=new_code)
+    assert code["CodeSha256"] != c["CodeSha256"]
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    answer = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert answer["body"] == "v2", "the new code runs"
+
+    lam.add_permission(FunctionName=name, StatementId="apigw", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com",
+                       SourceArn="arn:aws:execute-api:us-east-1:000000000000:abc/*/*/*")
+    with pytest.raises(ClientError) as e:
+        lam.add_permission(FunctionName=name, StatementId="apigw", Action="lambda:InvokeFunction",
+                           Principal="apigateway.amazonaws.com")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+    assert policy["Statement"][0]["Sid"] == "apigw"
+    assert policy["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    lam.remove_permission(FunctionName=name, StatementId="apigw")
+    with pytest.raises(ClientError) as e:
+        lam.get_policy(FunctionName=name)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    names = [f["FunctionName"] for f in lam.get_paginator("list_functions").paginate(
+        PaginationConfig={"PageSize": 2}).build_full_result()["Functions"]]
+    assert name in names and len(names) == len(set(names))
+
+    with pytest.raises(ClientError) as e:
+        create(lam, name, "python3.11", "app.misbehave", {"app.py": PYTHON})
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    for bad, code in [
+        ({"Runtime": "cobol85"}, "ValidationException"),
+        ({"Timeout": 901}, "ValidationException"),
+        ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException"),
+        ({"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:x:1"]}, "InvalidParameterValueException"),
+    ]:
+        args = {"FunctionName": f"bad-{unique}", "Runtime": "python3.11", "Handler": "a.b", "Role": ROLE,
+                "Code": {"ZipFile": zip_bytes({"a.py": ""})}, **bad}
+        with pytest.raises(ClientError) as e:
+            lam.create_function(**args)
+        assert e.value.response["Error"]["Code"] == code, bad
+    evil = zip_bytes({"../escape.py": "x"})
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=f"evil-{unique}", Runtime="python3.11", Handler="a.b", Role=ROLE,
+                            Code={"ZipFile": evil})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=name)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_runtime_that_cannot_run_here_fails_with_a_reason(lam, unique):
+    name = f"java-{unique}"
+    lam.create_function(FunctionName=name, Runtime="java21", Handler="x::y", Role=ROLE,
+                        Code={"ZipFile": zip_bytes({"x.class": ""})})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        c = lam.get_function_configuration(FunctionName=name)
+        if c["State"] != "Pending":
+            break
+        time.sleep(0.1)
+    assert c["State"] == "Failed" and "java21" in c["StateReason"]
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+
+
+AWS_INTEGRATION = r'''
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("Invalid input: " + event["fail"])
+    return {"greeting": "hello " + event["name"]}
+'''
+
+
+def test_the_non_proxy_aws_integration(server, apigw, lam):
+    create(lam, "greeter", "python3.11", "app.handler", {"app.py": AWS_INTEGRATION})
+    api = apigw.create_rest_api(name="aws-integration")
+    res = apigw.create_resource(restApiId=api["id"], parentId=api["rootResourceId"], pathPart="greet")["id"]
+    apigw.put_method(restApiId=api["id"], resourceId=res, httpMethod="POST", authorizationType="NONE")
+    # The function's name comes from a stage variable.
+    uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+           "arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}/invocations")
+    apigw.put_integration(restApiId=api["id"], resourceId=res, httpMethod="POST", type="AWS",
+                          integrationHttpMethod="POST", uri=uri,
+                          requestTemplates={"application/json":
+                                            '{"name": "$input.path(\'$.who\')", "fail": "$input.path(\'$.fail\')"}'})
+    for code in ("200", "400"):
+        apigw.put_method_response(restApiId=api["id"], resourceId=res, httpMethod="POST", statusCode=code)
+    apigw.put_integration_response(restApiId=api["id"], resourceId=res, httpMethod="POST", statusCode="200",
+                                   responseTemplates={"application/json": '{"said": "$input.path(\'$.greeting\')"}'})
+    apigw.put_integration_response(restApiId=api["id"], resourceId=res, httpMethod="POST", statusCode="400",
+                                   selectionPattern="Invalid input.*",
+                                   responseTemplates={"application/json": '{"error": "$input.path(\'$.errorMessage\')"}'})
+    apigw.create_deployment(restApiId=api["id"], stageName="test", variables={"fn": "greeter"})
+    apigw.create_deployment(restApiId=api["id"], stageName="missing", variables={"fn": "nobody"})
+    url = f"{server.endpoint}/_aws/execute-api/{api['id']}/test/greet"
+    ok = requests.post(url, json={"who": "ada"}, timeout=10)
+    assert (ok.status_code, ok.json()) == (200, {"said": "hello ada"})
+    bad = requests.post(url, json={"who": "x", "fail": "no name"}, timeout=10)
+    assert (bad.status_code, bad.json()) == (400, {"error": "Invalid input: no name"})
+    missing = requests.post(url.replace("/test/", "/missing/"), json={"who": "x"}, timeout=10)
+    assert missing.status_code == 500
+    assert missing.json() == {"message": "Internal server error"}
+
+
+def test_a_function_hosted_elsewhere(server, lam, unique):
+    """A function declared with an invoke URL (a Runtime Interface Emulator's)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Emulator(BaseHTTPRequestHandler):
+        def do_POST(self):
+            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.dumps({"emulated": True, "event": event}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    emulator = ThreadingHTTPServer(("127.0.0.1", 0), Emulator)
+    threading.Thread(target=emulator.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{emulator.server_address[1]}/2015-03-31/functions/function/invocations"
+        name = f"elsewhere-{unique}"
+        lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                            Code={"ZipFile": zip_bytes({"placeholder.txt": ""})},
+                            Tags={"tollgate:invoke-url": url})
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        answer = json.loads(lam.invoke(FunctionName=name, Payload=b'{"a": 1}')["Payload"].read())
+        assert answer == {"emulated": True, "event": {"a": 1}}
+    finally:
+        emulator.shutdown()
