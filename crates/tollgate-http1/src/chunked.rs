@@ -137,6 +137,12 @@ impl ChunkedDecoder {
             State::DataCr if byte == b'\r' => State::DataLf,
             State::DataLf if byte == b'\n' => State::Size { size: 0, digits: 0 },
             State::TrailerStart if byte == b'\r' => State::EndLf,
+            // A bare LF in the trailers is refused, as in the size line: a
+            // peer that takes it for a line end would see the body end at
+            // `0\r\n\n` and read what follows as another request.
+            State::TrailerStart | State::TrailerLine if byte == b'\n' => {
+                return Err(invalid("bare LF in chunked trailers"))
+            }
             State::TrailerStart | State::TrailerLine => {
                 self.count_trailer()?;
                 if byte == b'\r' {
@@ -257,5 +263,25 @@ mod tests {
         assert_eq!(decode_in_pieces(spaced, 1).expect("valid").0, b"hello");
         let long_trailers = format!("0\r\n{}", "t".repeat(MAX_TRAILERS + 1));
         assert!(decode_in_pieces(long_trailers.as_bytes(), 64).is_err());
+    }
+
+    /// The fuzzer's `chunked-trailer-bare-lf`: a bare LF where a trailer
+    /// line starts must not let the body run on and swallow the next
+    /// request as trailers (nor end it early for us).
+    #[test]
+    fn refuses_a_bare_lf_in_the_trailers() {
+        for bad in [
+            &b"0\r\n\nGET /admin HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            b"0\r\n\n",
+            b"0\r\nX-T: 1\nGET /admin HTTP/1.1\r\n\r\n",
+        ] {
+            for step in [1, bad.len()] {
+                assert!(
+                    decode_in_pieces(bad, step).is_err(),
+                    "{:?} in pieces of {step}",
+                    String::from_utf8_lossy(bad)
+                );
+            }
+        }
     }
 }

@@ -13,7 +13,10 @@ use http::{HeaderMap, Method, StatusCode, Version};
 /// None to drop it. The caller's rules (a proxy's), not HTTP's.
 pub type HeaderRule = fn(http::HeaderName) -> Option<http::HeaderName>;
 
-/// `rule` applied to every header of an already-parsed map, keeping order.
+/// `rule` applied to every header of an already-parsed map. Values keep
+/// their order per name; across names a map groups values by name, so a
+/// renamed header's values land after those already under the new name
+/// (the fuzzer's `response_head-rename-order`: harmless, names differ).
 pub fn apply_header_rule(headers: HeaderMap, rule: HeaderRule) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
     // `into_iter` names a header once, then gives its further values unnamed.
@@ -182,8 +185,9 @@ pub fn parse_response_head(
         Framing::Empty
     } else if transfer_encoding {
         // A length beside a transfer coding is ignored, and the connection
-        // not trusted again (RFC 9112 §6.3).
-        keep_alive &= content_length.is_none();
+        // not trusted again (RFC 9112 §6.3); nor after an HTTP/1.0 message
+        // with a coding, whose framing is faulty (RFC 9112 §6.1).
+        keep_alive &= content_length.is_none() && version != http::Version::HTTP_10;
         if chunked {
             Framing::Chunked
         } else {
@@ -298,6 +302,10 @@ mod tests {
         assert_eq!(framing(old, false), Some((Framing::Length(0), false)));
         let old_ka = "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(framing(old_ka, false), Some((Framing::Length(0), true)));
+        // The fuzzer's `response_head-http10-chunked-reused`.
+        let old_chunked =
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(framing(old_chunked, false), Some((Framing::Chunked, false)));
         Ok(())
     }
 
