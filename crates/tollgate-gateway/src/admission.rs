@@ -111,9 +111,9 @@ impl UsagePlans {
     ) -> Result<Admitted, GatewayError> {
         let binding = if method.api_key_required {
             let keys = self.keys.load();
-            let value = presented_key(stage, headers)?;
+            let value = presented_key(stage, headers, cx)?.to_string();
             let key = keys
-                .find(value)
+                .find(&value)
                 .filter(|k| k.enabled)
                 .ok_or_else(|| ErrorKind::InvalidApiKey.because("unknown or disabled API key"))?;
             let binding = key
@@ -122,7 +122,7 @@ impl UsagePlans {
                     ErrorKind::InvalidApiKey.because("the key is in no usage plan of this stage")
                 })?
                 .clone();
-            cx.api_key = Some(value.to_string());
+            cx.api_key = Some(value);
             cx.api_key_id = Some(key.id.clone());
             Some((key.clone(), binding))
         } else {
@@ -318,19 +318,26 @@ impl Tokens {
     }
 }
 
-/// The API key a request presents, by the API's key source. Two
-/// `x-api-key` headers are refused: which one a check reads and which one
-/// another hop reads could differ.
-fn presented_key<'h>(
+/// The API key a request presents, by the API's key source: its
+/// `x-api-key` header, or (`AUTHORIZER`) the `usageIdentifierKey` its Lambda
+/// authorizer returned. Two `x-api-key` headers are refused: which one a
+/// check reads and which one another hop reads could differ.
+fn presented_key<'a>(
     stage: &CompiledStage,
-    headers: &'h http::HeaderMap,
-) -> Result<&'h str, GatewayError> {
+    headers: &'a http::HeaderMap,
+    cx: &'a RequestContext,
+) -> Result<&'a str, GatewayError> {
     const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
     if stage.api_key_source == "AUTHORIZER" {
-        // Keys from a Lambda authorizer's usageIdentifierKey: Lambda
-        // authorizers are not built yet, so such a method admits nothing.
-        return Err(ErrorKind::InvalidApiKey
-            .because("apiKeySource AUTHORIZER needs a Lambda authorizer, not available yet"));
+        return cx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.usage_identifier_key.as_deref())
+            .ok_or_else(|| {
+                ErrorKind::InvalidApiKey.because(
+                    "apiKeySource AUTHORIZER: no Lambda authorizer returned a usageIdentifierKey",
+                )
+            });
     }
     let mut values = headers.get_all(X_API_KEY).iter();
     let (Some(value), None) = (values.next(), values.next()) else {

@@ -7,17 +7,23 @@
 //!   head is checked before the body is read (a missing or unknown
 //!   signature costs no buffering); the signature itself covers the body, so
 //!   it is checked once the body is in ([`SignatureCheck::verify_body`]).
-//! - `CUSTOM` (Lambda authorizers) and `COGNITO_USER_POOLS`: not built yet,
-//!   so such a method fails closed with AWS's 500 for an authorizer that
-//!   cannot be run, and says why in the log.
+//! - `CUSTOM`: a Lambda authorizer runs, from the cache when it answered
+//!   for the same identity within its TTL ([`crate::lambda_authorizer`]).
+//! - `COGNITO_USER_POOLS`: Tollgate has no user pools. Saving such a method
+//!   is refused; one that arrives anyway (an old store) fails closed with
+//!   AWS's 500 for an authorizer that cannot be run, and says why in the log.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
 use tollgate_aws::sigv4::{self, SignedHead};
 
+use crate::compile::CompiledStage;
 use crate::context::{CallerIdentity, RequestContext};
 use crate::error::{ErrorKind, GatewayError};
+use crate::integration::lambda::FunctionInvoker;
+use crate::lambda_authorizer::{self, AuthorizerCache};
+use crate::router::PathParam;
 
 /// A method's `authorizationType`, as compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,31 +61,65 @@ pub enum SignatureCheck {
     Pending(Box<SignedHead>),
 }
 
-/// Checks what the request's head can show.
-pub fn authorize_head(
+/// What the authorize phase works with, besides the request.
+pub struct Authorizers<'a> {
+    pub iam: &'a IamCredentials,
+    /// Runs Lambda authorizers' functions.
+    pub functions: Option<&'a dyn FunctionInvoker>,
+    pub cache: &'a AuthorizerCache,
+}
+
+/// Checks what the request's head can show: runs a Lambda authorizer to
+/// its decision, or checks a SigV4 signature's head.
+pub async fn authorize_head(
     authorization: &Authorization,
     parts: &http::request::Parts,
-    iam: &IamCredentials,
-    cx: &RequestContext,
+    path_params: &[PathParam],
+    stage: &CompiledStage,
+    with: &Authorizers<'_>,
+    cx: &mut RequestContext,
 ) -> Result<SignatureCheck, GatewayError> {
     match authorization {
         Authorization::None => Ok(SignatureCheck::None),
         Authorization::AwsIam => {
-            let signed = sigv4::verify_head(parts, &iam.secrets, SystemTime::now())
+            let signed = sigv4::verify_head(parts, &with.iam.secrets, SystemTime::now())
                 .map_err(signature_error)?;
             signed
                 .claimed_identity()
-                .check_scope(Some(&iam.region), Some("execute-api"))
+                .check_scope(Some(&with.iam.region), Some("execute-api"))
                 .map_err(signature_error)?;
             Ok(SignatureCheck::Pending(Box::new(signed)))
         }
         Authorization::Custom(authorizer_id) => {
-            tracing::warn!(
-                api = %cx.api_id, resource = %cx.resource_path, authorizer = %authorizer_id,
-                "a CUSTOM (Lambda authorizer) method was called: Lambda authorizers are not available yet, the request is refused"
-            );
-            Err(ErrorKind::AuthorizerConfiguration
-                .because("Lambda authorizers are not available yet"))
+            let authorizer = match stage.authorizers.get(authorizer_id) {
+                Some(Ok(authorizer)) => authorizer,
+                Some(Err(reason)) => {
+                    tracing::warn!(
+                        api = %cx.api_id, authorizer = %authorizer_id, %reason,
+                        "the method's authorizer cannot be used, the request is refused"
+                    );
+                    return Err(ErrorKind::AuthorizerConfiguration.because(reason));
+                }
+                None => {
+                    return Err(ErrorKind::AuthorizerConfiguration.because(format_args!(
+                        "authorizer {authorizer_id} is not in this deployment"
+                    )))
+                }
+            };
+            let request = lambda_authorizer::Request {
+                parts,
+                path_params,
+                stage,
+                region: &with.iam.region,
+            };
+            let decided =
+                lambda_authorizer::authorize(authorizer, request, with.functions, with.cache, cx)
+                    .await;
+            cx.authorizer_status = Some(match &decided {
+                Ok(()) => 200,
+                Err(e) => e.kind.default_status(),
+            });
+            decided.map(|()| SignatureCheck::None)
         }
         Authorization::CognitoUserPools => {
             tracing::warn!(

@@ -18,6 +18,7 @@ use tollgate_vtl::Template;
 
 use crate::authorize::Authorization;
 use crate::integration::uri::UriTemplate;
+use crate::lambda_authorizer::CompiledAuthorizer;
 use crate::mapping::{self, Mapping};
 use crate::router::Router;
 use crate::throttle::{Bucket, BucketRegistry, Limits};
@@ -36,6 +37,9 @@ pub struct CompiledStage {
     /// Lower-cased; `*/*` and `image/*` style wildcards allowed.
     pub binary_media_types: Vec<String>,
     pub api_key_source: String,
+    /// The deployment's Lambda authorizers by id; one that cannot be
+    /// compiled keeps its reason, and its methods fail closed.
+    pub authorizers: HashMap<String, Result<Arc<CompiledAuthorizer>, String>>,
 }
 
 #[derive(Debug)]
@@ -309,6 +313,12 @@ pub fn compile(
             .map(|t| t.to_ascii_lowercase())
             .collect(),
         api_key_source: deployment.api.api_key_source.clone(),
+        authorizers: deployment
+            .definition
+            .authorizers
+            .iter()
+            .map(|(id, a)| (id.clone(), CompiledAuthorizer::compile(a).map(Arc::new)))
+            .collect(),
     }
 }
 

@@ -47,6 +47,43 @@ pub struct RequestContext {
     pub bytes_in: u64,
     /// The port the client called (`X-Forwarded-Port`).
     pub local_port: u16,
+    /// What a Lambda authorizer said of the caller.
+    pub authorizer: Option<AuthorizerContext>,
+    /// Time spent invoking the authorizer (None when it did not run or was cached).
+    pub authorizer_latency: Option<std::time::Duration>,
+    /// The status the authorizer's decision came to (200 when it allowed).
+    pub authorizer_status: Option<u16>,
+}
+
+/// A Lambda authorizer's answer for this request, as `$context.authorizer`
+/// and a proxy event's `requestContext.authorizer` show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizerContext {
+    pub principal_id: String,
+    /// Scalar values, as the authorizer returned them.
+    pub context: serde_json::Map<String, Value>,
+    /// The API key the authorizer named (API key source AUTHORIZER).
+    pub usage_identifier_key: Option<String>,
+    pub latency: Option<std::time::Duration>,
+}
+
+impl AuthorizerContext {
+    /// `$context.authorizer`: every value a string (`1` → `"1"`), as AWS renders them.
+    fn to_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "principalId".into(),
+            Value::String(self.principal_id.clone()),
+        );
+        for (k, v) in &self.context {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            out.insert(k.clone(), Value::String(text));
+        }
+        Value::Object(out)
+    }
 }
 
 /// The signer of an `AWS_IAM` request, as `$context.identity` shows it.
@@ -96,6 +133,9 @@ impl RequestContext {
             integration_latency: None,
             bytes_in: 0,
             local_port: 80,
+            authorizer: None,
+            authorizer_latency: None,
+            authorizer_status: None,
         }
     }
 
@@ -116,7 +156,7 @@ impl RequestContext {
     pub fn to_json(&self) -> Value {
         let domain_prefix = self.domain_name.split('.').next().unwrap_or_default();
         let caller = self.caller.as_ref();
-        json!({
+        let mut context = json!({
             "accountId": self.account_id,
             "apiId": self.api_id,
             "awsEndpointRequestId": self.request_id,
@@ -150,7 +190,11 @@ impl RequestContext {
                 "userAgent": self.user_agent.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default(),
                 "userArn": caller.map(|c| c.user_arn.as_str()),
             },
-        })
+        });
+        if let Some(authorizer) = &self.authorizer {
+            context["authorizer"] = authorizer.to_json();
+        }
+        context
     }
 }
 

@@ -23,9 +23,16 @@ pub enum ErrorKind {
     Throttled,
     QuotaExceeded,
     Unauthorized,
-    /// A method's authorizer cannot be run (Lambda authorizers are not built
-    /// yet): the request fails closed.
+    /// A method's authorizer cannot be run (its function is missing, or it
+    /// is of a kind Tollgate does not serve): the request fails closed.
     AuthorizerConfiguration,
+    /// The authorizer failed, timed out or answered something malformed.
+    AuthorizerFailure,
+    /// The authorizer's policy does not allow this method: an explicit Deny,
+    /// or no Allow.
+    AccessDenied {
+        explicit: bool,
+    },
     RequestTooLarge,
     /// The request body could not be read (malformed chunked coding, or the
     /// client stopped sending).
@@ -100,7 +107,13 @@ impl ErrorKind {
             ErrorKind::Throttled => "Too Many Requests",
             ErrorKind::QuotaExceeded => "Limit Exceeded",
             ErrorKind::Unauthorized => "Unauthorized",
-            ErrorKind::AuthorizerConfiguration => "null",
+            ErrorKind::AuthorizerConfiguration | ErrorKind::AuthorizerFailure => "null",
+            ErrorKind::AccessDenied { explicit: true } => {
+                "User is not authorized to access this resource with an explicit deny"
+            }
+            ErrorKind::AccessDenied { explicit: false } => {
+                "User is not authorized to access this resource"
+            }
             ErrorKind::RequestTooLarge => "Request Too Long",
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "Bad Request",
             ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
@@ -131,6 +144,8 @@ impl ErrorKind {
             ErrorKind::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorKind::Unauthorized => "UNAUTHORIZED",
             ErrorKind::AuthorizerConfiguration => "AUTHORIZER_CONFIGURATION_ERROR",
+            ErrorKind::AuthorizerFailure => "AUTHORIZER_FAILURE",
+            ErrorKind::AccessDenied { .. } => "ACCESS_DENIED",
             ErrorKind::RequestTooLarge => "REQUEST_TOO_LARGE",
             ErrorKind::BadRequestBody => "BAD_REQUEST_BODY",
             ErrorKind::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -166,7 +181,8 @@ impl ErrorKind {
             ErrorKind::MissingAuthenticationToken
             | ErrorKind::UnknownStage
             | ErrorKind::InvalidApiKey
-            | ErrorKind::Signature(_) => 403,
+            | ErrorKind::Signature(_)
+            | ErrorKind::AccessDenied { .. } => 403,
             ErrorKind::Throttled | ErrorKind::QuotaExceeded => 429,
             ErrorKind::Unauthorized => 401,
             ErrorKind::RequestTooLarge => 413,
@@ -180,7 +196,8 @@ impl ErrorKind {
             // HTTP backend with 500 (spec §2.3, observed); Tollgate follows what AWS sends.
             ErrorKind::IntegrationFailure
             | ErrorKind::ApiConfiguration
-            | ErrorKind::AuthorizerConfiguration => 500,
+            | ErrorKind::AuthorizerConfiguration
+            | ErrorKind::AuthorizerFailure => 500,
         }
     }
 
@@ -193,7 +210,10 @@ impl ErrorKind {
             ErrorKind::Throttled => "TooManyRequestsException",
             ErrorKind::QuotaExceeded => "LimitExceededException",
             ErrorKind::Unauthorized => "UnauthorizedException",
-            ErrorKind::AuthorizerConfiguration => "AuthorizerConfigurationException",
+            ErrorKind::AuthorizerConfiguration | ErrorKind::AuthorizerFailure => {
+                "AuthorizerConfigurationException"
+            }
+            ErrorKind::AccessDenied { .. } => "AccessDeniedException",
             ErrorKind::RequestTooLarge => "RequestTooLargeException",
             ErrorKind::RequestHeadTooLarge => "RequestHeaderFieldsTooLargeException",
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "BadRequestException",
@@ -221,7 +241,16 @@ impl ErrorKind {
             ErrorKind::QuotaExceeded => r#"{"message":"Limit Exceeded"}"#,
             ErrorKind::Unauthorized => r#"{"message":"Unauthorized"}"#,
             // AWS's own answer (spec §2.3, recorded against AWS).
-            ErrorKind::AuthorizerConfiguration => r#"{"message":null}"#,
+            ErrorKind::AuthorizerConfiguration | ErrorKind::AuthorizerFailure => {
+                r#"{"message":null}"#
+            }
+            // Capital M: AWS's own bodies for these (spec §2.3).
+            ErrorKind::AccessDenied { explicit: true } => {
+                r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#
+            }
+            ErrorKind::AccessDenied { explicit: false } => {
+                r#"{"Message":"User is not authorized to access this resource"}"#
+            }
             ErrorKind::RequestTooLarge => r#"{"message":"Request Too Long"}"#,
             ErrorKind::RequestHeadTooLarge => r#"{"message":"Request Header Fields Too Large"}"#,
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => r#"{"message":"Bad Request"}"#,
@@ -238,7 +267,7 @@ impl ErrorKind {
     /// for an authorizer configuration error, as AWS renders it).
     pub fn message_string(&self) -> String {
         match self {
-            ErrorKind::AuthorizerConfiguration => "null".to_string(),
+            ErrorKind::AuthorizerConfiguration | ErrorKind::AuthorizerFailure => "null".to_string(),
             other => serde_json::Value::String(other.message().into_owned()).to_string(),
         }
     }

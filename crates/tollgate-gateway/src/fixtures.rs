@@ -172,3 +172,62 @@ pub fn key_headers(key: Option<&str>) -> http::HeaderMap {
     }
     headers
 }
+
+/// The id of the authorizer [`with_token_authorizer`] adds.
+pub const AUTHORIZER: &str = "authz1";
+
+/// Puts the API's method behind a TOKEN Lambda authorizer reading the
+/// `Authorization` header, its answers cached for `ttl_seconds`, run by
+/// function `function`.
+pub fn with_token_authorizer(state: &mut State, function: &str, ttl_seconds: i64) {
+    let authorizer = tollgate_model::authorizer::Authorizer {
+        id: AUTHORIZER.into(),
+        name: "bench".into(),
+        authorizer_type: "TOKEN".into(),
+        provider_arns: vec![],
+        auth_type: Some("custom".into()),
+        authorizer_uri: Some(format!(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:{function}/invocations"
+        )),
+        authorizer_credentials: None,
+        identity_source: Some("method.request.header.Authorization".into()),
+        identity_validation_expression: None,
+        authorizer_result_ttl_in_seconds: ttl_seconds,
+    };
+    let protect = |definition: &mut ApiDefinition| {
+        definition
+            .authorizers
+            .insert(AUTHORIZER.into(), authorizer.clone());
+        for resource in definition.resources.values_mut() {
+            for method in resource.resource_methods.values_mut() {
+                method.authorization_type = "CUSTOM".into();
+                method.authorizer_id = Some(AUTHORIZER.into());
+            }
+        }
+    };
+    for doc in state.rest_apis.values_mut() {
+        protect(&mut Arc::make_mut(doc).definition);
+    }
+    for deployments in state.deployments.values_mut() {
+        for doc in deployments.values_mut() {
+            protect(&mut Arc::make_mut(doc).definition);
+        }
+    }
+}
+
+/// A Lambda authorizer's answer allowing every method of the fixture's API.
+pub fn allow_all_answer(principal: &str) -> String {
+    serde_json::json!({
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Action": "execute-api:Invoke",
+                "Effect": "Allow",
+                "Resource": format!("arn:aws:execute-api:*:*:{API}/{STAGE}/*"),
+            }],
+        },
+        "context": {"tenant": principal},
+    })
+    .to_string()
+}

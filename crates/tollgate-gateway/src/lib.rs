@@ -14,10 +14,12 @@ pub mod error;
 mod integration;
 mod integration_response;
 pub mod invoke;
+mod lambda_authorizer;
 mod mapping;
 pub mod outcome;
 mod path;
 mod pipeline;
+mod policy;
 mod quota;
 mod response;
 mod router;
@@ -51,6 +53,7 @@ use tollgate_model::{Change, State};
 use crate::admission::UsagePlans;
 use crate::clock::{Clock, SystemClock};
 use crate::compile::CompiledStage;
+use crate::lambda_authorizer::AuthorizerCache;
 use crate::throttle::BucketRegistry;
 
 pub use crate::authorize::IamCredentials;
@@ -116,8 +119,10 @@ pub struct Gateway {
     /// Stage method buckets, kept across recompiles.
     stage_buckets: BucketRegistry,
     observers: ArcSwap<Vec<Arc<dyn Observer>>>,
-    /// Runs Lambda integrations' functions.
+    /// Runs Lambda integrations' and authorizers' functions.
     functions: Option<Arc<dyn FunctionInvoker>>,
+    /// Lambda authorizers' answers, beside the admission state.
+    authorizer_cache: AuthorizerCache,
 }
 
 impl Gateway {
@@ -136,6 +141,7 @@ impl Gateway {
             stage_buckets: BucketRegistry::default(),
             observers: ArcSwap::from_pointee(Vec::new()),
             functions: None,
+            authorizer_cache: AuthorizerCache::default(),
         }
     }
 
@@ -231,6 +237,12 @@ impl Gateway {
         self.deployed.load().get(api_id)?.get(stage).cloned()
     }
 
+    /// Forgets the Lambda authorizers' cached answers for one stage
+    /// (FlushStageAuthorizersCache).
+    pub fn flush_authorizers(&self, api_id: &str, stage: &str) {
+        self.authorizer_cache.flush_stage(api_id, stage);
+    }
+
     /// Whether `stage` of `api_id` is deployed.
     pub fn is_deployed(&self, api_id: &str, stage: &str) -> bool {
         self.stage(api_id, stage).is_some()
@@ -264,7 +276,7 @@ impl Gateway {
 #[doc(hidden)]
 pub mod fixtures;
 
-/// The admission phase alone, for its micro-benchmark.
+/// The admission and authorize phases alone, for their micro-benchmarks.
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod bench_support {
@@ -304,5 +316,54 @@ pub mod bench_support {
             .count(admitted, &compiled, b"", &cx)
             .map(drop)
             .map_err(|e| e.kind)
+    }
+
+    /// Runs the authorize phase of one request to `path` with `headers`,
+    /// as the pipeline does (a Lambda authorizer from the cache or invoked).
+    pub async fn authorize(
+        gateway: &Gateway,
+        api_id: &str,
+        stage: &str,
+        method: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<(), ErrorKind> {
+        let stage = gateway
+            .stage(api_id, stage)
+            .ok_or(ErrorKind::UnknownStage)?;
+        let matched = stage
+            .router
+            .find(path)
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let compiled = matched
+            .method(method)
+            .cloned()
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::from_bytes(method.as_bytes())
+            .map_err(|_| ErrorKind::MissingAuthenticationToken)?;
+        *request.headers_mut() = headers.clone();
+        let (parts, ()) = request.into_parts();
+        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
+        cx.api_id = stage.api_id.clone();
+        cx.stage = stage.stage_name.clone();
+        cx.path = path.to_string();
+        let with = authorize::Authorizers {
+            iam: &gateway.settings.iam,
+            functions: gateway.functions.as_deref(),
+            cache: &gateway.authorizer_cache,
+        };
+        authorize::authorize_head(
+            &compiled.authorization,
+            &parts,
+            &matched.params,
+            &stage,
+            &with,
+            &mut cx,
+        )
+        .await
+        .map(drop)
+        .map_err(|e| e.kind)
     }
 }

@@ -43,8 +43,12 @@ pub struct Outcome {
     pub latency: Duration,
     /// Time spent waiting on the integration, when one was called.
     pub integration_latency: Option<Duration>,
-    /// Time spent in the authorizer, when one ran.
+    /// Time spent invoking the Lambda authorizer (None when it did not run
+    /// or its answer came from the cache).
     pub authorizer_latency: Option<Duration>,
+    /// What the Lambda authorizer's decision came to: 200 allowed, 401,
+    /// 403, or 500 when it failed.
+    pub authorizer_status: Option<u16>,
     /// The request body's length.
     pub bytes_in: u64,
     /// Response body bytes handed to the client.

@@ -4,8 +4,8 @@
 //!
 //! 1. resolve the API and stage (the deployed table)
 //! 2. route to resource and method ([`crate::router`])
-//! 3. authorize: what the method's `authorizationType` demands of the head
-//!    ([`crate::authorize`])
+//! 3. authorize: what the method's `authorizationType` demands of the head —
+//!    a Lambda authorizer's decision, or a signature's head ([`crate::authorize`])
 //! 4. admit: API key and throttles, from the head ([`crate::admission`])
 //! 5. read the body, within the payload limit and the shared body budget
 //! 6. authorize the body (an `AWS_IAM` signature covers it), then count the
@@ -30,7 +30,7 @@ use http::{Request, Response};
 use http_body::Body as _;
 use tollgate_http1::RequestBody;
 
-use crate::authorize::authorize_head;
+use crate::authorize::{authorize_head, Authorizers};
 use crate::compile::{CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
 use crate::error::{ErrorKind, GatewayError};
@@ -144,7 +144,20 @@ async fn phases(
     let signature = if test_invoke {
         crate::authorize::SignatureCheck::None
     } else {
-        authorize_head(&method.authorization, &parts, &gateway.settings.iam, &ex.cx)?
+        let with = Authorizers {
+            iam: &gateway.settings.iam,
+            functions: gateway.functions.as_deref(),
+            cache: &gateway.authorizer_cache,
+        };
+        authorize_head(
+            &method.authorization,
+            &parts,
+            &path_params,
+            &stage,
+            &with,
+            &mut ex.cx,
+        )
+        .await?
     };
 
     // 4. admit: key and throttles (from the head)
@@ -455,7 +468,8 @@ fn outcome_of(
         request_time_epoch_ms: cx.request_time_epoch_ms,
         latency: std::time::Duration::ZERO,
         integration_latency: cx.integration_latency,
-        authorizer_latency: None,
+        authorizer_latency: cx.authorizer_latency,
+        authorizer_status: cx.authorizer_status,
         bytes_in: cx.bytes_in,
         bytes_out: 0,
         cache: None,

@@ -1,6 +1,8 @@
-//! TestInvokeMethod (the console's Test button): runs one method of the API as
-//! it is now, without authorization, and reports status, body, headers,
-//! latency and an execution log, as AWS does (`spec/aws-apigw.md` §1.3, §1.4).
+//! The console's Test buttons, against the API as it is now (not as
+//! deployed), as AWS runs them (`spec/aws-apigw.md` §1.3, §1.4):
+//! TestInvokeMethod runs one method without authorization and reports
+//! status, body, headers, latency and an execution log; TestInvokeAuthorizer
+//! runs one Lambda authorizer, uncached, and reports its decision.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,8 +18,10 @@ use tollgate_http1::RequestBody;
 use tollgate_model::deployment::{Deployment, DeploymentDoc};
 use tollgate_model::state::RestApiDoc;
 
-use crate::compile::compile;
+use crate::compile::{compile, CompiledStage};
+use crate::context::RequestContext;
 use crate::invoke::InvokeTarget;
+use crate::lambda_authorizer::{self, CompiledAuthorizer};
 use crate::pipeline::StageSource;
 use crate::Gateway;
 
@@ -38,6 +42,7 @@ pub struct TestInvokeInput {
 #[derive(Debug, PartialEq, Eq)]
 pub enum TestInvokeError {
     UnknownResource,
+    UnknownAuthorizer,
     UnknownMethod,
     /// `pathWithQueryString` is not a path.
     InvalidPath,
@@ -64,6 +69,40 @@ fn log_time(epoch_ms: u128) -> String {
     )
 }
 
+/// The API as it is now, compiled as the stage AWS's tests run in, with
+/// the input's stage variables. Not throttled: its buckets are thrown away.
+fn test_stage(doc: &RestApiDoc, input: &TestInvokeInput) -> Arc<CompiledStage> {
+    let deployment = DeploymentDoc {
+        deployment: Deployment {
+            id: "test-invoke".into(),
+            description: None,
+            created_date: 0,
+            api_summary: BTreeMap::new(),
+        },
+        api: doc.api.clone(),
+        definition: doc.definition.clone(),
+    };
+    let mut stage_doc = crate::compile::test_invoke_stage();
+    stage_doc.variables = input.stage_variables.clone();
+    Arc::new(compile(&deployment, &stage_doc, &Default::default(), 0))
+}
+
+/// The input's headers; names or values HTTP cannot carry are left out.
+fn add_headers(headers: &mut http::HeaderMap, input: &TestInvokeInput) {
+    for (k, v) in &input.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+            headers.insert(n, v);
+        }
+    }
+    for (k, values) in &input.multi_value_headers {
+        for v in values {
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+                headers.append(n, v);
+            }
+        }
+    }
+}
+
 /// Runs `http_method` on `resource_id` of `doc` with `input`, through the
 /// same phases as a deployed request (without authorization and usage
 /// plans, as AWS's Test button runs it).
@@ -83,20 +122,7 @@ pub async fn test_invoke(
     if !resource.resource_methods.contains_key(http_method) {
         return Err(TestInvokeError::UnknownMethod);
     }
-    let deployment = DeploymentDoc {
-        deployment: Deployment {
-            id: "test-invoke".into(),
-            description: None,
-            created_date: 0,
-            api_summary: BTreeMap::new(),
-        },
-        api: doc.api.clone(),
-        definition: doc.definition.clone(),
-    };
-    let mut stage_doc = crate::compile::test_invoke_stage();
-    stage_doc.variables = input.stage_variables.clone();
-    // TestInvokeMethod is not throttled: its buckets are thrown away.
-    let stage = Arc::new(compile(&deployment, &stage_doc, &Default::default(), 0));
+    let stage = test_stage(doc, &input);
     let path_with_query = input
         .path_with_query_string
         .clone()
@@ -107,24 +133,12 @@ pub async fn test_invoke(
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or_default().to_string();
     let mut request = Request::new(RequestBody::Buffered(Some(Bytes::from(
-        input.body.unwrap_or_default(),
+        input.body.clone().unwrap_or_default(),
     ))));
     *request.method_mut() = http::Method::from_bytes(http_method.as_bytes())
         .map_err(|_| TestInvokeError::UnknownMethod)?;
     *request.uri_mut() = uri;
-    let headers = request.headers_mut();
-    for (k, v) in &input.headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
-            headers.insert(n, v);
-        }
-    }
-    for (k, values) in &input.multi_value_headers {
-        for v in values {
-            if let (Ok(n), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
-                headers.append(n, v);
-            }
-        }
-    }
+    add_headers(request.headers_mut(), &input);
     let target = InvokeTarget {
         api_id: doc.api.id.clone(),
         stage: stage.stage_name.clone(),
@@ -190,4 +204,127 @@ pub async fn test_invoke(
         "log": log.join("\n") + "\n",
         "latency": latency,
     }))
+}
+
+/// Runs authorizer `authorizer_id` of `doc` once for a request made of
+/// `input` (GET, in `test-invoke-stage`), uncached, and reports what the
+/// client would have got, the principal, the policy and a log.
+pub async fn test_invoke_authorizer(
+    gateway: &Gateway,
+    doc: &RestApiDoc,
+    authorizer_id: &str,
+    input: TestInvokeInput,
+    request_id: String,
+) -> Result<Value, TestInvokeError> {
+    let definition = doc
+        .definition
+        .authorizers
+        .get(authorizer_id)
+        .ok_or(TestInvokeError::UnknownAuthorizer)?;
+    let stage = test_stage(doc, &input);
+    let uri: http::Uri = input
+        .path_with_query_string
+        .as_deref()
+        .unwrap_or("/")
+        .parse()
+        .map_err(|_| TestInvokeError::InvalidPath)?;
+    let mut request = Request::new(());
+    *request.uri_mut() = uri;
+    add_headers(request.headers_mut(), &input);
+    let (parts, ()) = request.into_parts();
+    let peer: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut cx = RequestContext::new(request_id.clone(), peer, "GET", "HTTP/1.1");
+    cx.account_id = gateway.settings.account_id.clone();
+    cx.api_id = doc.api.id.clone();
+    cx.stage = stage.stage_name.clone();
+    cx.path = crate::path::remove_dot_segments(parts.uri.path()).into_owned();
+    cx.domain_name = "testinvoke.execute-api".into();
+    cx.ensure_trace_id();
+    let at = log_time(cx.request_time_epoch_ms);
+    let tested = match CompiledAuthorizer::compile(definition) {
+        Ok(authorizer) => {
+            let request = lambda_authorizer::Request {
+                parts: &parts,
+                path_params: &[],
+                stage: &stage,
+                region: &gateway.settings.iam.region,
+            };
+            lambda_authorizer::test(&authorizer, request, gateway.functions.as_deref(), &cx).await
+        }
+        Err(reason) => lambda_authorizer::Tested {
+            client_status: 500,
+            cause: Some(reason),
+            ..Default::default()
+        },
+    };
+    let mut log = vec![
+        format!("Execution log for request {request_id}"),
+        format!("{at} : Starting authorizer: {authorizer_id} for request: {request_id}"),
+        format!(
+            "{at} : Incoming identity: {}",
+            identity_summary(definition, &parts)
+        ),
+        format!(
+            "{at} : Endpoint request body after transformations: methodArn {}",
+            tested.method_arn
+        ),
+    ];
+    if let Some(principal) = &tested.principal_id {
+        log.push(format!("{at} : Authorizer result: principalId {principal}"));
+    }
+    if let Some(policy) = &tested.policy {
+        log.push(format!("{at} : Policy: {policy}"));
+    }
+    if let Some(cause) = &tested.cause {
+        log.push(format!("{at} : {cause}"));
+    }
+    log.push(format!(
+        "{at} : Authorizer completed with client status: {}",
+        tested.client_status
+    ));
+    let mut out = json!({
+        "clientStatus": tested.client_status,
+        "log": log.join("\n") + "\n",
+        "latency": tested.latency.as_millis() as u64,
+    });
+    if let Some(principal) = tested.principal_id {
+        out["principalId"] = Value::String(principal);
+    }
+    if let Some(policy) = tested.policy {
+        out["policy"] = Value::String(policy);
+    }
+    if !tested.context.is_empty() {
+        // AWS's `authorization` member: the context, each value as a list.
+        let authorization: serde_json::Map<String, Value> = tested
+            .context
+            .iter()
+            .map(|(k, v)| {
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                (k.clone(), json!([text]))
+            })
+            .collect();
+        out["authorization"] = Value::Object(authorization);
+    }
+    Ok(out)
+}
+
+/// The identity sources' names, for the log (never their values: a token
+/// is a secret).
+fn identity_summary(
+    definition: &tollgate_model::authorizer::Authorizer,
+    parts: &http::request::Parts,
+) -> String {
+    let sources = definition.identity_source.as_deref().unwrap_or_default();
+    let present = sources
+        .split(',')
+        .map(str::trim)
+        .filter(|s| {
+            s.strip_prefix("method.request.header.")
+                .is_some_and(|h| parts.headers.contains_key(h))
+        })
+        .count();
+    format!("{sources} ({present} header source(s) present)")
 }

@@ -12,7 +12,7 @@ use tollgate_aws::error::{rest_json_error, rest_json_ok};
 use tollgate_aws::request_id::{is_uuid, new_request_id};
 use tollgate_aws::sigv4;
 use tollgate_control::ControlRequest;
-use tollgate_gateway::test_invoke::{TestInvokeError, TestInvokeInput};
+use tollgate_gateway::test_invoke::{self, TestInvokeError, TestInvokeInput};
 use tollgate_gateway::ObservedBody;
 use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
@@ -146,8 +146,8 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
         return json_protocol(app, target, body, request_id).await;
     }
     if parts.method == http::Method::POST {
-        if let Some((api_id, resource_id, http_method)) = test_invoke_path(parts.uri.path()) {
-            return test_invoke(app, &api_id, &resource_id, &http_method, &body, request_id).await;
+        if let Some((api_id, target)) = test_invoke_path(parts.uri.path()) {
+            return test_invoke(app, &api_id, target, &body, request_id).await;
         }
         if let Some(name) = invoke_path(parts.uri.path()) {
             return crate::lambda::invoke(
@@ -169,10 +169,17 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
     };
     let control = app.control.clone();
     // Operations take a lock and write SQLite: keep them off the async workers.
-    let outcome = tokio::task::spawn_blocking(move || control.handle(&request)).await;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let reply = control.handle(&request);
+        (request, reply)
+    })
+    .await;
     match outcome {
-        Ok(Ok(reply)) => rest_json_ok(reply.status, reply.body.as_ref(), request_id),
-        Ok(Err(e)) => rest_json_error(e.code.status(), e.code.name(), &e.message, request_id),
+        Ok((request, Ok(reply))) => {
+            after_control_operation(app, &request);
+            rest_json_ok(reply.status, reply.body.as_ref(), request_id)
+        }
+        Ok((_, Err(e))) => rest_json_error(e.code.status(), e.code.name(), &e.message, request_id),
         Err(join) => {
             tracing::error!(error = %join, "control-plane operation panicked");
             let code = ErrorCode::Internal;
@@ -325,14 +332,35 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `POST /restapis/{id}/resources/{resource_id}/methods/{http_method}` is
-/// TestInvokeMethod, which needs the data plane rather than the store.
-fn test_invoke_path(path: &str) -> Option<(String, String, String)> {
+/// What a console Test button runs; these need the data plane rather than
+/// the store.
+enum TestTarget {
+    /// `POST /restapis/{id}/resources/{resource_id}/methods/{http_method}`: TestInvokeMethod.
+    Method {
+        resource_id: String,
+        http_method: String,
+    },
+    /// `POST /restapis/{id}/authorizers/{authorizer_id}`: TestInvokeAuthorizer.
+    Authorizer { authorizer_id: String },
+}
+
+/// The API and the test a `POST` path names, if it names one.
+fn test_invoke_path(path: &str) -> Option<(String, TestTarget)> {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["", "restapis", api, "resources", resource, "methods", method] => {
-            Some((api.to_string(), resource.to_string(), method.to_string()))
-        }
+        ["", "restapis", api, "resources", resource, "methods", method] => Some((
+            api.to_string(),
+            TestTarget::Method {
+                resource_id: resource.to_string(),
+                http_method: method.to_string(),
+            },
+        )),
+        ["", "restapis", api, "authorizers", authorizer] => Some((
+            api.to_string(),
+            TestTarget::Authorizer {
+                authorizer_id: authorizer.to_string(),
+            },
+        )),
         _ => None,
     }
 }
@@ -340,8 +368,7 @@ fn test_invoke_path(path: &str) -> Option<(String, String, String)> {
 async fn test_invoke(
     app: &App,
     api_id: &str,
-    resource_id: &str,
-    http_method: &str,
+    target: TestTarget,
     body: &[u8],
     request_id: &str,
 ) -> Response<Bytes> {
@@ -367,25 +394,58 @@ async fn test_invoke(
             }
         }
     };
-    match tollgate_gateway::test_invoke::test_invoke(
-        &app.gateway,
-        &doc,
-        resource_id,
-        http_method,
-        input,
-        request_id.to_string(),
-    )
-    .await
-    {
+    let request_id_owned = request_id.to_string();
+    let result = match target {
+        TestTarget::Method {
+            resource_id,
+            http_method,
+        } => {
+            test_invoke::test_invoke(
+                &app.gateway,
+                &doc,
+                &resource_id,
+                &http_method,
+                input,
+                request_id_owned,
+            )
+            .await
+        }
+        TestTarget::Authorizer { authorizer_id } => {
+            test_invoke::test_invoke_authorizer(
+                &app.gateway,
+                &doc,
+                &authorizer_id,
+                input,
+                request_id_owned,
+            )
+            .await
+        }
+    };
+    match result {
         Ok(result) => rest_json_ok(200, Some(&result), request_id),
         Err(TestInvokeError::UnknownResource) => not_found("Invalid Resource identifier specified"),
         Err(TestInvokeError::UnknownMethod) => not_found("Invalid Method identifier specified"),
+        Err(TestInvokeError::UnknownAuthorizer) => {
+            not_found("Invalid Authorizer identifier specified")
+        }
         Err(TestInvokeError::InvalidPath) => rest_json_error(
             400,
             "BadRequestException",
             "Invalid pathWithQueryString",
             request_id,
         ),
+    }
+}
+
+/// Where a committed operation touches the data plane's own state: a
+/// flushed authorizer cache is emptied now.
+fn after_control_operation(app: &App, request: &ControlRequest) {
+    if request.method != "DELETE" {
+        return;
+    }
+    let parts: Vec<&str> = request.path.trim_end_matches('/').split('/').collect();
+    if let ["", "restapis", api, "stages", stage, "cache", "authorizers"] = parts.as_slice() {
+        app.gateway.flush_authorizers(api, stage);
     }
 }
 

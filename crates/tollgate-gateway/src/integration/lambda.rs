@@ -20,8 +20,10 @@ use serde_json::{json, Map, Value};
 
 use super::templates::{params_of, render, select_request, RequestMapping};
 use super::{Invocation, Prepared};
-use crate::compile::IntegrationKind;
+use crate::compile::{CompiledStage, IntegrationKind};
+use crate::context::RequestContext;
 use crate::error::{ErrorKind, GatewayError};
+use crate::router::PathParam;
 
 /// What a function answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +79,7 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<Prepared, GatewayError> {
     let function = inv.integration.function.as_deref().ok_or_else(|| {
         ErrorKind::ApiConfiguration.because("the integration URI names no Lambda function")
     })?;
-    let function = substitute_stage_variables(function, &inv.stage.variables);
+    let function = resolve_function(function, &inv.stage.variables);
     let payload = match inv.integration.kind {
         IntegrationKind::AwsProxy => Bytes::from(proxy_event(inv).to_string()),
         _ => match select_request(
@@ -99,10 +101,12 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<Prepared, GatewayError> {
             }
         },
     };
-    Ok(Prepared::Lambda {
-        function: function_name(&function).to_string(),
-        payload,
-    })
+    Ok(Prepared::Lambda { function, payload })
+}
+
+/// The function an ARN from a URI names, its stage variables resolved.
+pub fn resolve_function(arn: &str, variables: &BTreeMap<String, String>) -> String {
+    function_name(&substitute_stage_variables(arn, variables)).to_string()
 }
 
 fn substitute_stage_variables(text: &str, variables: &BTreeMap<String, String>) -> String {
@@ -127,37 +131,38 @@ fn substitute_stage_variables(text: &str, variables: &BTreeMap<String, String>) 
 }
 
 /// Headers API Gateway adds to what the function sees (as AWS names them).
-fn added_headers(inv: &Invocation<'_>) -> Vec<(String, String)> {
-    let forwarded_for = match inv
-        .request
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(existing) => format!("{existing}, {}", inv.cx.source_ip()),
-        None => inv.cx.source_ip().to_string(),
+fn added_headers(headers: &HeaderMap, cx: &RequestContext) -> Vec<(String, String)> {
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(existing) => format!("{existing}, {}", cx.source_ip()),
+        None => cx.source_ip().to_string(),
     };
-    vec![
-        ("X-Amzn-Trace-Id".into(), inv.cx.trace_id.clone()),
+    let mut added = Vec::with_capacity(4);
+    if !cx.trace_id.is_empty() {
+        added.push(("X-Amzn-Trace-Id".into(), cx.trace_id.clone()));
+    }
+    added.extend([
         ("X-Forwarded-For".into(), forwarded_for),
-        ("X-Forwarded-Port".into(), inv.cx.local_port.to_string()),
+        ("X-Forwarded-Port".into(), cx.local_port.to_string()),
         ("X-Forwarded-Proto".into(), "http".into()),
-    ]
+    ]);
+    added
 }
 
 /// The request's headers with their names as the client sent them, and
 /// the ones API Gateway adds (replacing the client's of the same name).
-fn event_headers(inv: &Invocation<'_>) -> Vec<(String, String)> {
-    let sent_names = inv
-        .request
-        .extensions
+fn event_headers(
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    cx: &RequestContext,
+) -> Vec<(String, String)> {
+    let sent_names = extensions
         .get::<tollgate_http1::request::RawHead>()
         .map(|raw| raw.names())
         .unwrap_or_default();
-    let added = added_headers(inv);
+    let added = added_headers(headers, cx);
     let mut out = Vec::new();
     let mut seen_index: BTreeMap<String, usize> = BTreeMap::new();
-    for (name, value) in &inv.request.headers {
+    for (name, value) in headers {
         let lower = name.as_str();
         // AWS passes neither the body's framing (the function gets the body
         // whole) nor what describes the client's connection.
@@ -214,25 +219,14 @@ fn maps(pairs: &[(String, String)]) -> (Value, Value) {
 
 /// The payload 1.0 event of an AWS_PROXY integration (spec §4.1).
 fn proxy_event(inv: &Invocation<'_>) -> Value {
-    let cx = inv.cx;
-    let (headers, multi_headers) = maps(&event_headers(inv));
-    let (query, multi_query) = maps(&inv.request.query);
-    let path_parameters = if inv.request.path_params.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(
-            inv.request
-                .path_params
-                .iter()
-                .map(|p| (p.name.clone(), Value::String(p.value.clone())))
-                .collect(),
-        )
-    };
-    let stage_variables = if inv.stage.variables.is_empty() {
-        Value::Null
-    } else {
-        json!(inv.stage.variables)
-    };
+    let mut event = request_fields(
+        inv.stage,
+        &inv.request.headers,
+        &inv.request.extensions,
+        &inv.request.query,
+        &inv.request.path_params,
+        inv.cx,
+    );
     let content_type = super::templates::media_type(
         inv.request
             .headers
@@ -253,6 +247,38 @@ fn proxy_event(inv: &Invocation<'_>) -> Value {
             false,
         )
     };
+    event.insert("body".into(), body);
+    event.insert("isBase64Encoded".into(), Value::Bool(is_base64));
+    Value::Object(event)
+}
+
+/// What a proxy event and a REQUEST authorizer's event share: the request
+/// without its body, and `requestContext`.
+pub fn request_fields(
+    stage: &CompiledStage,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+    query: &[(String, String)],
+    path_params: &[PathParam],
+    cx: &RequestContext,
+) -> Map<String, Value> {
+    let (headers, multi_headers) = maps(&event_headers(headers, extensions, cx));
+    let (query, multi_query) = maps(query);
+    let path_parameters = if path_params.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(
+            path_params
+                .iter()
+                .map(|p| (p.name.clone(), Value::String(p.value.clone())))
+                .collect(),
+        )
+    };
+    let stage_variables = if stage.variables.is_empty() {
+        Value::Null
+    } else {
+        json!(stage.variables)
+    };
     let context = cx.to_json();
     let mut identity = context["identity"].clone();
     if let Some(obj) = identity.as_object_mut() {
@@ -262,37 +288,46 @@ fn proxy_event(inv: &Invocation<'_>) -> Value {
         }
     }
     let domain_prefix = cx.domain_name.split('.').next().unwrap_or_default();
-    json!({
-        "resource": cx.resource_path,
-        "path": cx.path,
+    let mut request_context = json!({
+        "resourceId": cx.resource_id,
+        "resourcePath": cx.resource_path,
         "httpMethod": cx.http_method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": multi_query,
-        "pathParameters": path_parameters,
-        "stageVariables": stage_variables,
-        "requestContext": {
-            "resourceId": cx.resource_id,
-            "resourcePath": cx.resource_path,
-            "httpMethod": cx.http_method,
-            "extendedRequestId": cx.extended_request_id,
-            "requestTime": context["requestTime"],
-            "path": context["path"],
-            "accountId": cx.account_id,
-            "protocol": cx.protocol,
-            "stage": cx.stage,
-            "domainPrefix": domain_prefix,
-            "requestTimeEpoch": context["requestTimeEpoch"],
-            "requestId": cx.request_id,
-            "identity": identity,
-            "domainName": cx.domain_name,
-            "deploymentId": cx.deployment_id,
-            "apiId": cx.api_id,
-        },
-        "body": body,
-        "isBase64Encoded": is_base64,
-    })
+        "extendedRequestId": cx.extended_request_id,
+        "requestTime": context["requestTime"],
+        "path": context["path"],
+        "accountId": cx.account_id,
+        "protocol": cx.protocol,
+        "stage": cx.stage,
+        "domainPrefix": domain_prefix,
+        "requestTimeEpoch": context["requestTimeEpoch"],
+        "requestId": cx.request_id,
+        "identity": identity,
+        "domainName": cx.domain_name,
+        "deploymentId": cx.deployment_id,
+        "apiId": cx.api_id,
+    });
+    if let Some(authorizer) = &cx.authorizer {
+        // The context's values keep their JSON types here (spec §4.1).
+        let mut fields = authorizer.context.clone();
+        fields.insert("principalId".into(), json!(authorizer.principal_id));
+        fields.insert(
+            "integrationLatency".into(),
+            json!(authorizer.latency.map_or(0, |l| l.as_millis() as u64)),
+        );
+        request_context["authorizer"] = Value::Object(fields);
+    }
+    let mut event = Map::new();
+    event.insert("resource".into(), json!(cx.resource_path));
+    event.insert("path".into(), json!(cx.path));
+    event.insert("httpMethod".into(), json!(cx.http_method));
+    event.insert("headers".into(), headers);
+    event.insert("multiValueHeaders".into(), multi_headers);
+    event.insert("queryStringParameters".into(), query);
+    event.insert("multiValueQueryStringParameters".into(), multi_query);
+    event.insert("pathParameters".into(), path_parameters);
+    event.insert("stageVariables".into(), stage_variables);
+    event.insert("requestContext".into(), request_context);
+    event
 }
 
 /// The integration phase: invokes the function by the integration's deadline.
