@@ -5,12 +5,20 @@
 # between runs on a 2-core box. Counts every thread of the process from the
 # first to the last of N requests (kernel time is not counted).
 #
-#   bash bench/instructions.sh                 # proxied, 403 and 429, 8000 requests each
+# The kinds of request, one per row of bench/run.sh:
+#   proxy   an open /{proxy+} -> HTTP_PROXY, proxied       (run.sh: proxy, tollgate)
+#   keyed   a /{proxy+} that requires a key, with a key of a plan whose
+#           limits are never reached: checked and proxied  (run.sh: keyed, tg-keyed)
+#   403     the keyed /{proxy+} without a key               (run.sh: refusals, tg-nokey)
+#   429     the keyed /{proxy+} with a burst-0 plan's key   (run.sh: refusals, tg-blocked)
+#
+#   bash bench/instructions.sh                 # all four, 8000 requests each
 #   BIN=/path/to/target/release bash bench/instructions.sh
-#   N=20000 PATHS="proxy" bash bench/instructions.sh
+#   N=20000 PATHS="proxy keyed" bash bench/instructions.sh
 #   UPSTREAM_BIN=... BIN=/old/target/release bash bench/instructions.sh   # an older tollgate
 #
-# Needs valgrind, the aws CLI and the release binaries (bench/run.sh builds them).
+# Needs valgrind (installed from Debian when missing, as root), the aws CLI
+# (from PyPI when missing) and the release binaries (bench/run.sh builds them).
 # KEEP_WORK=1 keeps the temporary directory with callgrind's output.
 set -euo pipefail
 
@@ -18,18 +26,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 UPSTREAM_BIN=${UPSTREAM_BIN:-$BIN/multitalk-upstream}
 N=${N:-8000}
-PATHS=${PATHS:-"proxy 403 429"}
+PATHS=${PATHS:-"proxy keyed 403 429"}
 KEY=bench-instructions-key-0123456789abcdef
+OKEY=bench-instructions-admitted-0123456789abcdef
+BIG=100000000
 
-log() { printf '[instructions] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-command -v valgrind >/dev/null || die "valgrind missing (apt-get install valgrind)"
-command -v callgrind_control >/dev/null || die "callgrind_control missing (part of valgrind)"
-command -v aws >/dev/null || die "aws CLI missing (pip install awscli)"
-[ -x "$BIN/tollgate" ] && [ -x "$UPSTREAM_BIN" ] \
-  || die "no release binaries in $BIN (cargo build --release -p tollgate -p multitalk-upstream)"
-
+LOG_PREFIX=instructions
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-instructions.XXXXXX")
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -38,6 +43,18 @@ cleanup() {
   [ "${KEEP_WORK:-0}" = 1 ] && log "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
+for kind in $PATHS; do
+  case $kind in proxy | keyed | 403 | 429) ;; *) die "unknown path kind $kind (proxy, keyed, 403, 429)" ;; esac
+done
+need=()
+command -v python3 >/dev/null || need+=(python3 python3-pip)
+command -v valgrind >/dev/null || need+=(valgrind)
+install_debian "${need[@]}"
+command -v callgrind_control >/dev/null || die "callgrind_control missing (part of valgrind)"
+ensure_aws_cli
+[ -x "$BIN/tollgate" ] && [ -x "$UPSTREAM_BIN" ] \
+  || die "no release binaries in $BIN (cargo build --release -p tollgate -p multitalk-upstream)"
+
 
 # Prints the first http://ADDR a process writes to FILE.
 addr_of() {
@@ -86,14 +103,22 @@ add_proxy() { # parent-path-part key-required
 }
 add_proxy open
 add_proxy keyed --api-key-required
+# Stage bench: a burst-0 plan (every request with KEY is a 429). Stage admit:
+# a plan whose throttle and quota are never reached (every request with OKEY
+# is checked and proxied), as bench/run.sh's keyed section.
 aws apigateway create-deployment --rest-api-id "$API" --stage-name bench >/dev/null
+aws apigateway create-deployment --rest-api-id "$API" --stage-name admit >/dev/null
 PLAN=$(aws apigateway create-usage-plan --name blocked --throttle burstLimit=0,rateLimit=0 \
   --api-stages "apiId=$API,stage=bench" --query id --output text)
 KEY_ID=$(aws apigateway create-api-key --name k --enabled --value "$KEY" --query id --output text)
 aws apigateway create-usage-plan-key --usage-plan-id "$PLAN" --key-id "$KEY_ID" --key-type API_KEY >/dev/null
+OPLAN=$(aws apigateway create-usage-plan --name admit --throttle "burstLimit=$BIG,rateLimit=$BIG" \
+  --quota "limit=$BIG,period=DAY" --api-stages "apiId=$API,stage=admit" --query id --output text)
+OKEY_ID=$(aws apigateway create-api-key --name o --enabled --value "$OKEY" --query id --output text)
+aws apigateway create-usage-plan-key --usage-plan-id "$OPLAN" --key-id "$OKEY_ID" --key-type API_KEY >/dev/null
 aws apigateway update-account --patch-operations \
-  op=replace,path=/throttle/rateLimit,value=100000000 \
-  op=replace,path=/throttle/burstLimit,value=100000000 >/dev/null
+  op=replace,path=/throttle/rateLimit,value=$BIG \
+  op=replace,path=/throttle/burstLimit,value=$BIG >/dev/null
 
 # N requests over 4 keep-alive connections; each must get the expected answer.
 drive() { # path header expect
@@ -124,13 +149,15 @@ PY
 }
 
 BASE=/_aws/execute-api/$API/bench
+ADMIT=/_aws/execute-api/$API/admit
 printf 'tollgate %s, %s requests per path (4 connections), user-space instructions per request:\n' "$BIN" "$N"
 for kind in $PATHS; do
   case $kind in
     proxy) path=$BASE/open/bench; header=""; expect='{"ok":true}' ;;
+    keyed) path=$ADMIT/keyed/bench; header="x-api-key: $OKEY"; expect='{"ok":true}' ;;
     403) path=$BASE/keyed/bench; header=""; expect='Forbidden' ;;
     429) path=$BASE/keyed/bench; header="x-api-key: $KEY"; expect='Too Many Requests' ;;
-    *) die "unknown path kind $kind (proxy, 403, 429)" ;;
+    *) die "unknown path kind $kind (proxy, keyed, 403, 429)" ;;
   esac
   drive "$path" "$header" "$expect" 400 || die "warm-up of $kind did not get $expect"
   callgrind_control -z "$VG_PID" >/dev/null 2>&1 || die "callgrind_control -z failed"
