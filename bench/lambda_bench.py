@@ -3,7 +3,10 @@
 1. cold start: from `create-function` to the first answer of `invoke`;
 2. warm invocations through API Gateway (AWS_PROXY): the client's latency
    minus the handler's own time, as p50 and p99 over sequential requests;
-3. throughput with 4 workers (wrk, 4 connections), every status checked.
+3. throughput with 4 workers (wrk, 4 connections), every status checked;
+4. a Lambda authorizer (a warm Python TOKEN authorizer) in front of the MOCK
+   route: uncached (TTL 0: every request invokes it) and cached (TTL 300),
+   each beside the same route without an authorizer, in the same run.
 
 Every run's figures are printed; nothing is left out.
 """
@@ -30,6 +33,16 @@ def handler(event, context):
     body = "ok"
     own_ms = (time.perf_counter() - started) * 1000
     return {"statusCode": 200, "headers": {"X-Handler-Ms": "%.4f" % own_ms}, "body": body}
+'''
+
+
+AUTHORIZER = '''
+def handler(event, context):
+    arn = event["methodArn"]
+    base = arn.split("/")[0]
+    return {"principalId": "bench", "context": {"tier": "gold"},
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": base + "/*"}]}}
 '''
 
 
@@ -82,12 +95,22 @@ def proxy_api(lam, apigw, name):
     return api["id"]
 
 
-def mock_api(apigw):
+def mock_api(apigw, authorizer_function=None, ttl=0):
     """The same route with a MOCK integration: the client's and the gateway's
-    own time, without the Lambda host."""
+    own time, without the Lambda host; behind a TOKEN authorizer run by
+    `authorizer_function` when one is named."""
     api = apigw.create_rest_api(name="bench-mock")
     res = apigw.create_resource(restApiId=api["id"], parentId=api["rootResourceId"], pathPart="{proxy+}")["id"]
-    apigw.put_method(restApiId=api["id"], resourceId=res, httpMethod="ANY", authorizationType="NONE")
+    if authorizer_function:
+        authorizer = apigw.create_authorizer(
+            restApiId=api["id"], name="bench", type="TOKEN", authorizerResultTtlInSeconds=ttl,
+            identitySource="method.request.header.Authorization",
+            authorizerUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                          f"arn:aws:lambda:us-east-1:000000000000:function:{authorizer_function}/invocations")
+        apigw.put_method(restApiId=api["id"], resourceId=res, httpMethod="ANY", authorizationType="CUSTOM",
+                         authorizerId=authorizer["id"])
+    else:
+        apigw.put_method(restApiId=api["id"], resourceId=res, httpMethod="ANY", authorizationType="NONE")
     apigw.put_integration(restApiId=api["id"], resourceId=res, httpMethod="ANY", type="MOCK",
                           requestTemplates={"application/json": '{"statusCode": 200}'})
     apigw.put_method_response(restApiId=api["id"], resourceId=res, httpMethod="ANY", statusCode="200",
@@ -104,8 +127,9 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def warm_overhead(url, requests_per_run):
+def warm_overhead(url, requests_per_run, headers=None):
     session = requests.Session()
+    session.headers.update(headers or {})
     for _ in range(50):  # warm the worker and the connection
         assert session.get(url, timeout=30).status_code == 200
     overheads, non_2xx = [], 0
@@ -162,6 +186,25 @@ def main():
               f"MOCK p50 {m50:.3f} ms p99 {m99:.3f} ms (non-2xx {mock_non_2xx}); "
               f"Lambda host p50 +{p50 - m50:.3f} ms, p99 +{p99 - m99:.3f} ms")
         failed |= non_2xx > 0 or mock_non_2xx > 0
+
+    name = f"authorizer-{int(time.time())}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="app.handler",
+                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": zip_of(AUTHORIZER)})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    token = {"Authorization": "Bearer bench-token"}
+    print(f"== a Lambda authorizer (warm Python TOKEN function) before the MOCK route, {args.requests} "
+          "sequential requests per run, each beside the route without one")
+    for ttl, label in ((0, "uncached (TTL 0)"), (300, "cached (TTL 300)")):
+        authorized_url = f"{args.endpoint}/_aws/execute-api/{mock_api(apigw, name, ttl)}/bench/x"
+        for i in range(1, args.runs + 1):
+            plain, plain_non_2xx = warm_overhead(mock_url, args.requests, token)
+            authorized, non_2xx = warm_overhead(authorized_url, args.requests, token)
+            p50, p99 = percentile(authorized, 50), percentile(authorized, 99)
+            m50, m99 = percentile(plain, 50), percentile(plain, 99)
+            print(f"  {label} run {i}: with p50 {p50:.3f} ms p99 {p99:.3f} ms (non-2xx {non_2xx}); "
+                  f"without p50 {m50:.3f} ms p99 {m99:.3f} ms (non-2xx {plain_non_2xx}); "
+                  f"authorizer p50 +{p50 - m50:.3f} ms, p99 +{p99 - m99:.3f} ms")
+            failed |= non_2xx > 0 or plain_non_2xx > 0
 
     print(f"== throughput with 4 workers (wrk, 4 connections, {args.duration})")
     for i in range(1, args.runs + 1):

@@ -2,7 +2,7 @@
 //! ids, route, timings), and the `$context` object templates and mappings see.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
@@ -56,15 +56,31 @@ pub struct RequestContext {
 }
 
 /// A Lambda authorizer's answer for this request, as `$context.authorizer`
-/// and a proxy event's `requestContext.authorizer` show it.
+/// and a proxy event's `requestContext.authorizer` show it. The answer is
+/// shared with the cache entry it came from (a cached authorization copies
+/// nothing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthorizerContext {
+    pub identity: Arc<AuthorizerIdentity>,
+    pub latency: Option<std::time::Duration>,
+}
+
+/// Whom the authorizer said the caller is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizerIdentity {
     pub principal_id: String,
     /// Scalar values, as the authorizer returned them.
     pub context: serde_json::Map<String, Value>,
     /// The API key the authorizer named (API key source AUTHORIZER).
     pub usage_identifier_key: Option<String>,
-    pub latency: Option<std::time::Duration>,
+}
+
+impl std::ops::Deref for AuthorizerContext {
+    type Target = AuthorizerIdentity;
+
+    fn deref(&self) -> &AuthorizerIdentity {
+        &self.identity
+    }
 }
 
 impl AuthorizerContext {

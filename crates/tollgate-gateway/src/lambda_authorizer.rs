@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use tollgate_model::authorizer::Authorizer;
 
 use crate::compile::CompiledStage;
-use crate::context::{AuthorizerContext, RequestContext};
+use crate::context::{AuthorizerContext, AuthorizerIdentity, RequestContext};
 use crate::error::{ErrorKind, GatewayError};
 use crate::integration::lambda::{FunctionInvoker, FunctionResult, InvokeFailure};
 use crate::policy::{Decision, Policy};
@@ -111,11 +111,8 @@ impl CompiledAuthorizer {
 /// What an authorizer answered, checked.
 #[derive(Debug, Clone)]
 pub struct AuthorizerResult {
-    pub principal_id: String,
+    pub identity: Arc<AuthorizerIdentity>,
     pub policy: Policy,
-    /// Scalar values only (strings, numbers, booleans).
-    pub context: Map<String, Value>,
-    pub usage_identifier_key: Option<String>,
     /// How long the cache may keep it.
     ttl: Duration,
 }
@@ -339,9 +336,7 @@ pub async fn authorize(
     };
     decide(&result.policy, &prepared.arn)?;
     cx.authorizer = Some(AuthorizerContext {
-        principal_id: result.principal_id.clone(),
-        context: result.context.clone(),
-        usage_identifier_key: result.usage_identifier_key.clone(),
+        identity: result.identity.clone(),
         latency: cx.authorizer_latency,
     });
     Ok(())
@@ -391,8 +386,8 @@ pub async fn test(
         let event = event(authorizer, &request, &prepared, cx);
         let answer = invoke(authorizer, &request, invoker, event, &cx.trace_id).await?;
         let result = parse_result(&answer, Duration::ZERO)?;
-        tested.principal_id = Some(result.principal_id.clone());
-        tested.context = result.context.clone();
+        tested.principal_id = Some(result.identity.principal_id.clone());
+        tested.context = result.identity.context.clone();
         tested.policy = serde_json::from_slice::<Value>(&answer)
             .ok()
             .and_then(|v| v.get("policyDocument").map(Value::to_string));
@@ -476,10 +471,12 @@ fn parse_result(body: &[u8], ttl: Duration) -> Result<AuthorizerResult, GatewayE
         .and_then(Value::as_str)
         .map(str::to_string);
     Ok(AuthorizerResult {
-        principal_id,
+        identity: Arc::new(AuthorizerIdentity {
+            principal_id,
+            context,
+            usage_identifier_key,
+        }),
         policy,
-        context,
-        usage_identifier_key,
         ttl,
     })
 }
@@ -516,9 +513,9 @@ mod tests {
             Duration::from_secs(300),
         )
         .expect("valid");
-        assert_eq!(ok.principal_id, "user");
-        assert_eq!(ok.context["n"], 1);
-        assert_eq!(ok.usage_identifier_key.as_deref(), Some("k"));
+        assert_eq!(ok.identity.principal_id, "user");
+        assert_eq!(ok.identity.context["n"], 1);
+        assert_eq!(ok.identity.usage_identifier_key.as_deref(), Some("k"));
         for bad in [
             &b"null"[..],
             br#"{"policyDocument": {"Statement": []}}"#,
