@@ -10,8 +10,8 @@
 # REGION and ACCOUNT in the ARNs are kept exactly as the guide writes them.
 # One CLI syntax fix in step 4 (`--api-key-required`), explained there.
 # Step 2 (deploying the Lambda proxy) is Python, not a CLI command.
-# Skipped for now: `aws logs create-log-group` and `aws cloudwatch
-# put-metric-alarm` (CloudWatch Logs and CloudWatch services, a later issue).
+# Skipped for now: `aws cloudwatch put-metric-alarm` (the CloudWatch service,
+# a later issue).
 # At the end the ids are printed as KEY=VALUE lines for scripts and tests.
 set -euo pipefail
 
@@ -100,8 +100,8 @@ aws apigateway create-usage-plan-key \
   --key-type API_KEY
 
 # --- CloudWatch Logging -------------------------------------------------------
-# (`aws logs create-log-group --log-group-name /aws/apigateway/multitalk` skipped:
-#  CloudWatch Logs is another service, see the header.)
+# Create log group
+aws logs create-log-group --log-group-name /aws/apigateway/multitalk
 
 # Update stage with logging
 aws apigateway update-stage \

@@ -57,6 +57,7 @@ use crate::lambda_authorizer::AuthorizerCache;
 use crate::throttle::BucketRegistry;
 
 pub use crate::authorize::IamCredentials;
+pub use crate::context::clf_time;
 pub use crate::integration::client::UpstreamClient;
 pub use crate::integration::lambda::{FunctionInvoker, FunctionResult, InvokeFailure};
 pub use crate::invoke::InvokeTarget;

@@ -159,7 +159,10 @@ mod tests {
         let jobs = format!("{ARN}/GET/api/v1/jobs/1");
         assert!(wildcard("arn:*:abc123/*/GET/*", &jobs));
         assert!(!wildcard("arn:*:abc/*/GET/*", &jobs));
-        assert!(wildcard("arn:aws:execute-api:us-east-1:*:abc123/prod/GET/api/v1/jobs/?", &jobs));
+        assert!(wildcard(
+            "arn:aws:execute-api:us-east-1:*:abc123/prod/GET/api/v1/jobs/?",
+            &jobs
+        ));
         assert!(!wildcard("a*b", "axxc"));
         assert!(wildcard(&"*a".repeat(30), &"a".repeat(60)));
         assert!(!wildcard(&"*a".repeat(30), &"ab".repeat(100)));

@@ -52,6 +52,8 @@ pub struct App {
     pub control: Arc<ControlPlane>,
     pub gateway: Arc<Gateway>,
     pub lambda: Arc<tollgate_lambda::LambdaHost>,
+    /// Logs (and, as they come, metrics, alarms and traces).
+    pub observe: Arc<tollgate_observe::Observatory>,
     /// Admin secrets by access key id.
     pub secrets: Arc<HashMap<String, String>>,
     /// On the public listener only deployed APIs are served.
@@ -64,6 +66,7 @@ impl App {
         control: Arc<ControlPlane>,
         gateway: Arc<Gateway>,
         lambda: Arc<tollgate_lambda::LambdaHost>,
+        observe: Arc<tollgate_observe::Observatory>,
         credentials: &[Credentials],
         limits: ClientLimits,
     ) -> App {
@@ -71,6 +74,7 @@ impl App {
             control,
             gateway,
             lambda,
+            observe,
             secrets: Arc::new(admin_secrets(credentials)),
             data_plane_only: false,
             limits,

@@ -197,6 +197,9 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
 
 /// An AWS JSON-protocol call (`X-Amz-Target: {service}.{Operation}`).
 async fn json_protocol(app: &App, target: &str, body: Bytes, request_id: &str) -> Response<Bytes> {
+    if let Some(operation) = target.strip_prefix("Logs_20140328.") {
+        return crate::observe_api::logs(app, operation, &body, request_id).await;
+    }
     let version = match target.split('.').next() {
         // CloudWatch speaks json 1.0; the rest here, json 1.1.
         Some("GraniteServiceVersion20100801") => "1.0",

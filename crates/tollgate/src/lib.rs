@@ -8,6 +8,7 @@ mod connection;
 mod front_door;
 mod lambda;
 pub mod listener;
+mod observe_api;
 pub mod usage_flush;
 
 use std::sync::Arc;
@@ -117,13 +118,28 @@ impl Server {
             .with_context(|| format!("cannot create {}", code_root.display()))?;
         let functions =
             lambda::FunctionSync::start(lambda.clone(), Arc::downgrade(&control), code_root);
+        let observe = Arc::new(
+            tollgate_observe::Observatory::start(
+                &config.data_dir,
+                &tollgate_observe::instance_name(),
+            )
+            .with_context(|| {
+                format!(
+                    "cannot start the log store in {}",
+                    config.data_dir.display()
+                )
+            })?,
+        );
+        gateway.add_observer(observe.access_logs.clone());
         {
             // Every committed change recompiles what the data plane serves,
-            // and keeps the Lambda host's functions in step.
+            // and keeps the Lambda host's functions and the observers in step.
             let gateway = gateway.clone();
+            let observe = observe.clone();
             control.subscribe(Box::new(move |state, changes| {
                 gateway.update(state, changes);
                 functions.update(state, changes);
+                observe.update(state);
             }));
         }
         Ok(Server {
@@ -133,6 +149,7 @@ impl Server {
                 control,
                 gateway,
                 lambda,
+                observe,
                 &config.credentials,
                 app::ClientLimits {
                     client_timeout: config.client_timeout,
