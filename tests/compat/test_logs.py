@@ -11,17 +11,15 @@ import csv
 import io
 import json
 import re
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 import requests
 
-from conftest import REPO, cli_env
+from seed_api import http_proxy_seed
 from test_data_plane import UPSTREAM_KEY, Upstream
 
-SEED = REPO / "examples" / "multitalk"
 GROUP = "/aws/apigateway/multitalk"
 
 CLF = ('$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] '
@@ -54,23 +52,10 @@ def upstream():
 @pytest.fixture(scope="module")
 def seed(server, aws, apigw, upstream):
     assert aws("logs", "describe-log-groups")["logGroups"] == []
-    # The guide's setup: `aws logs create-log-group`, then the stage's access log.
-    p = subprocess.run(["bash", str(SEED / "setup.sh")], env=cli_env(server.endpoint),
-                       capture_output=True, text=True, timeout=180)
-    assert p.returncode == 0, p.stderr
-    ids = dict(line.split("=", 1) for line in p.stdout.splitlines()
-               if line.split("=", 1)[0] in ("API_ID", "API_KEY_ID", "PROXY_ID", "USAGE_PLAN_ID"))
+    # The guide's setup runs `aws logs create-log-group`, then sets the stage's access log.
+    seed = http_proxy_seed(server, apigw, upstream)
     assert [g["logGroupName"] for g in aws("logs", "describe-log-groups")["logGroups"]] == [GROUP]
-    api = ids["API_ID"]
-    apigw.put_integration(restApiId=api, resourceId=ids["PROXY_ID"], httpMethod="ANY", type="HTTP_PROXY",
-                          integrationHttpMethod="ANY", uri=upstream.url + "/api/{proxy}",
-                          requestParameters={
-                              "integration.request.path.proxy": "method.request.path.proxy",
-                              "integration.request.header.Authorization": f"'Bearer {UPSTREAM_KEY}'"})
-    apigw.create_deployment(restApiId=api, stageName="prod")
-    key = apigw.get_api_key(apiKey=ids["API_KEY_ID"], includeValue=True)["value"]
-    return {"api_id": api, "key": key, "plan_id": ids["USAGE_PLAN_ID"],
-            "endpoint": f"{server.endpoint}/_aws/execute-api/{api}/prod"}
+    return seed
 
 
 def set_format(apigw, seed, fmt):

@@ -4,3 +4,4 @@
 pub mod error;
 pub mod request_id;
 pub mod sigv4;
+pub mod wire;

@@ -1,18 +1,18 @@
-//! The access-log observer: for a stage with `accessLogSettings`, one line
-//! per request (refused and failed ones included) in the stage's log group,
-//! in a stream of this instance. The line is rendered on the writer's side
-//! of the queue; the request's thread only clones its outcome.
+//! Access logs: for a stage with `accessLogSettings`, one line per request
+//! (refused and failed ones included) in the stage's log group, in a
+//! stream of this instance. Rendered on the observers' thread ([`crate::hub`]),
+//! never on the request's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tollgate_gateway::{Observer, Outcome};
+use tollgate_gateway::Outcome;
 use tollgate_model::State;
 
 use crate::access_log::AccessLogFormat;
 use crate::logs::writer::LogLine;
-use crate::queue::{self, Sender};
+use crate::queue::Sender;
 
 /// Where one stage's access log goes.
 #[derive(Debug)]
@@ -24,12 +24,10 @@ struct Target {
 /// Stages by api id, then stage name.
 type Targets = HashMap<String, HashMap<String, Arc<Target>>>;
 
-/// Requests waiting to be rendered.
-const QUEUE_CAPACITY: usize = 65_536;
-
 pub struct AccessLogs {
     targets: ArcSwap<Targets>,
-    requests: Sender<(Arc<Target>, Box<Outcome>)>,
+    lines: Sender<LogLine>,
+    stream: Arc<str>,
 }
 
 /// `arn:aws:logs:REGION:ACCOUNT:log-group:NAME[:*]` → NAME.
@@ -40,29 +38,13 @@ pub fn group_of_arn(arn: &str) -> Option<&str> {
 }
 
 impl AccessLogs {
-    /// Starts the renderer, which hands lines to `lines` (the log writer)
-    /// in the stream `stream` (this instance's).
-    pub fn start(lines: Sender<LogLine>, stream: &str) -> std::io::Result<Arc<AccessLogs>> {
-        let (requests, receiver) = queue::bounded("access_logs", QUEUE_CAPACITY);
-        let stream: Arc<str> = Arc::from(stream);
-        std::thread::Builder::new()
-            .name("tollgate-access-logs".into())
-            .spawn(move || {
-                while let Ok((target, outcome)) = receiver.recv() {
-                    let target: Arc<Target> = target;
-                    let outcome: Box<Outcome> = outcome;
-                    lines.send(LogLine {
-                        group: target.group.clone(),
-                        stream: stream.clone(),
-                        timestamp_ms: outcome.request_time_epoch_ms as i64,
-                        message: target.format.render(&outcome),
-                    });
-                }
-            })?;
-        Ok(Arc::new(AccessLogs {
+    /// Lines go to `lines` (the log writer), in the stream `stream`.
+    pub fn new(lines: Sender<LogLine>, stream: &str) -> AccessLogs {
+        AccessLogs {
             targets: ArcSwap::from_pointee(Targets::new()),
-            requests,
-        }))
+            lines,
+            stream: Arc::from(stream),
+        }
     }
 
     /// Takes the stages' access-log settings from `state`.
@@ -93,14 +75,8 @@ impl AccessLogs {
         self.targets.store(Arc::new(targets));
     }
 
-    /// Requests dropped because the renderer was behind.
-    pub fn dropped(&self) -> u64 {
-        self.requests.dropped()
-    }
-}
-
-impl Observer for AccessLogs {
-    fn observe(&self, outcome: &Outcome) {
+    /// Writes the request's line, if its stage logs.
+    pub fn accept(&self, outcome: &Outcome) {
         let targets = self.targets.load();
         let Some(target) = targets
             .get(outcome.api_id.as_str())
@@ -108,7 +84,11 @@ impl Observer for AccessLogs {
         else {
             return;
         };
-        self.requests
-            .send((target.clone(), Box::new(outcome.clone())));
+        self.lines.send(LogLine {
+            group: target.group.clone(),
+            stream: self.stream.clone(),
+            timestamp_ms: outcome.request_time_epoch_ms as i64,
+            message: target.format.render(outcome),
+        });
     }
 }

@@ -9,8 +9,14 @@
 
 pub mod access_log;
 pub mod access_logs;
+pub mod alarms;
+pub mod cloudwatch;
+pub mod docstore;
+pub mod hub;
 pub mod logs;
+pub mod metrics;
 pub mod queue;
+pub mod sns;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +25,9 @@ use std::time::Duration;
 use tollgate_model::State;
 
 use crate::access_logs::AccessLogs;
+use crate::hub::Hub;
 use crate::logs::{LogLine, LogStore};
+use crate::metrics::MetricStore;
 use crate::queue::Sender;
 
 /// How often retention policies are applied.
@@ -32,6 +40,21 @@ pub enum StartError {
     LogStore(#[from] logs::store::StoreError),
     #[error("cannot start a writer thread: {0}")]
     Thread(#[from] std::io::Error),
+    #[error("cannot open the monitoring store: {0}")]
+    Monitoring(#[from] docstore::DocError),
+}
+
+/// Where the observers live and whom they answer as.
+pub struct ObserveConfig<'a> {
+    pub data_dir: &'a Path,
+    /// This instance's name in log streams.
+    pub instance: &'a str,
+    pub region: &'a str,
+    pub account_id: &'a str,
+    /// Tollgate's own URL, for links it sends (SNS SubscribeURL).
+    pub public_base: &'a str,
+    /// The HTTP client SNS deliveries use.
+    pub client: tollgate_gateway::upstream::UpstreamClient,
 }
 
 /// Every observer of one Tollgate instance, and the stores they write.
@@ -39,38 +62,66 @@ pub struct Observatory {
     pub logs: Arc<LogStore>,
     /// Lines for CloudWatch Logs (function logs write here too).
     pub lines: Sender<LogLine>,
-    pub access_logs: Arc<AccessLogs>,
+    pub metrics: Arc<MetricStore>,
+    /// The gateway's observer.
+    pub hub: Arc<Hub>,
+    pub sns: Arc<sns::Sns>,
+    pub alarms: Arc<alarms::Alarms>,
 }
 
 impl Observatory {
     /// Opens the log store in `data_dir` and starts the writers; this
     /// instance writes its lines to streams named `instance`.
-    pub fn start(data_dir: &Path, instance: &str) -> Result<Observatory, StartError> {
-        let logs = Arc::new(LogStore::open(data_dir)?);
+    pub fn start(config: ObserveConfig<'_>) -> Result<Observatory, StartError> {
+        let logs = Arc::new(LogStore::open(config.data_dir)?);
         let lines = logs::writer::start(logs.clone())?;
-        let access_logs = AccessLogs::start(lines.clone(), instance)?;
-        let retention = Arc::downgrade(&logs);
+        let access_logs = Arc::new(AccessLogs::new(lines.clone(), config.instance));
+        let metrics = Arc::new(MetricStore::default());
+        let hub = Arc::new(Hub::start(access_logs, metrics.clone())?);
+        let (retention, datapoints) = (Arc::downgrade(&logs), Arc::downgrade(&metrics));
         std::thread::Builder::new()
-            .name("tollgate-log-retention".into())
+            .name("tollgate-retention".into())
             .spawn(move || loop {
                 std::thread::sleep(RETENTION_EVERY);
-                let Some(store) = retention.upgrade() else {
+                let (Some(store), Some(metrics)) = (retention.upgrade(), datapoints.upgrade())
+                else {
                     return;
                 };
-                if let Err(e) = store.enforce_retention(logs::writer::now_ms()) {
+                let now = logs::writer::now_ms();
+                if let Err(e) = store.enforce_retention(now) {
                     tracing::warn!(error = %e, "log retention could not be applied");
                 }
+                metrics.prune(now);
             })?;
+        let docs = Arc::new(docstore::DocStore::open(config.data_dir)?);
+        let sns = sns::Sns::start(
+            docs.clone(),
+            config.region,
+            config.account_id,
+            config.public_base,
+            config.client,
+        )?;
+        let alarms = alarms::Alarms::load(
+            docs,
+            metrics.clone(),
+            sns.clone(),
+            config.region,
+            config.account_id,
+        );
+        alarms.start_evaluator()?;
         Ok(Observatory {
             logs,
             lines,
-            access_logs,
+            metrics,
+            hub,
+            sns,
+            alarms,
         })
     }
 
-    /// Follows the configuration (stages' log settings).
+    /// Follows the configuration (stages' log and metrics settings).
     pub fn update(&self, state: &State) {
-        self.access_logs.update(state);
+        self.hub.update(state);
     }
 }
 
@@ -81,4 +132,21 @@ pub fn instance_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "tollgate".into())
+}
+
+/// `2026-12-07T18:00:00.000Z` from epoch milliseconds.
+pub fn iso8601(epoch_ms: i64) -> String {
+    let secs = epoch_ms.div_euclid(1000);
+    let date = tollgate_model::time::Date::from_epoch_seconds(secs);
+    let in_day = secs.rem_euclid(86_400);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        date.year,
+        date.month,
+        date.day,
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60,
+        epoch_ms.rem_euclid(1000)
+    )
 }

@@ -93,6 +93,19 @@ async fn route(app: &App, req: Request<RequestBody>, request_id: &str) -> Respon
     if path == "/_tollgate/health" {
         return rest_json_ok(200, Some(&serde_json::json!({"status": "ok"})), request_id);
     }
+    if path == "/metrics" && req.method() == http::Method::GET {
+        return crate::observe_api::prometheus_text();
+    }
+    // The link an SNS subscriber follows carries no signature (as on AWS).
+    if path == "/" && !req.headers().contains_key(http::header::AUTHORIZATION) {
+        if let Some(query) = req.uri().query() {
+            if let Some(response) =
+                crate::observe_api::confirm_subscription(app, query, request_id).await
+            {
+                return response;
+            }
+        }
+    }
     control_plane(app, req, request_id).await
 }
 
@@ -136,7 +149,26 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
         Err(e) => return rest_json_error(e.status(), e.code(), &e.message(), request_id),
     };
     if is_query_protocol(&parts) {
+        if matches!(identity.service.as_str(), "monitoring" | "sns") {
+            let params = parse_form(&body);
+            return crate::observe_api::query_call(app, &identity.service, &params, request_id)
+                .await;
+        }
         return query_protocol(app, &identity, &body, request_id).await;
+    }
+    if let Some((service, operation)) =
+        tollgate_aws::wire::cbor::operation_of_path(parts.uri.path())
+    {
+        if service == "GraniteServiceVersion20100801" && parts.method == http::Method::POST {
+            return crate::observe_api::cloudwatch(
+                app,
+                crate::observe_api::Protocol::Cbor,
+                operation,
+                &body,
+                request_id,
+            )
+            .await;
+        }
     }
     if let Some(target) = parts
         .headers
@@ -199,6 +231,16 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
 async fn json_protocol(app: &App, target: &str, body: Bytes, request_id: &str) -> Response<Bytes> {
     if let Some(operation) = target.strip_prefix("Logs_20140328.") {
         return crate::observe_api::logs(app, operation, &body, request_id).await;
+    }
+    if let Some(operation) = target.strip_prefix("GraniteServiceVersion20100801.") {
+        return crate::observe_api::cloudwatch(
+            app,
+            crate::observe_api::Protocol::Json,
+            operation,
+            &body,
+            request_id,
+        )
+        .await;
     }
     let version = match target.split('.').next() {
         // CloudWatch speaks json 1.0; the rest here, json 1.1.
@@ -453,7 +495,7 @@ fn after_control_operation(app: &App, request: &ControlRequest) {
 }
 
 /// Decodes `a=1&b=x%20y` into ordered pairs; `+` stays `+` (AWS SDKs encode spaces as %20).
-fn parse_query(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())

@@ -9,6 +9,7 @@ mod front_door;
 mod lambda;
 pub mod listener;
 mod observe_api;
+mod prometheus;
 pub mod usage_flush;
 
 use std::sync::Arc;
@@ -79,6 +80,8 @@ impl Server {
             Some(path) => UpstreamClient::read_ca_file(path)?,
             None => Vec::new(),
         };
+        // Installed before anything records a metric.
+        let _ = prometheus::handle();
         let body_budget = tollgate_http1::BodyBudget::new(config.body_budget);
         let settings = GatewaySettings {
             account_id: config.account_id.clone(),
@@ -119,18 +122,22 @@ impl Server {
         let functions =
             lambda::FunctionSync::start(lambda.clone(), Arc::downgrade(&control), code_root);
         let observe = Arc::new(
-            tollgate_observe::Observatory::start(
-                &config.data_dir,
-                &tollgate_observe::instance_name(),
-            )
+            tollgate_observe::Observatory::start(tollgate_observe::ObserveConfig {
+                data_dir: &config.data_dir,
+                instance: &tollgate_observe::instance_name(),
+                region: &config.region,
+                account_id: &config.account_id,
+                public_base: &endpoint,
+                client: UpstreamClient::with_extra_roots(&extra_roots)?,
+            })
             .with_context(|| {
                 format!(
-                    "cannot start the log store in {}",
+                    "cannot start the log and monitoring stores in {}",
                     config.data_dir.display()
                 )
             })?,
         );
-        gateway.add_observer(observe.access_logs.clone());
+        gateway.add_observer(observe.hub.clone());
         {
             // Every committed change recompiles what the data plane serves,
             // and keeps the Lambda host's functions and the observers in step.

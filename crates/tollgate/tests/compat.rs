@@ -17,11 +17,14 @@ fn aws_cli_and_boto3_drive_tollgate() {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !has("pytest") {
-        // The image has boto3 and the aws CLI but not pytest; PyPI is reachable.
-        let _ = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "pytest"])
-            .status();
+    // The image has boto3 and the aws CLI but not pytest, nor the
+    // Prometheus client whose parser reads `/metrics`; PyPI is reachable.
+    for module in ["pytest", "prometheus_client"] {
+        if !has(module) {
+            let _ = Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", module])
+                .status();
+        }
     }
     let has_pytest = has("pytest, boto3");
     if !has_pytest {

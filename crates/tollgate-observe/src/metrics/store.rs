@@ -1,0 +1,374 @@
+//! Metric data at one-minute resolution, kept for 15 days, as CloudWatch
+//! keeps it: per series (namespace, name, dimensions) and minute, the
+//! sample count, sum, minimum, maximum and a log-scale histogram for
+//! percentiles (within 1% of the true value).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// One minute, in milliseconds.
+pub const MINUTE_MS: i64 = 60_000;
+/// How long datapoints are kept.
+pub const RETENTION_MS: i64 = 15 * 86_400_000;
+/// Series at most; a new one beyond is refused (PutMetricData) or not
+/// recorded (counted in `tollgate_metric_series_refused_total`).
+pub const MAX_SERIES: usize = 100_000;
+/// Histogram bins grow by this factor: a percentile is within 1%.
+const GROWTH: f64 = 1.02;
+
+/// A metric's identity: dimensions sorted by name, as CloudWatch matches them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricKey {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl MetricKey {
+    pub fn new(namespace: &str, name: &str, mut dimensions: Vec<(String, String)>) -> MetricKey {
+        dimensions.sort();
+        MetricKey {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            dimensions,
+        }
+    }
+}
+
+/// What one minute (or a longer period, once merged) holds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stats {
+    pub count: f64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Bin → weight; `i32::MIN` holds values ≤ 0.
+    bins: BTreeMap<i32, f64>,
+}
+
+fn bin_of(value: f64) -> i32 {
+    if value <= 0.0 || !value.is_finite() {
+        return i32::MIN;
+    }
+    (value.ln() / GROWTH.ln()).floor() as i32
+}
+
+/// A bin's representative value: the geometric middle of its range.
+fn value_of(bin: i32) -> f64 {
+    if bin == i32::MIN {
+        return 0.0;
+    }
+    GROWTH.powf(bin as f64 + 0.5)
+}
+
+impl Stats {
+    /// One sample.
+    pub fn add(&mut self, value: f64) {
+        self.add_weighted(value, 1.0);
+    }
+
+    /// `count` samples of `value` (PutMetricData's Values and Counts).
+    pub fn add_weighted(&mut self, value: f64, count: f64) {
+        if self.count == 0.0 {
+            self.min = value;
+            self.max = value;
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.count += count;
+        self.sum += value * count;
+        *self.bins.entry(bin_of(value)).or_default() += count;
+    }
+
+    /// A statistic set (PutMetricData's StatisticValues): no distribution,
+    /// so percentiles see its samples at their average.
+    pub fn add_set(&mut self, count: f64, sum: f64, min: f64, max: f64) {
+        if count <= 0.0 {
+            return;
+        }
+        if self.count == 0.0 {
+            self.min = min;
+            self.max = max;
+        } else {
+            self.min = self.min.min(min);
+            self.max = self.max.max(max);
+        }
+        self.count += count;
+        self.sum += sum;
+        *self.bins.entry(bin_of(sum / count)).or_default() += count;
+    }
+
+    pub fn merge(&mut self, other: &Stats) {
+        if other.count == 0.0 {
+            return;
+        }
+        if self.count == 0.0 {
+            self.min = other.min;
+            self.max = other.max;
+        } else {
+            self.min = self.min.min(other.min);
+            self.max = self.max.max(other.max);
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        for (bin, weight) in &other.bins {
+            *self.bins.entry(*bin).or_default() += weight;
+        }
+    }
+
+    pub fn average(&self) -> f64 {
+        if self.count == 0.0 {
+            0.0
+        } else {
+            self.sum / self.count
+        }
+    }
+
+    /// The `p`th percentile (0–100), within the histogram's precision and
+    /// clamped to the observed minimum and maximum.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        if self.count == 0.0 || !(0.0..=100.0).contains(&p) {
+            return None;
+        }
+        let rank = p / 100.0 * self.count;
+        let mut seen = 0.0;
+        for (bin, weight) in &self.bins {
+            seen += weight;
+            if seen >= rank {
+                return Some(value_of(*bin).clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+
+    /// A statistic by CloudWatch's name (`Sum`, `Average`, `p99`, `p99.9`, …).
+    pub fn statistic(&self, name: &str) -> Option<f64> {
+        match name {
+            "Sum" => Some(self.sum),
+            "Average" => Some(self.average()),
+            "Minimum" => Some(self.min),
+            "Maximum" => Some(self.max),
+            "SampleCount" => Some(self.count),
+            _ => {
+                let p: f64 = name.strip_prefix('p')?.parse().ok()?;
+                self.percentile(p)
+            }
+        }
+    }
+}
+
+/// One series: minutes (start, epoch ms) → stats, and the unit it was last
+/// given.
+#[derive(Debug, Default)]
+struct Series {
+    minutes: BTreeMap<i64, Stats>,
+    unit: Option<String>,
+}
+
+/// Every series, behind one lock taken by the metrics writer (once per
+/// batch of requests), PutMetricData and readers; never by a request.
+#[derive(Default)]
+pub struct MetricStore {
+    series: Mutex<HashMap<MetricKey, Series>>,
+}
+
+/// Why a sample was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("the metric store holds the most series it may ({MAX_SERIES})")]
+    TooManySeries,
+}
+
+/// A sample for [`MetricStore::record`].
+pub enum Sample {
+    Value(f64),
+    Weighted {
+        value: f64,
+        count: f64,
+    },
+    Set {
+        count: f64,
+        sum: f64,
+        min: f64,
+        max: f64,
+    },
+}
+
+impl MetricStore {
+    /// Adds `sample` at `timestamp_ms` to `key`'s series.
+    pub fn record(
+        &self,
+        key: &MetricKey,
+        timestamp_ms: i64,
+        sample: Sample,
+        unit: Option<&str>,
+    ) -> Result<(), RecordError> {
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let series = match all.get_mut(key) {
+            Some(s) => s,
+            None => {
+                if all.len() >= MAX_SERIES {
+                    return Err(RecordError::TooManySeries);
+                }
+                all.entry(key.clone()).or_default()
+            }
+        };
+        if let Some(unit) = unit {
+            if series.unit.as_deref() != Some(unit) {
+                series.unit = Some(unit.to_string());
+            }
+        }
+        let minute = timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let stats = series.minutes.entry(minute).or_default();
+        match sample {
+            Sample::Value(v) => stats.add(v),
+            Sample::Weighted { value, count } => stats.add_weighted(value, count),
+            Sample::Set {
+                count,
+                sum,
+                min,
+                max,
+            } => stats.add_set(count, sum, min, max),
+        }
+        Ok(())
+    }
+
+    /// Forgets minutes older than the retention, and series left empty.
+    pub fn prune(&self, now_ms: i64) {
+        let cutoff = now_ms - RETENTION_MS;
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|_, series| {
+            series.minutes = series.minutes.split_off(&cutoff);
+            !series.minutes.is_empty()
+        });
+    }
+
+    /// Stats of `key` per `period_ms` (aligned to the epoch), for periods
+    /// starting in [start, end), oldest first; and the series' unit.
+    pub fn periods(
+        &self,
+        key: &MetricKey,
+        start_ms: i64,
+        end_ms: i64,
+        period_ms: i64,
+    ) -> (Vec<(i64, Stats)>, Option<String>) {
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(series) = all.get(key) else {
+            return (Vec::new(), None);
+        };
+        let period_ms = period_ms.max(MINUTE_MS);
+        let mut out: BTreeMap<i64, Stats> = BTreeMap::new();
+        for (minute, stats) in series
+            .minutes
+            .range(start_ms.div_euclid(MINUTE_MS) * MINUTE_MS..end_ms)
+        {
+            let period = minute.div_euclid(period_ms) * period_ms;
+            if period < start_ms.div_euclid(period_ms) * period_ms {
+                continue;
+            }
+            out.entry(period).or_default().merge(stats);
+        }
+        (out.into_iter().collect(), series.unit.clone())
+    }
+
+    /// Every series' key matching the filters (ListMetrics): a dimension
+    /// filter with no value matches any value of that name.
+    pub fn keys(
+        &self,
+        namespace: Option<&str>,
+        name: Option<&str>,
+        dimensions: &[(String, Option<String>)],
+        since_ms: Option<i64>,
+    ) -> Vec<MetricKey> {
+        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys: Vec<MetricKey> = all
+            .iter()
+            .filter(|(k, s)| {
+                namespace.is_none_or(|n| k.namespace == n)
+                    && name.is_none_or(|n| k.name == n)
+                    && dimensions.iter().all(|(dn, dv)| {
+                        k.dimensions
+                            .iter()
+                            .any(|(kn, kv)| kn == dn && dv.as_ref().is_none_or(|v| v == kv))
+                    })
+                    && since_ms.is_none_or(|t| s.minutes.range(t..).next().is_some())
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// How many series are held.
+    pub fn len(&self) -> usize {
+        self.series.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_and_percentiles() {
+        let mut s = Stats::default();
+        for v in 1..=1000 {
+            s.add(v as f64);
+        }
+        assert_eq!(s.statistic("Sum"), Some(500_500.0));
+        assert_eq!(s.statistic("SampleCount"), Some(1000.0));
+        assert_eq!(s.statistic("Minimum"), Some(1.0));
+        assert_eq!(s.statistic("Maximum"), Some(1000.0));
+        let p99 = s.statistic("p99").expect("a percentile");
+        assert!((p99 - 990.0).abs() / 990.0 < 0.02, "{p99}");
+        let p50 = s.statistic("p50").expect("a percentile");
+        assert!((p50 - 500.0).abs() / 500.0 < 0.02, "{p50}");
+        assert_eq!(s.statistic("p101"), None);
+        assert_eq!(s.statistic("bogus"), None);
+    }
+
+    #[test]
+    fn periods_merge_minutes_and_respect_the_range() {
+        let store = MetricStore::default();
+        let key = MetricKey::new(
+            "AWS/ApiGateway",
+            "Count",
+            vec![("ApiName".into(), "a".into())],
+        );
+        for minute in 0..10 {
+            for _ in 0..=minute {
+                store
+                    .record(
+                        &key,
+                        minute * MINUTE_MS + 5,
+                        Sample::Value(1.0),
+                        Some("Count"),
+                    )
+                    .expect("recorded");
+            }
+        }
+        let (periods, unit) = store.periods(&key, 0, 10 * MINUTE_MS, 5 * MINUTE_MS);
+        assert_eq!(unit.as_deref(), Some("Count"));
+        let sums: Vec<_> = periods.iter().map(|(t, s)| (*t, s.sum)).collect();
+        assert_eq!(sums, vec![(0, 15.0), (5 * MINUTE_MS, 40.0)]);
+        let (later, _) = store.periods(&key, 5 * MINUTE_MS, 10 * MINUTE_MS, MINUTE_MS);
+        assert_eq!(later.len(), 5);
+        store.prune(RETENTION_MS + 5 * MINUTE_MS);
+        let (kept, _) = store.periods(&key, 0, 10 * MINUTE_MS, MINUTE_MS);
+        assert_eq!(kept.len(), 5);
+        assert_eq!(
+            store.keys(
+                Some("AWS/ApiGateway"),
+                None,
+                &[("ApiName".into(), None)],
+                None
+            ),
+            vec![key]
+        );
+    }
+}
