@@ -451,3 +451,47 @@ def test_a_function_hosted_elsewhere(server, lam, unique):
         assert answer == {"emulated": True, "event": {"a": 1}}
     finally:
         emulator.shutdown()
+
+
+def test_function_logs_and_metrics_in_cloudwatch(server, lam, unique):
+    """A function's output in /aws/lambda/NAME with START/END/REPORT, and the
+    AWS/Lambda metrics counting its invocations, errors and throttles."""
+    import datetime
+    name = f"observed-{unique}"
+    create(lam, name, "python3.11", "app.misbehave", {"app.py": PYTHON + "\nprint('module loaded')\n"})
+    assert lam.invoke(FunctionName=name, Payload=b'{"what": "fine"}')["StatusCode"] == 200
+    assert "FunctionError" in lam.invoke(FunctionName=name, Payload=b'{"what": "raise"}')
+    logs = make_client(server.endpoint, "logs")
+    cloudwatch = make_client(server.endpoint, "cloudwatch")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        messages = [e["message"] for e in events]
+        if sum(m.startswith("REPORT RequestId:") for m in messages) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sum(m.startswith("START RequestId:") for m in messages) == 2, messages
+    assert sum(m.startswith("REPORT RequestId:") for m in messages) == 2, messages
+    assert any("module loaded" in m for m in messages)
+    assert any("the handler failed" in m for m in messages)
+    import re
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\S+", events[0]["logStreamName"]), events[0]
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def total(metric):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=5),
+            Period=60, Statistics=["Sum"])["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    deadline = time.monotonic() + 10
+    while total("Invocations") < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert total("Invocations") == 2
+    assert total("Errors") == 1
+    assert total("Throttles") == 0

@@ -24,7 +24,7 @@ use crate::spec::{FunctionSpec, Interpreters, Launcher};
 use crate::worker::{Answer, Exit, Job, Launch, Ran, Worker};
 
 /// How the host runs functions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HostConfig {
     /// Bootstraps are written under `{data_dir}/runtime`, logs under
     /// `{data_dir}/logs`.
@@ -37,7 +37,49 @@ pub struct HostConfig {
     /// Variables every function gets besides Lambda's own (region,
     /// endpoint, credentials).
     pub base_env: BTreeMap<String, String>,
+    /// Also hears every log line (CloudWatch Logs' `/aws/lambda/NAME`).
+    pub log_forward: Option<crate::logs::LogForward>,
+    /// Hears how every invocation ended (AWS/Lambda metrics). Called on the
+    /// invoking task: it hands the record on and returns.
+    pub on_invocation: Option<InvocationObserver>,
 }
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("data_dir", &self.data_dir)
+            .field("interpreters", &self.interpreters)
+            .field("max_workers", &self.max_workers)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("log_forward", &self.log_forward.is_some())
+            .field("on_invocation", &self.on_invocation.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one invocation ended, for metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationRecord {
+    pub function: String,
+    pub outcome: InvocationOutcome,
+    /// The handler's time (zero when it did not run).
+    pub duration: Duration,
+    /// Invocations of this host running when this one started, itself included.
+    pub concurrent: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationOutcome {
+    Success,
+    /// The handler failed (raised, timed out, crashed, bad answer).
+    FunctionError,
+    /// Reserved or host concurrency was in use.
+    Throttled,
+    /// The function does not exist or cannot run.
+    Failed,
+}
+
+pub type InvocationObserver = std::sync::Arc<dyn Fn(&InvocationRecord) + Send + Sync>;
 
 /// An invocation's input.
 #[derive(Debug, Clone, Default)]
@@ -119,7 +161,7 @@ impl LambdaHost {
             bootstrap_dir.join("tollgate_bootstrap.mjs"),
             include_str!("bootstrap/node.mjs"),
         )?;
-        let logs = LogSink::start(config.data_dir.join("logs"))?;
+        let logs = LogSink::start(config.data_dir.join("logs"), config.log_forward.clone())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tollgate-lambda")
@@ -201,6 +243,32 @@ impl LambdaHost {
 
     /// Invokes `name` synchronously.
     pub async fn invoke(
+        &self,
+        name: &str,
+        request: InvokeRequest,
+    ) -> Result<Invocation, InvokeError> {
+        let concurrent = self.config.max_workers - self.running.available_permits() + 1;
+        let invoked = self.invoke_once(name, request).await;
+        if let Some(observe) = &self.config.on_invocation {
+            let (outcome, duration) = match &invoked {
+                Ok(i) if matches!(i.result, InvokeResult::Success(_)) => {
+                    (InvocationOutcome::Success, i.duration)
+                }
+                Ok(i) => (InvocationOutcome::FunctionError, i.duration),
+                Err(InvokeError::Throttled) => (InvocationOutcome::Throttled, Duration::ZERO),
+                Err(_) => (InvocationOutcome::Failed, Duration::ZERO),
+            };
+            observe(&InvocationRecord {
+                function: name.to_string(),
+                outcome,
+                duration,
+                concurrent,
+            });
+        }
+        invoked
+    }
+
+    async fn invoke_once(
         &self,
         name: &str,
         request: InvokeRequest,

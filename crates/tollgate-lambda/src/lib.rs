@@ -20,5 +20,9 @@ pub mod logs;
 pub mod spec;
 mod worker;
 
-pub use host::{HostConfig, Invocation, InvokeError, InvokeRequest, InvokeResult, LambdaHost};
+pub use host::{
+    HostConfig, Invocation, InvocationObserver, InvocationOutcome, InvocationRecord, InvokeError,
+    InvokeRequest, InvokeResult, LambdaHost,
+};
+pub use logs::LogForward;
 pub use spec::{FunctionSpec, Interpreters, Launcher};

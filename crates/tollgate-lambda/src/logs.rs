@@ -27,6 +27,9 @@ struct Line {
     text: String,
 }
 
+/// Also hears each line, after it is written: (function, epoch ms, text).
+pub type LogForward = Arc<dyn Fn(&str, i64, &str) + Send + Sync>;
+
 /// Where function log lines go.
 #[derive(Clone)]
 pub struct LogSink {
@@ -35,8 +38,9 @@ pub struct LogSink {
 }
 
 impl LogSink {
-    /// Starts the writer thread for `dir` (created).
-    pub fn start(dir: PathBuf) -> std::io::Result<LogSink> {
+    /// Starts the writer thread for `dir` (created); `forward` also hears
+    /// every line.
+    pub fn start(dir: PathBuf, forward: Option<LogForward>) -> std::io::Result<LogSink> {
         std::fs::create_dir_all(&dir)?;
         let (queue, lines) = sync_channel::<Line>(QUEUE);
         let root = dir.clone();
@@ -63,6 +67,9 @@ impl LogSink {
                         }
                     };
                     let _ = writeln!(file, "{}\t{}", rfc3339_ms(line.at_ms), line.text);
+                    if let Some(forward) = &forward {
+                        forward(&line.function, line.at_ms, &line.text);
+                    }
                 }
             })?;
         Ok(LogSink { queue, dir })

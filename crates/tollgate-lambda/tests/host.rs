@@ -70,6 +70,8 @@ impl Fixture {
             max_workers,
             idle_timeout: Duration::from_secs(300),
             base_env: BTreeMap::from([("AWS_REGION".to_string(), "us-east-1".to_string())]),
+            log_forward: None,
+            on_invocation: None,
         })
         .expect("host");
         Some(Fixture { host, data })

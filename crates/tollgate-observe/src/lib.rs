@@ -12,6 +12,7 @@ pub mod access_logs;
 pub mod alarms;
 pub mod cloudwatch;
 pub mod docstore;
+pub mod functions;
 pub mod hub;
 pub mod logs;
 pub mod metrics;
@@ -67,6 +68,8 @@ pub struct Observatory {
     pub hub: Arc<Hub>,
     pub sns: Arc<sns::Sns>,
     pub alarms: Arc<alarms::Alarms>,
+    /// Lambda functions' logs and metrics.
+    pub functions: Arc<functions::Functions>,
 }
 
 impl Observatory {
@@ -109,7 +112,13 @@ impl Observatory {
             config.account_id,
         );
         alarms.start_evaluator()?;
+        let functions = Arc::new(functions::Functions::start(
+            metrics.clone(),
+            lines.clone(),
+            config.instance,
+        )?);
         Ok(Observatory {
+            functions,
             logs,
             lines,
             metrics,

@@ -376,3 +376,39 @@ pub fn base_environment(
     }
     env
 }
+
+/// Function output to CloudWatch Logs (`/aws/lambda/NAME`).
+pub fn log_forward(observe: &Arc<tollgate_observe::Observatory>) -> tollgate_lambda::LogForward {
+    let observe = Arc::downgrade(observe);
+    Arc::new(move |function: &str, at_ms: i64, text: &str| {
+        if let Some(observe) = observe.upgrade() {
+            observe.functions.log_line(function, at_ms, text);
+        }
+    })
+}
+
+/// Invocations to the AWS/Lambda metrics.
+pub fn invocation_observer(
+    observe: &Arc<tollgate_observe::Observatory>,
+) -> tollgate_lambda::InvocationObserver {
+    use tollgate_lambda::InvocationOutcome;
+    let observe = Arc::downgrade(observe);
+    Arc::new(move |r: &tollgate_lambda::InvocationRecord| {
+        if let Some(observe) = observe.upgrade() {
+            observe
+                .functions
+                .invoked(tollgate_observe::functions::FunctionRecord {
+                    function: r.function.clone(),
+                    at_ms: tollgate_observe::logs::writer::now_ms(),
+                    ran: matches!(
+                        r.outcome,
+                        InvocationOutcome::Success | InvocationOutcome::FunctionError
+                    ),
+                    error: r.outcome == InvocationOutcome::FunctionError,
+                    throttled: r.outcome == InvocationOutcome::Throttled,
+                    duration: r.duration,
+                    concurrent: r.concurrent,
+                });
+        }
+    })
+}

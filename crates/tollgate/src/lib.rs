@@ -95,32 +95,6 @@ impl Server {
         let listener = listen(config.listen)?;
         let public_listener = config.public_listen.map(listen).transpose()?;
         let endpoint = format!("http://{}", listener.local_addr()?);
-        let lambda_dir = config.data_dir.join("lambda");
-        let lambda = tollgate_lambda::LambdaHost::start(tollgate_lambda::HostConfig {
-            data_dir: lambda_dir.clone(),
-            interpreters: tollgate_lambda::Interpreters::resolve(
-                &config.lambda.python,
-                &config.lambda.node,
-            ),
-            max_workers: config.lambda.max_workers,
-            idle_timeout: config.lambda.idle_timeout,
-            base_env: lambda::base_environment(&config.region, &endpoint, &config.credentials),
-        })
-        .with_context(|| format!("cannot start the Lambda host in {}", lambda_dir.display()))?;
-        let gateway = Arc::new(
-            Gateway::new(settings)
-                .with_upstream_client(
-                    UpstreamClient::with_extra_roots(&extra_roots)?
-                        .with_h2c_upstreams(&config.upstream_h2c),
-                )
-                .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone()))),
-        );
-        let control = Arc::new(control);
-        let code_root = lambda_dir.join("code");
-        std::fs::create_dir_all(&code_root)
-            .with_context(|| format!("cannot create {}", code_root.display()))?;
-        let functions =
-            lambda::FunctionSync::start(lambda.clone(), Arc::downgrade(&control), code_root);
         let observe = Arc::new(
             tollgate_observe::Observatory::start(tollgate_observe::ObserveConfig {
                 data_dir: &config.data_dir,
@@ -137,6 +111,34 @@ impl Server {
                 )
             })?,
         );
+        let lambda_dir = config.data_dir.join("lambda");
+        let lambda = tollgate_lambda::LambdaHost::start(tollgate_lambda::HostConfig {
+            data_dir: lambda_dir.clone(),
+            interpreters: tollgate_lambda::Interpreters::resolve(
+                &config.lambda.python,
+                &config.lambda.node,
+            ),
+            max_workers: config.lambda.max_workers,
+            idle_timeout: config.lambda.idle_timeout,
+            base_env: lambda::base_environment(&config.region, &endpoint, &config.credentials),
+            log_forward: Some(lambda::log_forward(&observe)),
+            on_invocation: Some(lambda::invocation_observer(&observe)),
+        })
+        .with_context(|| format!("cannot start the Lambda host in {}", lambda_dir.display()))?;
+        let gateway = Arc::new(
+            Gateway::new(settings)
+                .with_upstream_client(
+                    UpstreamClient::with_extra_roots(&extra_roots)?
+                        .with_h2c_upstreams(&config.upstream_h2c),
+                )
+                .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone()))),
+        );
+        let control = Arc::new(control);
+        let code_root = lambda_dir.join("code");
+        std::fs::create_dir_all(&code_root)
+            .with_context(|| format!("cannot create {}", code_root.display()))?;
+        let functions =
+            lambda::FunctionSync::start(lambda.clone(), Arc::downgrade(&control), code_root);
         gateway.add_observer(observe.hub.clone());
         {
             // Every committed change recompiles what the data plane serves,
