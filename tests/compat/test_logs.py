@@ -235,3 +235,37 @@ def test_filter_log_events_pages_with_next_token(logs, unique):
 def logs(server):
     from conftest import make_client
     return make_client(server.endpoint, "logs")
+
+
+def test_execution_logs_follow_the_stages_logging_level(aws, apigw, seed):
+    group = f"API-Gateway-Execution-Logs_{seed['api_id']}/prod"
+    apigw.update_stage(restApiId=seed["api_id"], stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}])
+    try:
+        ids = calls(seed, 1, 1)
+        wanted = ids["ok"] + ids["forbidden"]
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                messages = [e["message"] for e in aws("logs", "filter-log-events", "--log-group-name", group)["events"]]
+            except Exception:
+                messages = []
+            if all(any(f"({i}) Method completed" in m for m in messages) for i in wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        ok, forbidden = ids["ok"][0], ids["forbidden"][0]
+        assert f"({ok}) Starting execution for request: {ok}" in messages
+        assert f"({ok}) Method completed with status: 200" in messages
+        assert any(m.startswith(f"({ok}) Received response. Status: 200, Integration latency:") for m in messages)
+        assert f"({forbidden}) Method completed with status: 403" in messages
+        # ERROR: only the failed requests.
+        apigw.update_stage(restApiId=seed["api_id"], stageName="prod", patchOperations=[
+            {"op": "replace", "path": "/*/*/logging/loglevel", "value": "ERROR"}])
+        later = calls(seed, 1, 1)
+        time.sleep(1.5)
+        messages = [e["message"] for e in aws("logs", "filter-log-events", "--log-group-name", group)["events"]]
+        assert not any(later["ok"][0] in m for m in messages)
+        assert f"({later['forbidden'][0]}) Method completed with status: 403" in messages
+    finally:
+        apigw.update_stage(restApiId=seed["api_id"], stageName="prod", patchOperations=[
+            {"op": "replace", "path": "/*/*/logging/loglevel", "value": "OFF"}])

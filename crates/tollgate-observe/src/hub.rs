@@ -11,6 +11,7 @@ use tollgate_gateway::{Observer, Outcome};
 use tollgate_model::State;
 
 use crate::access_logs::AccessLogs;
+use crate::execution_logs::ExecutionLogs;
 use crate::metrics::requests::{self, DetailedMetrics};
 use crate::metrics::MetricStore;
 use crate::queue::{self, Sender};
@@ -21,14 +22,20 @@ const QUEUE_CAPACITY: usize = 65_536;
 pub struct Hub {
     outcomes: Sender<Box<Outcome>>,
     access_logs: Arc<AccessLogs>,
+    execution_logs: Arc<ExecutionLogs>,
     detailed: Arc<ArcSwap<DetailedMetrics>>,
 }
 
 impl Hub {
-    pub fn start(access_logs: Arc<AccessLogs>, metrics: Arc<MetricStore>) -> std::io::Result<Hub> {
+    pub fn start(
+        access_logs: Arc<AccessLogs>,
+        execution_logs: Arc<ExecutionLogs>,
+        metrics: Arc<MetricStore>,
+    ) -> std::io::Result<Hub> {
         let (outcomes, receiver) = queue::bounded::<Box<Outcome>>("outcomes", QUEUE_CAPACITY);
         let detailed = Arc::new(ArcSwap::from_pointee(DetailedMetrics::default()));
         let (logs, settings) = (access_logs.clone(), detailed.clone());
+        let execution = execution_logs.clone();
         std::thread::Builder::new()
             .name("tollgate-observers".into())
             .spawn(move || {
@@ -36,6 +43,7 @@ impl Hub {
                     let detailed = settings.load();
                     for outcome in batch {
                         logs.accept(&outcome);
+                        execution.accept(&outcome);
                         requests::record(&metrics, &detailed, &outcome);
                     }
                 }
@@ -43,6 +51,7 @@ impl Hub {
         Ok(Hub {
             outcomes,
             access_logs,
+            execution_logs,
             detailed,
         })
     }
@@ -50,6 +59,7 @@ impl Hub {
     /// Follows the stages' log and metrics settings.
     pub fn update(&self, state: &State) {
         self.access_logs.update(state);
+        self.execution_logs.update(state);
         self.detailed
             .store(Arc::new(DetailedMetrics::from_state(state)));
     }

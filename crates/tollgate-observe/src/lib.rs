@@ -12,6 +12,7 @@ pub mod access_logs;
 pub mod alarms;
 pub mod cloudwatch;
 pub mod docstore;
+pub mod execution_logs;
 pub mod functions;
 pub mod hub;
 pub mod logs;
@@ -79,8 +80,12 @@ impl Observatory {
         let logs = Arc::new(LogStore::open(config.data_dir)?);
         let lines = logs::writer::start(logs.clone())?;
         let access_logs = Arc::new(AccessLogs::new(lines.clone(), config.instance));
+        let execution_logs = Arc::new(execution_logs::ExecutionLogs::new(
+            lines.clone(),
+            config.instance,
+        ));
         let metrics = Arc::new(MetricStore::default());
-        let hub = Arc::new(Hub::start(access_logs, metrics.clone())?);
+        let hub = Arc::new(Hub::start(access_logs, execution_logs, metrics.clone())?);
         let (retention, datapoints) = (Arc::downgrade(&logs), Arc::downgrade(&metrics));
         std::thread::Builder::new()
             .name("tollgate-retention".into())
