@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The API Gateway setup of the MeiGen-MultiTalk guide (seed), steps 1 and 3-7
-# plus the two `update-stage` calls (access logging, X-Ray tracing), copied
+# plus its CloudWatch logging, X-Ray tracing and alarm commands, copied
 # verbatim. Run it against Tollgate instead of AWS by pointing the CLI at it:
 #
 #   AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test \
@@ -10,8 +10,6 @@
 # REGION and ACCOUNT in the ARNs are kept exactly as the guide writes them.
 # One CLI syntax fix in step 4 (`--api-key-required`), explained there.
 # Step 2 (deploying the Lambda proxy) is Python, not a CLI command.
-# Skipped for now: `aws cloudwatch put-metric-alarm` (the CloudWatch service,
-# a later issue).
 # At the end the ids are printed as KEY=VALUE lines for scripts and tests.
 set -euo pipefail
 
@@ -117,8 +115,18 @@ aws apigateway update-stage \
   --stage-name prod \
   --patch-operations op=replace,path=/tracingEnabled,value=true
 
-# (`aws cloudwatch put-metric-alarm --alarm-name multitalk-api-errors ...` skipped:
-#  CloudWatch is another service, see the header.)
+# --- CloudWatch Metrics -------------------------------------------------------
+# High error rate alarm
+aws cloudwatch put-metric-alarm \
+  --alarm-name multitalk-api-errors \
+  --alarm-description "Alert on high API error rate" \
+  --metric-name 4XXError \
+  --namespace AWS/ApiGateway \
+  --statistic Sum \
+  --period 300 \
+  --threshold 10 \
+  --comparison-operator GreaterThanThreshold \
+  --evaluation-periods 1
 
 # --- ids, one KEY=VALUE per line ------------------------------------------------
 echo "API_ID=$API_ID"

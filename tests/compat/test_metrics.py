@@ -128,6 +128,12 @@ def test_metrics_sum_to_what_clients_saw(server, aws, seed):
     assert samples["tollgate_apigateway_4xx_errors_total"] == 4
     assert samples["tollgate_apigateway_5xx_errors_total"] == 0
     assert samples["tollgate_apigateway_latency_milliseconds_count"] == 10
+    # The Grafana dashboard in examples/ plots series that exist.
+    import re
+    from conftest import REPO
+    dashboard = (REPO / "examples" / "grafana" / "tollgate-dashboard.json").read_text()
+    for name in set(re.findall(r"tollgate_apigateway_[a-z0-9_]+", dashboard)):
+        assert name in text, name
     # Only the control listener serves it: an execute-api path is not /metrics.
     assert requests.get(f"{seed['endpoint']}/metrics", timeout=10).status_code == 403
 
