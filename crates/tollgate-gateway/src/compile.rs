@@ -37,6 +37,8 @@ pub struct CompiledStage {
     /// Lower-cased; `*/*` and `image/*` style wildcards allowed.
     pub binary_media_types: Vec<String>,
     pub api_key_source: String,
+    /// `tracingEnabled`: requests make spans and pass their own span on.
+    pub tracing_enabled: bool,
     /// The deployment's Lambda authorizers by id; one that cannot be
     /// compiled keeps its reason, and its methods fail closed.
     pub authorizers: HashMap<String, Result<Arc<CompiledAuthorizer>, String>>,
@@ -313,6 +315,7 @@ pub fn compile(
             .map(|t| t.to_ascii_lowercase())
             .collect(),
         api_key_source: deployment.api.api_key_source.clone(),
+        tracing_enabled: stage.tracing_enabled,
         authorizers: deployment
             .definition
             .authorizers

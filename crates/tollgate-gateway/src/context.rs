@@ -53,6 +53,23 @@ pub struct RequestContext {
     pub authorizer_latency: Option<std::time::Duration>,
     /// The status the authorizer's decision came to (200 when it allowed).
     pub authorizer_status: Option<u16>,
+    /// When the authorizer was invoked, after the request started.
+    pub authorizer_start: Option<std::time::Duration>,
+    /// When the integration was called, after the request started.
+    pub integration_start: Option<std::time::Duration>,
+    /// With `tracingEnabled`: this request's spans.
+    pub spans: Option<Spans>,
+}
+
+/// A traced request's span ids: the stage's (the request in the gateway)
+/// and the integration's, which the upstream or function gets as its
+/// parent (`X-Amzn-Trace-Id: Root=…;Parent={integration};Sampled=1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spans {
+    pub stage: [u8; 8],
+    pub integration: [u8; 8],
+    /// The trace header integrations pass on.
+    pub downstream: String,
 }
 
 /// A Lambda authorizer's answer for this request, as `$context.authorizer`
@@ -152,6 +169,9 @@ impl RequestContext {
             authorizer: None,
             authorizer_latency: None,
             authorizer_status: None,
+            authorizer_start: None,
+            integration_start: None,
+            spans: None,
         }
     }
 
@@ -159,6 +179,42 @@ impl RequestContext {
     /// request needs it for `X-Forwarded-For` and again for `$context`.
     pub fn source_ip(&self) -> &str {
         self.source_ip.get_or_init(|| ip_text(self.peer.ip()))
+    }
+
+    /// The trace header integrations pass on: with tracing, this request's
+    /// integration span as the parent; without, the trace id as it is.
+    pub fn downstream_trace(&self) -> &str {
+        match &self.spans {
+            Some(spans) => &spans.downstream,
+            None => &self.trace_id,
+        }
+    }
+
+    /// Starts this request's spans (`tracingEnabled`), unless the client's
+    /// trace header says `Sampled=0`.
+    pub fn begin_spans(&mut self) {
+        self.ensure_trace_id();
+        if self.trace_id.split(';').any(|p| p.trim() == "Sampled=0") {
+            return;
+        }
+        let Some(root) = self
+            .trace_id
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("Root="))
+        else {
+            return;
+        };
+        let mut ids = [0u8; 16];
+        rand::rng().fill_bytes(&mut ids);
+        let (mut stage, mut integration) = ([0u8; 8], [0u8; 8]);
+        stage.copy_from_slice(&ids[..8]);
+        integration.copy_from_slice(&ids[8..]);
+        let hex: String = integration.iter().map(|b| format!("{b:02x}")).collect();
+        self.spans = Some(Spans {
+            stage,
+            integration,
+            downstream: format!("Root={root};Parent={hex};Sampled=1"),
+        });
     }
 
     /// Makes a trace id unless the client sent one.

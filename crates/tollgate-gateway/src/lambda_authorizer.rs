@@ -324,6 +324,7 @@ pub async fn authorize(
         Some(result) => result,
         None => {
             let started = Instant::now();
+            cx.authorizer_start = Some(started.duration_since(cx.started));
             let event = event(authorizer, &request, &prepared, cx);
             let answer = invoke(authorizer, &request, invoker, event, &cx.trace_id).await;
             cx.authorizer_latency = Some(started.elapsed());

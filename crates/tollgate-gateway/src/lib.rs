@@ -61,7 +61,7 @@ pub use crate::context::clf_time;
 pub use crate::integration::client::UpstreamClient;
 pub use crate::integration::lambda::{FunctionInvoker, FunctionResult, InvokeFailure};
 pub use crate::invoke::InvokeTarget;
-pub use crate::outcome::{ObservedBody, Observer, Outcome};
+pub use crate::outcome::{ObservedBody, Observer, Outcome, TraceRecord};
 pub use crate::pipeline::MAX_PAYLOAD;
 pub use crate::response::REQUEST_ID;
 

@@ -49,6 +49,8 @@ pub struct Outcome {
     /// What the Lambda authorizer's decision came to: 200 allowed, 401,
     /// 403, or 500 when it failed.
     pub authorizer_status: Option<u16>,
+    /// With `tracingEnabled`: what the spans are made of.
+    pub trace: Option<Box<TraceRecord>>,
     /// The request body's length.
     pub bytes_in: u64,
     /// Response body bytes handed to the client.
@@ -57,6 +59,18 @@ pub struct Outcome {
     /// Why it failed, for operators; never sent to the client.
     pub cause: Option<String>,
     pub ending: Ending,
+}
+
+/// A traced request's span ids and timings (offsets from its start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// The request's `X-Amzn-Trace-Id` (Root, and the client's Parent if any).
+    pub header: String,
+    pub stage_span: [u8; 8],
+    /// The span the integration was told is its parent.
+    pub integration_span: [u8; 8],
+    pub integration_start: Option<Duration>,
+    pub authorizer_start: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -201,7 +201,11 @@ async fn phases(
         body,
         extensions: parts.extensions,
     };
-    ex.cx.ensure_trace_id();
+    if stage.tracing_enabled {
+        ex.cx.begin_spans();
+    } else {
+        ex.cx.ensure_trace_id();
+    }
     let outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
     ex.headers = method_request.headers;
     if outcome
@@ -250,6 +254,7 @@ async fn integrate(
         client: &gateway.client,
         functions: gateway.functions.as_deref(),
     };
+    cx.integration_start = Some(cx.started.elapsed());
     let raw = integration::send(prepared, &backends, integration, cx).await?;
     // 11. integration response and method response
     let inv = Invocation {
@@ -430,7 +435,7 @@ fn finish(
 
 /// The outcome record, from what the phases left in the context.
 fn outcome_of(
-    cx: RequestContext,
+    mut cx: RequestContext,
     stage: Option<&CompiledStage>,
     status: u16,
     error: Option<GatewayError>,
@@ -444,6 +449,15 @@ fn outcome_of(
         ),
         None => (None, None, None),
     };
+    let trace = cx.spans.take().map(|spans| {
+        Box::new(crate::outcome::TraceRecord {
+            header: cx.trace_id.clone(),
+            stage_span: spans.stage,
+            integration_span: spans.integration,
+            integration_start: cx.integration_start,
+            authorizer_start: cx.authorizer_start,
+        })
+    });
     Outcome {
         request_id: cx.request_id,
         extended_request_id: cx.extended_request_id,
@@ -470,6 +484,7 @@ fn outcome_of(
         integration_latency: cx.integration_latency,
         authorizer_latency: cx.authorizer_latency,
         authorizer_status: cx.authorizer_status,
+        trace,
         bytes_in: cx.bytes_in,
         bytes_out: 0,
         cache: None,

@@ -195,6 +195,7 @@ mod tests {
             gateway_responses: Default::default(),
             binary_media_types: vec![],
             api_key_source: "HEADER".into(),
+            tracing_enabled: false,
             authorizers: Default::default(),
         };
         let context =

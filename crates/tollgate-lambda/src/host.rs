@@ -66,6 +66,10 @@ pub struct InvocationRecord {
     pub duration: Duration,
     /// Invocations of this host running when this one started, itself included.
     pub concurrent: usize,
+    /// The invocation's `X-Amzn-Trace-Id` (`_X_AMZN_TRACE_ID`), if it had one.
+    pub trace_id: Option<String>,
+    /// When it started, in nanoseconds since the epoch.
+    pub start_unix_nanos: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +252,11 @@ impl LambdaHost {
         request: InvokeRequest,
     ) -> Result<Invocation, InvokeError> {
         let concurrent = self.config.max_workers - self.running.available_permits() + 1;
+        let trace_id = request.trace_id.clone();
+        let start_unix_nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         let invoked = self.invoke_once(name, request).await;
         if let Some(observe) = &self.config.on_invocation {
             let (outcome, duration) = match &invoked {
@@ -263,6 +272,8 @@ impl LambdaHost {
                 outcome,
                 duration,
                 concurrent,
+                trace_id,
+                start_unix_nanos,
             });
         }
         invoked

@@ -24,6 +24,9 @@ pub struct FunctionRecord {
     pub throttled: bool,
     pub duration: Duration,
     pub concurrent: usize,
+    /// `_X_AMZN_TRACE_ID` of the invocation.
+    pub trace_id: Option<String>,
+    pub start_unix_nanos: u64,
 }
 
 /// Records waiting to be counted.
@@ -31,6 +34,7 @@ const QUEUE_CAPACITY: usize = 16_384;
 
 pub struct Functions {
     records: Sender<FunctionRecord>,
+    spans: Option<Arc<crate::otlp::Exporter>>,
     lines: Sender<LogLine>,
     instance: Arc<str>,
 }
@@ -40,6 +44,7 @@ impl Functions {
         metrics: Arc<MetricStore>,
         lines: Sender<LogLine>,
         instance: &str,
+        spans: Option<Arc<crate::otlp::Exporter>>,
     ) -> std::io::Result<Functions> {
         let (records, receiver) =
             queue::bounded::<FunctionRecord>("function_metrics", QUEUE_CAPACITY);
@@ -54,13 +59,18 @@ impl Functions {
             })?;
         Ok(Functions {
             records,
+            spans,
             lines,
             instance: Arc::from(instance),
         })
     }
 
-    /// Counts one invocation (never waits).
+    /// Counts one invocation (never waits); a traced one (its trace header
+    /// names a parent and is sampled) becomes a span under that parent.
     pub fn invoked(&self, record: FunctionRecord) {
+        if let (Some(exporter), Some(span)) = (&self.spans, invocation_span(&record)) {
+            exporter.export(span);
+        }
         self.records.send(record);
     }
 
@@ -117,4 +127,33 @@ fn record_metrics(store: &MetricStore, r: &FunctionRecord) {
         metrics::histogram!("tollgate_lambda_duration_milliseconds", &labels)
             .record(r.duration.as_secs_f64() * 1000.0);
     }
+}
+
+/// The invocation as a span, when its trace header makes it part of a trace.
+fn invocation_span(r: &FunctionRecord) -> Option<crate::otlp::SpanData> {
+    use crate::otlp::{
+        parse_trace_header, span_id_of_hex, trace_id_of_root, Attribute, SpanData, SpanKind,
+    };
+    let header = parse_trace_header(r.trace_id.as_deref()?);
+    if header.sampled != Some(true) || !r.ran {
+        return None;
+    }
+    let trace_id = trace_id_of_root(header.root.as_deref()?)?;
+    let parent = span_id_of_hex(header.parent.as_deref()?)?;
+    let mut span_id = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut span_id);
+    Some(SpanData {
+        trace_id,
+        span_id,
+        parent_span_id: Some(parent),
+        name: r.function.clone(),
+        kind: SpanKind::Server,
+        start_unix_nanos: r.start_unix_nanos,
+        end_unix_nanos: r.start_unix_nanos + r.duration.as_nanos() as u64,
+        attributes: vec![
+            ("faas.name", Attribute::Text(r.function.clone())),
+            ("cloud.platform", Attribute::Text("aws_lambda".into())),
+        ],
+        error: r.error.then(|| "the function failed".to_string()),
+    })
 }

@@ -7,13 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tollgate_gateway::{Observer, Outcome};
+use tollgate_gateway::{Observer, Outcome, TraceRecord};
 use tollgate_model::State;
 
 use crate::access_logs::AccessLogs;
 use crate::execution_logs::ExecutionLogs;
 use crate::metrics::requests::{self, DetailedMetrics};
 use crate::metrics::MetricStore;
+use crate::otlp::{
+    parse_trace_header, span_id_of_hex, trace_id_of_root, Attribute, Exporter, SpanData, SpanKind,
+};
 use crate::queue::{self, Sender};
 
 /// Outcomes waiting for the observers' thread.
@@ -31,6 +34,7 @@ impl Hub {
         access_logs: Arc<AccessLogs>,
         execution_logs: Arc<ExecutionLogs>,
         metrics: Arc<MetricStore>,
+        spans: Option<Arc<Exporter>>,
     ) -> std::io::Result<Hub> {
         let (outcomes, receiver) = queue::bounded::<Box<Outcome>>("outcomes", QUEUE_CAPACITY);
         let detailed = Arc::new(ArcSwap::from_pointee(DetailedMetrics::default()));
@@ -44,6 +48,11 @@ impl Hub {
                     for outcome in batch {
                         logs.accept(&outcome);
                         execution.accept(&outcome);
+                        if let (Some(exporter), Some(trace)) = (&spans, &outcome.trace) {
+                            for span in request_spans(&outcome, trace) {
+                                exporter.export(span);
+                            }
+                        }
                         requests::record(&metrics, &detailed, &outcome);
                     }
                 }
@@ -74,4 +83,84 @@ impl Observer for Hub {
     fn observe(&self, outcome: &Outcome) {
         self.outcomes.send(Box::new(outcome.clone()));
     }
+}
+
+/// A traced request's spans: the stage's (the request in the gateway, a
+/// child of the client's span when it sent one), and under it the
+/// authorizer's and the integration's (whose id the upstream got as its
+/// parent).
+fn request_spans(o: &Outcome, t: &TraceRecord) -> Vec<SpanData> {
+    let header = parse_trace_header(&t.header);
+    let Some(trace_id) = header.root.as_deref().and_then(trace_id_of_root) else {
+        return Vec::new();
+    };
+    let start = o.request_time_epoch_ms as u64 * 1_000_000;
+    let nanos = |d: Duration| d.as_nanos() as u64;
+    let mut spans = vec![SpanData {
+        trace_id,
+        span_id: t.stage_span,
+        parent_span_id: header.parent.as_deref().and_then(span_id_of_hex),
+        name: format!("{}/{}", o.api_id, o.stage),
+        kind: SpanKind::Server,
+        start_unix_nanos: start,
+        end_unix_nanos: start + nanos(o.latency),
+        attributes: vec![
+            (
+                "http.request.method",
+                Attribute::Text(o.http_method.clone()),
+            ),
+            (
+                "url.path",
+                Attribute::Text(format!("/{}{}", o.stage, o.path)),
+            ),
+            ("http.route", Attribute::Text(o.resource_path.clone())),
+            (
+                "http.response.status_code",
+                Attribute::Int(i64::from(o.status)),
+            ),
+            ("aws.api_gateway.api_id", Attribute::Text(o.api_id.clone())),
+            ("aws.api_gateway.stage", Attribute::Text(o.stage.clone())),
+            ("aws.request_id", Attribute::Text(o.request_id.clone())),
+        ],
+        error: (o.status >= 500).then(|| o.error_type.unwrap_or("server error").to_string()),
+    }];
+    let mut child_id = t.stage_span;
+    child_id[0] ^= 0x5a;
+    if let (Some(begin), Some(latency)) = (t.authorizer_start, o.authorizer_latency) {
+        spans.push(SpanData {
+            trace_id,
+            span_id: child_id,
+            parent_span_id: Some(t.stage_span),
+            name: "Lambda authorizer".into(),
+            kind: SpanKind::Client,
+            start_unix_nanos: start + nanos(begin),
+            end_unix_nanos: start + nanos(begin) + nanos(latency),
+            attributes: vec![(
+                "aws.api_gateway.authorizer.status",
+                Attribute::Int(i64::from(o.authorizer_status.unwrap_or(0))),
+            )],
+            error: o
+                .authorizer_status
+                .filter(|s| *s >= 500)
+                .map(|_| "the authorizer failed".into()),
+        });
+    }
+    if let (Some(begin), Some(latency)) = (t.integration_start, o.integration_latency) {
+        spans.push(SpanData {
+            trace_id,
+            span_id: t.integration_span,
+            parent_span_id: Some(t.stage_span),
+            name: "integration".into(),
+            kind: SpanKind::Client,
+            start_unix_nanos: start + nanos(begin),
+            end_unix_nanos: start + nanos(begin) + nanos(latency),
+            attributes: vec![("aws.request_id", Attribute::Text(o.request_id.clone()))],
+            error: matches!(
+                o.error_type,
+                Some("INTEGRATION_FAILURE") | Some("INTEGRATION_TIMEOUT")
+            )
+            .then(|| o.error_type.unwrap_or_default().to_string()),
+        });
+    }
+    spans
 }

@@ -17,6 +17,7 @@ pub mod functions;
 pub mod hub;
 pub mod logs;
 pub mod metrics;
+pub mod otlp;
 pub mod queue;
 pub mod sns;
 
@@ -55,8 +56,10 @@ pub struct ObserveConfig<'a> {
     pub account_id: &'a str,
     /// Tollgate's own URL, for links it sends (SNS SubscribeURL).
     pub public_base: &'a str,
-    /// The HTTP client SNS deliveries use.
+    /// The HTTP client SNS deliveries and span exports use.
     pub client: tollgate_gateway::upstream::UpstreamClient,
+    /// Where spans of stages with `tracingEnabled` go (OTLP/HTTP); none: not exported.
+    pub otlp_endpoint: Option<&'a str>,
 }
 
 /// Every observer of one Tollgate instance, and the stores they write.
@@ -85,7 +88,20 @@ impl Observatory {
             config.instance,
         ));
         let metrics = Arc::new(MetricStore::default());
-        let hub = Arc::new(Hub::start(access_logs, execution_logs, metrics.clone())?);
+        let spans = match config.otlp_endpoint {
+            Some(endpoint) => Some(Arc::new(otlp::Exporter::start(
+                endpoint,
+                "tollgate",
+                config.client.clone(),
+            )?)),
+            None => None,
+        };
+        let hub = Arc::new(Hub::start(
+            access_logs,
+            execution_logs,
+            metrics.clone(),
+            spans.clone(),
+        )?);
         let (retention, datapoints) = (Arc::downgrade(&logs), Arc::downgrade(&metrics));
         std::thread::Builder::new()
             .name("tollgate-retention".into())
@@ -121,6 +137,7 @@ impl Observatory {
             metrics.clone(),
             lines.clone(),
             config.instance,
+            spans,
         )?);
         Ok(Observatory {
             functions,

@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub lambda_idle_timeout: Option<u64>,
     /// The 32-byte key Secrets Manager values are sealed with.
     pub secrets_key_file: Option<PathBuf>,
+    /// OTLP/HTTP collector spans of traced stages are exported to.
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +85,7 @@ pub struct Overrides {
     pub lambda_max_workers: Option<usize>,
     pub lambda_idle_timeout: Option<u64>,
     pub secrets_key_file: Option<PathBuf>,
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The validated configuration the server runs with.
@@ -106,6 +109,8 @@ pub struct Config {
     pub lambda: LambdaConfig,
     /// None: `{data_dir}/secrets.key`, made on first start.
     pub secrets_key_file: Option<PathBuf>,
+    /// `http(s)://host:port` of an OTLP/HTTP collector; none: spans are not exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How Lambda functions run.
@@ -269,6 +274,7 @@ impl Config {
                 ),
             },
             secrets_key_file: overrides.secrets_key_file.or(file.secrets_key_file),
+            otlp_endpoint: otlp_endpoint(overrides.otlp_endpoint.or(file.otlp_endpoint))?,
         })
     }
 }
@@ -296,6 +302,16 @@ fn body_budget(mib: usize) -> anyhow::Result<usize> {
 }
 
 /// Checks each h2c upstream is a `host:port` authority.
+/// An OTLP endpoint must be an `http://` or `https://` URL.
+fn otlp_endpoint(endpoint: Option<String>) -> anyhow::Result<Option<String>> {
+    match endpoint {
+        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+            anyhow::bail!("otlp_endpoint must be an http:// or https:// URL, not {url}")
+        }
+        other => Ok(other.filter(|u| !u.is_empty())),
+    }
+}
+
 fn upstream_h2c(authorities: Vec<String>) -> anyhow::Result<Vec<String>> {
     for authority in &authorities {
         // The integration URI's own rules for an authority, plus a port written out.

@@ -408,6 +408,8 @@ pub fn invocation_observer(
                     throttled: r.outcome == InvocationOutcome::Throttled,
                     duration: r.duration,
                     concurrent: r.concurrent,
+                    trace_id: r.trace_id.clone(),
+                    start_unix_nanos: r.start_unix_nanos,
                 });
         }
     })

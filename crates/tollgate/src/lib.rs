@@ -103,6 +103,7 @@ impl Server {
                 account_id: &config.account_id,
                 public_base: &endpoint,
                 client: UpstreamClient::with_extra_roots(&extra_roots)?,
+                otlp_endpoint: config.otlp_endpoint.as_deref(),
             })
             .with_context(|| {
                 format!(

@@ -52,6 +52,9 @@ struct ServeArgs {
     /// PEM file of extra CA certificates trusted for https upstreams.
     #[arg(long, env = "TOLLGATE_UPSTREAM_CA_FILE")]
     upstream_ca_file: Option<PathBuf>,
+    /// OTLP/HTTP collector (http://HOST:4318) that spans of stages with tracingEnabled go to.
+    #[arg(long, env = "TOLLGATE_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// An http:// upstream (HOST:PORT) to speak h2c to; repeat, or comma-separate in the environment.
     #[arg(long, env = "TOLLGATE_UPSTREAM_H2C", value_delimiter = ',')]
     upstream_h2c: Option<Vec<String>>,
@@ -144,6 +147,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             lambda_max_workers: args.lambda_max_workers,
             lambda_idle_timeout: args.lambda_idle_timeout,
             secrets_key_file: args.secrets_key_file,
+            otlp_endpoint: args.otlp_endpoint,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -18,11 +18,16 @@ fn aws_cli_and_boto3_drive_tollgate() {
             .is_ok_and(|s| s.success())
     };
     // The image has boto3 and the aws CLI but not pytest, nor the
-    // Prometheus client whose parser reads `/metrics`; PyPI is reachable.
-    for module in ["pytest", "prometheus_client"] {
+    // Prometheus client whose parser reads `/metrics`, nor OpenTelemetry's
+    // protobuf classes the OTLP receiver decodes spans with; PyPI is reachable.
+    for (module, package) in [
+        ("pytest", "pytest"),
+        ("prometheus_client", "prometheus_client"),
+        ("opentelemetry.proto", "opentelemetry-proto"),
+    ] {
         if !has(module) {
             let _ = Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", module])
+                .args(["-m", "pip", "install", "--quiet", package])
                 .status();
         }
     }

@@ -78,7 +78,7 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<UpstreamRequest, GatewayError> {
     for (name, value) in &mapped.headers {
         set_header(&mut headers, name, value);
     }
-    set_header(&mut headers, "x-amzn-trace-id", &inv.cx.trace_id);
+    set_header(&mut headers, "x-amzn-trace-id", inv.cx.downstream_trace());
     Ok(UpstreamRequest {
         method,
         target,

@@ -73,7 +73,7 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<UpstreamRequest, GatewayError> {
         set_header(&mut headers, name, value);
     }
     append_forwarded_for(&mut headers, inv.cx.source_ip());
-    if let Ok(trace) = HeaderValue::from_str(&inv.cx.trace_id) {
+    if let Ok(trace) = HeaderValue::from_str(inv.cx.downstream_trace()) {
         headers.insert(crate::response::TRACE_ID, trace);
     }
     Ok(UpstreamRequest {

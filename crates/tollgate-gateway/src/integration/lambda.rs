@@ -138,7 +138,7 @@ fn added_headers(headers: &HeaderMap, cx: &RequestContext) -> Vec<(String, Strin
     };
     let mut added = Vec::with_capacity(4);
     if !cx.trace_id.is_empty() {
-        added.push(("X-Amzn-Trace-Id".into(), cx.trace_id.clone()));
+        added.push(("X-Amzn-Trace-Id".into(), cx.downstream_trace().to_string()));
     }
     added.extend([
         ("X-Forwarded-For".into(), forwarded_for),

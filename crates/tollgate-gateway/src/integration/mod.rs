@@ -148,7 +148,7 @@ pub async fn send(
                 &function,
                 payload,
                 integration.timeout,
-                &cx.trace_id,
+                cx.downstream_trace(),
             )
             .await;
             cx.integration_latency = Some(started.elapsed());
