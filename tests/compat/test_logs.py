@@ -269,3 +269,17 @@ def test_execution_logs_follow_the_stages_logging_level(aws, apigw, seed):
     finally:
         apigw.update_stage(restApiId=seed["api_id"], stageName="prod", patchOperations=[
             {"op": "replace", "path": "/*/*/logging/loglevel", "value": "OFF"}])
+
+
+def test_tollgate_logs_tail_prints_the_groups_lines(server, apigw, aws, seed):
+    import subprocess
+    from conftest import TOLLGATE_BIN
+    set_format(apigw, seed, "$context.requestId $context.status")
+    start = int(time.time() * 1000)
+    ids = calls(seed, 1, 1)
+    lines_since(aws, start, 2, lambda line: any(i in line for i in ids["ok"] + ids["forbidden"]))
+    p = subprocess.run([TOLLGATE_BIN, "logs", "tail", GROUP, "--data-dir", server.data_dir, "--since", "60",
+                        "--filter-pattern", "403"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert f"{ids['forbidden'][0]} 403" in p.stdout
+    assert ids["ok"][0] not in p.stdout, "the filter pattern applies"

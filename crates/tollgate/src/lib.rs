@@ -8,6 +8,7 @@ mod connection;
 mod front_door;
 mod lambda;
 pub mod listener;
+pub mod logs_tail;
 mod observe_api;
 mod prometheus;
 pub mod usage_flush;

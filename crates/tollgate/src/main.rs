@@ -27,6 +27,32 @@ struct Cli {
 enum Command {
     /// Run the gateway: control plane and data plane on one listener.
     Serve(ServeArgs),
+    /// Read a log group on this machine (access logs, execution logs, function logs).
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Print a log group's recent events, and with --follow new ones as they come.
+    Tail {
+        /// The log group, e.g. /aws/apigateway/multitalk or /aws/lambda/NAME.
+        group: String,
+        /// Tollgate's data directory [default: ./.tollgate].
+        #[arg(long, env = "TOLLGATE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// How far back to start, in seconds.
+        #[arg(long, default_value_t = 600)]
+        since: u64,
+        /// Keep printing new events.
+        #[arg(long, short)]
+        follow: bool,
+        /// A CloudWatch Logs filter pattern.
+        #[arg(long)]
+        filter_pattern: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -119,6 +145,29 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Logs {
+            command:
+                LogsCommand::Tail {
+                    group,
+                    data_dir,
+                    since,
+                    follow,
+                    filter_pattern,
+                },
+        } => {
+            let data_dir =
+                data_dir.unwrap_or_else(|| PathBuf::from(tollgate::config::DEFAULT_DATA_DIR));
+            tollgate::logs_tail::tail(
+                tollgate::logs_tail::TailArgs {
+                    data_dir: &data_dir,
+                    group: &group,
+                    since: std::time::Duration::from_secs(since),
+                    follow,
+                    filter_pattern: filter_pattern.as_deref(),
+                },
+                &mut std::io::stdout().lock(),
+            )
+        }
     }
 }
 
