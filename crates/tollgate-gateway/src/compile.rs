@@ -57,6 +57,8 @@ pub struct CompiledMethod {
     pub authorization: Authorization,
     pub method_responses: BTreeMap<String, MethodResponse>,
     pub integration: Result<CompiledIntegration, String>,
+    /// The request validator's checks, if the method has one that checks anything.
+    pub validation: Option<crate::validation::CompiledValidation>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,11 +249,22 @@ fn stage_bucket(
 }
 
 fn compile_method(
+    definition: &DeploymentDoc,
     resource_id: &str,
     resource_path: &str,
     m: &Method,
     stage_bucket: Option<Arc<Bucket>>,
 ) -> CompiledMethod {
+    let validation = crate::validation::compile(
+        &definition.api.id,
+        m,
+        &definition.definition.request_validators,
+        &definition.definition.models,
+    );
+    let (validation, validation_error) = match validation {
+        Ok(v) => (v, None),
+        Err(reason) => (None, Some(reason)),
+    };
     CompiledMethod {
         resource_id: resource_id.to_string(),
         resource_path: resource_path.to_string(),
@@ -264,10 +277,13 @@ fn compile_method(
             m.authorizer_id.as_deref(),
         ),
         method_responses: m.method_responses.clone(),
-        integration: match &m.method_integration {
-            Some(i) => compile_integration(i),
-            None => Err("no integration defined for method".into()),
+        integration: match (&m.method_integration, validation_error) {
+            // A model that cannot be used fails the method closed.
+            (_, Some(reason)) => Err(reason),
+            (Some(i), None) => compile_integration(i),
+            (None, None) => Err("no integration defined for method".into()),
         },
+        validation,
     }
 }
 
@@ -289,7 +305,13 @@ pub fn compile(
                 let bucket = stage_bucket(stage, api_id, &resource.path, name, registry, now);
                 (
                     name.clone(),
-                    Arc::new(compile_method(&resource.id, &resource.path, m, bucket)),
+                    Arc::new(compile_method(
+                        deployment,
+                        &resource.id,
+                        &resource.path,
+                        m,
+                        bucket,
+                    )),
                 )
             })
             .collect();

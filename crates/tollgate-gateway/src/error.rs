@@ -38,6 +38,15 @@ pub enum ErrorKind {
     /// client stopped sending).
     BadRequestBody,
     UnsupportedMediaType,
+    /// The body does not match the method's request model (its details
+    /// are `$context.error.validationErrorString`).
+    InvalidRequestBody {
+        details: Box<str>,
+    },
+    /// Required request parameters are missing (named in the message).
+    MissingRequestParameters {
+        names: Box<str>,
+    },
     /// A path value that would leave the integration URI's prefix (a dot
     /// segment or a backslash): refused rather than sent.
     BadRequestPath,
@@ -117,6 +126,10 @@ impl ErrorKind {
             ErrorKind::RequestTooLarge => "Request Too Long",
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "Bad Request",
             ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
+            ErrorKind::InvalidRequestBody { .. } => "Invalid request body",
+            ErrorKind::MissingRequestParameters { names } => {
+                return Cow::Owned(format!("Missing required request parameters: [{names}]"))
+            }
             ErrorKind::Overloaded => "Service Unavailable",
             ErrorKind::IntegrationTimeout => "Endpoint request timed out",
             ErrorKind::IntegrationFailure
@@ -149,6 +162,8 @@ impl ErrorKind {
             ErrorKind::RequestTooLarge => "REQUEST_TOO_LARGE",
             ErrorKind::BadRequestBody => "BAD_REQUEST_BODY",
             ErrorKind::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorKind::InvalidRequestBody { .. } => "BAD_REQUEST_BODY",
+            ErrorKind::MissingRequestParameters { .. } => "BAD_REQUEST_PARAMETERS",
             ErrorKind::BadRequestPath => "BAD_REQUEST_PARAMETERS",
             ErrorKind::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             ErrorKind::IntegrationFailure => "INTEGRATION_FAILURE",
@@ -187,7 +202,10 @@ impl ErrorKind {
             ErrorKind::Unauthorized => 401,
             ErrorKind::RequestTooLarge => 413,
             ErrorKind::RequestHeadTooLarge => 431,
-            ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => 400,
+            ErrorKind::BadRequestBody
+            | ErrorKind::BadRequestPath
+            | ErrorKind::InvalidRequestBody { .. }
+            | ErrorKind::MissingRequestParameters { .. } => 400,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Overloaded => 503,
             ErrorKind::BadLambdaResponse => 502,
@@ -216,7 +234,10 @@ impl ErrorKind {
             ErrorKind::AccessDenied { .. } => "AccessDeniedException",
             ErrorKind::RequestTooLarge => "RequestTooLargeException",
             ErrorKind::RequestHeadTooLarge => "RequestHeaderFieldsTooLargeException",
-            ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "BadRequestException",
+            ErrorKind::BadRequestBody
+            | ErrorKind::BadRequestPath
+            | ErrorKind::InvalidRequestBody { .. }
+            | ErrorKind::MissingRequestParameters { .. } => "BadRequestException",
             ErrorKind::UnsupportedMediaType => "UnsupportedMediaTypeException",
             ErrorKind::Overloaded => "ServiceUnavailableException",
             ErrorKind::IntegrationTimeout
@@ -255,6 +276,10 @@ impl ErrorKind {
             ErrorKind::RequestHeadTooLarge => r#"{"message":"Request Header Fields Too Large"}"#,
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => r#"{"message":"Bad Request"}"#,
             ErrorKind::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
+            ErrorKind::InvalidRequestBody { .. } => r#"{"message": "Invalid request body"}"#,
+            ErrorKind::MissingRequestParameters { .. } => {
+                return Cow::Owned(serde_json::json!({ "message": self.message() }).to_string())
+            }
             ErrorKind::Overloaded => r#"{"message":"Service Unavailable"}"#,
             ErrorKind::IntegrationTimeout => r#"{"message": "Endpoint request timed out"}"#,
             ErrorKind::IntegrationFailure

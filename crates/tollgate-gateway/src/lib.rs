@@ -26,6 +26,7 @@ mod router;
 pub mod test_invoke;
 mod throttle;
 mod usage_plans;
+mod validation;
 
 /// The upstream HTTP client the integrations use (HTTP/1.1 pooled per
 /// thread, TLS, h2c), for the binary's configuration and for tests.

@@ -10,7 +10,8 @@
 //! 5. read the body, within the payload limit and the shared body budget
 //! 6. authorize the body (an `AWS_IAM` signature covers it), then count the
 //!    request against its quota
-//! 7. validate — request validators, not built yet
+//! 7. validate: required parameters from the head, the body against its
+//!    model once read ([`crate::validation`])
 //! 8. cache lookup — the stage cache, not built yet
 //! 9. integration request ([`crate::integration::prepare`])
 //! 10. integration ([`crate::integration::send`])
@@ -171,6 +172,16 @@ async fn phases(
         )
     };
 
+    // 7a. validate the parameters (from the head, before the body is read)
+    let query = parts
+        .uri
+        .query()
+        .map(integration::parse_query)
+        .unwrap_or_default();
+    if let Some(validation) = &method.validation {
+        validation.check_parameters(&parts.headers, &query, &path_params)?;
+    }
+
     // 5. body
     let body = read_body(gateway, body, &parts.headers, &mut ex.held).await?;
     ex.cx.bytes_in = body.len() as u64;
@@ -185,15 +196,24 @@ async fn phases(
         );
     }
 
-    // 7. validate: request validators are not built yet (stored, not applied).
+    // 7b. validate the body against its model: refused before the
+    // integration, so not counted (as a 415 from request mapping).
+    if let Some(validation) = &method.validation {
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if let Err(e) = validation.check_body(content_type, &body) {
+            if let Some(admission) = ex.held.admission.take() {
+                admission.refund();
+            }
+            return Err(e);
+        }
+    }
     // 8. cache lookup: the stage cache is not built yet.
 
     let method_request = MethodRequest {
-        query: parts
-            .uri
-            .query()
-            .map(integration::parse_query)
-            .unwrap_or_default(),
+        query,
         raw_query: parts.uri.query().map(str::to_string),
         method: parts.method,
         headers: parts.headers,

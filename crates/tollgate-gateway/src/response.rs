@@ -99,6 +99,12 @@ fn substitute(template: &str, context: &Value, stage: &CompiledStage) -> String 
 }
 
 /// The response for a failed request.
+/// `text` as the inside of a JSON string.
+fn json_escaped(text: &str) -> String {
+    let quoted = serde_json::Value::String(text.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
 pub fn gateway_response(
     stage: Option<&CompiledStage>,
     err: &ErrorKind,
@@ -121,10 +127,17 @@ pub fn gateway_response(
             status = code;
         }
         let mut context = cx.to_json();
+        // JSON-escaped, as AWS renders it (its details quote property names).
+        let validation = match err {
+            ErrorKind::InvalidRequestBody { details } => json_escaped(details),
+            ErrorKind::MissingRequestParameters { .. } => json_escaped(&err.message()),
+            _ => String::new(),
+        };
         context["error"] = serde_json::json!({
             "message": err.message(),
             "messageString": err.message_string(),
             "responseType": err.response_type(),
+            "validationErrorString": validation,
         });
         if let Some(template) = custom
             .response_templates
