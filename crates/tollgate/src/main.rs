@@ -26,7 +26,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway: control plane and data plane on one listener.
-    Serve(ServeArgs),
+    // Boxed: the serve flags are many, the other commands' few.
+    Serve(Box<ServeArgs>),
     /// Read a log group on this machine (access logs, execution logs, function logs).
     Logs {
         #[command(subcommand)]
@@ -144,7 +145,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Logs {
             command:
                 LogsCommand::Tail {
