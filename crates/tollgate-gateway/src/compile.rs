@@ -59,6 +59,8 @@ pub struct CompiledMethod {
     pub integration: Result<CompiledIntegration, String>,
     /// The request validator's checks, if the method has one that checks anything.
     pub validation: Option<crate::validation::CompiledValidation>,
+    /// How it uses the stage cache, if it does.
+    pub caching: Option<crate::cache::MethodCaching>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +256,7 @@ fn compile_method(
     resource_path: &str,
     m: &Method,
     stage_bucket: Option<Arc<Bucket>>,
+    caching: Option<crate::cache::MethodCaching>,
 ) -> CompiledMethod {
     let validation = crate::validation::compile(
         &definition.api.id,
@@ -284,6 +287,7 @@ fn compile_method(
             (None, None) => Err("no integration defined for method".into()),
         },
         validation,
+        caching,
     }
 }
 
@@ -294,6 +298,7 @@ pub fn compile(
     stage: &Stage,
     registry: &BucketRegistry,
     now: u64,
+    cache: Option<&Arc<crate::cache::StageCache>>,
 ) -> CompiledStage {
     let mut router = Router::default();
     let api_id = &deployment.api.id;
@@ -303,6 +308,21 @@ pub fn compile(
             .iter()
             .map(|(name, m)| {
                 let bucket = stage_bucket(stage, api_id, &resource.path, name, registry, now);
+                let caching = m.method_integration.as_ref().and_then(|i| {
+                    let namespace = if i.cache_namespace.is_empty() {
+                        &resource.id
+                    } else {
+                        &i.cache_namespace
+                    };
+                    crate::cache::method_caching(
+                        cache,
+                        stage,
+                        &resource.path,
+                        name,
+                        namespace,
+                        &i.cache_key_parameters,
+                    )
+                });
                 (
                     name.clone(),
                     Arc::new(compile_method(
@@ -311,6 +331,7 @@ pub fn compile(
                         &resource.path,
                         m,
                         bucket,
+                        caching,
                     )),
                 )
             })

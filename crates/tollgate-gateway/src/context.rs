@@ -59,6 +59,8 @@ pub struct RequestContext {
     pub integration_start: Option<std::time::Duration>,
     /// With `tracingEnabled`: this request's spans.
     pub spans: Option<Spans>,
+    /// Whether the stage cache answered (a method that uses it).
+    pub cache: Option<crate::outcome::CacheResult>,
 }
 
 /// A traced request's span ids: the stage's (the request in the gateway)
@@ -172,6 +174,7 @@ impl RequestContext {
             authorizer_start: None,
             integration_start: None,
             spans: None,
+            cache: None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod admission;
 mod authorize;
+mod cache;
 pub mod clock;
 mod compile;
 mod context;
@@ -125,6 +126,9 @@ pub struct Gateway {
     functions: Option<Arc<dyn FunctionInvoker>>,
     /// Lambda authorizers' answers, beside the admission state.
     authorizer_cache: AuthorizerCache,
+    /// Stage caches by (api id, stage), kept across recompiles of their
+    /// stage; only the control plane's listener touches this map.
+    stage_caches: Mutex<HashMap<(String, String), Arc<cache::StageCache>>>,
 }
 
 impl Gateway {
@@ -144,6 +148,7 @@ impl Gateway {
             observers: ArcSwap::from_pointee(Vec::new()),
             functions: None,
             authorizer_cache: AuthorizerCache::default(),
+            stage_caches: Mutex::new(HashMap::default()),
         }
     }
 
@@ -198,6 +203,8 @@ impl Gateway {
 
     fn update_stages(&self, state: &State) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stage_caches = self.stage_caches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut caches_kept = HashMap::default();
         let mut next: Deployed = HashMap::default();
         let mut kept = HashMap::default();
         let now = self.usage_plans.clock().monotonic_nanos();
@@ -211,6 +218,18 @@ impl Gateway {
                     continue;
                 };
                 let key = (api_id.clone(), stage_name.clone());
+                // The stage's cache lives on across redeploys; a new size
+                // (or none) starts afresh.
+                let stage_cache = stage.cache_cluster_enabled.then(|| {
+                    let capacity = cache::capacity_bytes(stage.cache_cluster_size.as_deref());
+                    match stage_caches.remove(&key) {
+                        Some(c) if c.capacity_bytes == capacity => c,
+                        _ => Arc::new(cache::StageCache::new(capacity)),
+                    }
+                });
+                if let Some(c) = &stage_cache {
+                    caches_kept.insert(key.clone(), c.clone());
+                }
                 let from = CompiledFrom {
                     deployment: Arc::as_ptr(deployment) as usize,
                     stage: stage.clone(),
@@ -222,6 +241,7 @@ impl Gateway {
                         stage,
                         &self.stage_buckets,
                         now,
+                        stage_cache.as_ref(),
                     )),
                 };
                 next.entry(api_id.clone())
@@ -231,12 +251,21 @@ impl Gateway {
             }
         }
         *cache = kept;
+        *stage_caches = caches_kept;
         self.deployed.store(Arc::new(next));
     }
 
     /// The compiled stage, if deployed.
     fn stage(&self, api_id: &str, stage: &str) -> Option<Arc<CompiledStage>> {
         self.deployed.load().get(api_id)?.get(stage).cloned()
+    }
+
+    /// Empties one stage's cache (FlushStageCache).
+    pub fn flush_stage_cache(&self, api_id: &str, stage: &str) {
+        let caches = self.stage_caches.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = caches.get(&(api_id.to_string(), stage.to_string())) {
+            c.flush();
+        }
     }
 
     /// Forgets the Lambda authorizers' cached answers for one stage

@@ -12,7 +12,7 @@
 //!    request against its quota
 //! 7. validate: required parameters from the head, the body against its
 //!    model once read ([`crate::validation`])
-//! 8. cache lookup — the stage cache, not built yet
+//! 8. cache lookup: the stage cache ([`crate::cache`])
 //! 9. integration request ([`crate::integration::prepare`])
 //! 10. integration ([`crate::integration::send`])
 //! 11. integration response and method response ([`crate::integration_response`])
@@ -210,7 +210,52 @@ async fn phases(
             return Err(e);
         }
     }
-    // 8. cache lookup: the stage cache is not built yet.
+    // 8. cache lookup
+    let mut keep = None;
+    let mut ignored_cache_control = false;
+    if let Some(caching) = method
+        .caching
+        .as_ref()
+        .filter(|c| c.applies_to(&parts.method))
+    {
+        let key = caching.key(&parts.method, &query, &parts.headers, &path_params);
+        let mut fresh = crate::cache::asks_for_fresh(&parts.headers);
+        if fresh && caching.require_authorization && ex.cx.caller.is_none() {
+            match caching.strategy {
+                crate::cache::Strategy::FailWith403 => return Err(ErrorKind::AccessDenied {
+                    explicit: false,
+                }
+                .because(
+                    "Cache-Control: max-age=0 from a caller not allowed to invalidate the cache",
+                )),
+                crate::cache::Strategy::SucceedWithResponseHeader => {
+                    fresh = false;
+                    ignored_cache_control = true;
+                }
+                crate::cache::Strategy::SucceedWithoutResponseHeader => fresh = false,
+            }
+        }
+        let hit = if fresh { None } else { caching.cache.get(&key) };
+        match hit {
+            Some(cached) => {
+                ex.cx.cache = Some(crate::outcome::CacheResult::Hit);
+                let mut response = crate::cache::respond(&cached);
+                if ignored_cache_control {
+                    response.headers_mut().insert(
+                        crate::cache::IGNORED_HEADER,
+                        http::HeaderValue::from_static(
+                            "Cache-Control ignored: not authorized to invalidate",
+                        ),
+                    );
+                }
+                return Ok(response);
+            }
+            None => {
+                ex.cx.cache = Some(crate::outcome::CacheResult::Miss);
+                keep = Some((caching.cache.clone(), key, caching.ttl()));
+            }
+        }
+    }
 
     let method_request = MethodRequest {
         query,
@@ -226,8 +271,22 @@ async fn phases(
     } else {
         ex.cx.ensure_trace_id();
     }
-    let outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
+    let mut outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
     ex.headers = method_request.headers;
+    if let Some((cache, key, ttl)) = keep {
+        outcome = outcome.map(|response| {
+            let mut response = crate::cache::keep(response, cache, key, ttl);
+            if ignored_cache_control {
+                response.headers_mut().insert(
+                    crate::cache::IGNORED_HEADER,
+                    http::HeaderValue::from_static(
+                        "Cache-Control ignored: not authorized to invalidate",
+                    ),
+                );
+            }
+            response
+        });
+    }
     if outcome
         .as_ref()
         .is_err_and(|e| e.kind == ErrorKind::UnsupportedMediaType)
@@ -507,7 +566,7 @@ fn outcome_of(
         trace,
         bytes_in: cx.bytes_in,
         bytes_out: 0,
-        cache: None,
+        cache: cx.cache,
         cause,
         ending: Default::default(),
     }

@@ -84,7 +84,13 @@ fn test_stage(doc: &RestApiDoc, input: &TestInvokeInput) -> Arc<CompiledStage> {
     };
     let mut stage_doc = crate::compile::test_invoke_stage();
     stage_doc.variables = input.stage_variables.clone();
-    Arc::new(compile(&deployment, &stage_doc, &Default::default(), 0))
+    Arc::new(compile(
+        &deployment,
+        &stage_doc,
+        &Default::default(),
+        0,
+        None,
+    ))
 }
 
 /// The input's headers; names or values HTTP cannot carry are left out.

@@ -483,14 +483,20 @@ async fn test_invoke(
 }
 
 /// Where a committed operation touches the data plane's own state: a
-/// flushed authorizer cache is emptied now.
+/// flushed stage or authorizer cache is emptied now.
 fn after_control_operation(app: &App, request: &ControlRequest) {
     if request.method != "DELETE" {
         return;
     }
     let parts: Vec<&str> = request.path.trim_end_matches('/').split('/').collect();
-    if let ["", "restapis", api, "stages", stage, "cache", "authorizers"] = parts.as_slice() {
-        app.gateway.flush_authorizers(api, stage);
+    match parts.as_slice() {
+        ["", "restapis", api, "stages", stage, "cache", "authorizers"] => {
+            app.gateway.flush_authorizers(api, stage)
+        }
+        ["", "restapis", api, "stages", stage, "cache", "data"] => {
+            app.gateway.flush_stage_cache(api, stage)
+        }
+        _ => {}
     }
 }
 
