@@ -194,3 +194,49 @@ def test_a_page_on_a_disallowed_origin_is_blocked(browser, api, page_origin):
     for call in ("submitted", "forbidden"):
         assert "blocked" in seen[call], seen
         assert "Failed to fetch" in seen[call]["blocked"]
+
+
+def test_tollgate_cors_enable_makes_the_consoles_calls(server, apigw, tmp_path):
+    """`tollgate cors enable` on a fresh API: --dry-run changes nothing; the
+    real run leaves plain API Gateway configuration that answers preflights,
+    adds the header to a MOCK method and to refusals."""
+    from conftest import TOLLGATE_BIN
+    api = apigw.create_rest_api(name="cors-tool")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    res = apigw.create_resource(restApiId=api, parentId=root, pathPart="status")["id"]
+    apigw.put_method(restApiId=api, resourceId=res, httpMethod="GET", authorizationType="NONE", apiKeyRequired=True)
+    apigw.put_method_response(restApiId=api, resourceId=res, httpMethod="GET", statusCode="200")
+    apigw.put_integration(restApiId=api, resourceId=res, httpMethod="GET", type="MOCK",
+                          requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_integration_response(restApiId=api, resourceId=res, httpMethod="GET", statusCode="200",
+                                   responseTemplates={"application/json": '{"ok": true}'})
+    env = {**cli_env(server.endpoint), "AWS_ENDPOINT_URL": server.endpoint}
+    base = [TOLLGATE_BIN, "cors", "enable", "--rest-api-id", api, "--resource-id", res,
+            "--allow-origin", "https://app.example.com"]
+    dry = subprocess.run(base + ["--dry-run"], env=env, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "PUT /restapis/" in dry.stdout and "dry run, nothing sent" in dry.stdout
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.get_method(restApiId=api, resourceId=res, httpMethod="OPTIONS")
+    run = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr + run.stdout
+    options = apigw.get_method(restApiId=api, resourceId=res, httpMethod="OPTIONS")
+    assert options["authorizationType"] == "NONE" and options["methodIntegration"]["type"] == "MOCK"
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    url = f"{server.endpoint}/_aws/execute-api/{api}/prod/status"
+    pre = requests.options(url, headers={"Origin": "https://app.example.com",
+                                         "Access-Control-Request-Method": "GET",
+                                         "Access-Control-Request-Headers": "x-api-key"}, timeout=10)
+    assert pre.status_code == 200
+    assert pre.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert pre.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
+    assert "X-Api-Key" in pre.headers["Access-Control-Allow-Headers"]
+    refused = requests.get(url, headers={"Origin": "https://app.example.com"}, timeout=10)
+    assert refused.status_code == 403
+    assert refused.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    apigw.update_method(restApiId=api, resourceId=res, httpMethod="GET", patchOperations=[
+        {"op": "replace", "path": "/apiKeyRequired", "value": "false"}])
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    served = requests.get(url, timeout=10)
+    assert served.status_code == 200 and served.json() == {"ok": True}
+    assert served.headers["Access-Control-Allow-Origin"] == "https://app.example.com"

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod config;
 mod connection;
+pub mod cors_cli;
 mod front_door;
 mod lambda;
 pub mod listener;

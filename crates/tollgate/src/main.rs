@@ -33,6 +33,48 @@ enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Browser access (CORS) as plain API Gateway configuration.
+    Cors {
+        #[command(subcommand)]
+        command: CorsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CorsCommand {
+    /// Make the calls the console's "Enable CORS" makes for one resource
+    /// (an OPTIONS method with a MOCK integration, the header on non-proxy
+    /// methods, DEFAULT_4XX/5XX gateway responses); deploy afterwards.
+    Enable {
+        #[arg(long)]
+        rest_api_id: String,
+        #[arg(long)]
+        resource_id: String,
+        /// Access-Control-Allow-Origin.
+        #[arg(long, default_value = "*")]
+        allow_origin: String,
+        /// Access-Control-Allow-Methods [default: the resource's methods and OPTIONS].
+        #[arg(long)]
+        allow_methods: Option<String>,
+        /// Access-Control-Allow-Headers.
+        #[arg(
+            long,
+            default_value = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token"
+        )]
+        allow_headers: String,
+        /// Tollgate's (or AWS's) API Gateway endpoint.
+        #[arg(
+            long,
+            env = "AWS_ENDPOINT_URL",
+            default_value = "http://127.0.0.1:4566"
+        )]
+        endpoint_url: String,
+        #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+        region: String,
+        /// Print the calls without sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +188,35 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => serve(*args),
+        Command::Cors {
+            command:
+                CorsCommand::Enable {
+                    rest_api_id,
+                    resource_id,
+                    allow_origin,
+                    allow_methods,
+                    allow_headers,
+                    endpoint_url,
+                    region,
+                    dry_run,
+                },
+        } => tollgate::cors_cli::enable(
+            tollgate::cors_cli::CorsArgs {
+                endpoint: endpoint_url,
+                region,
+                credentials: tollgate_aws::sigv4::Credentials::new(
+                    std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
+                    std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+                ),
+                rest_api_id,
+                resource_id,
+                allow_origin,
+                allow_methods,
+                allow_headers,
+                dry_run,
+            },
+            &mut std::io::stdout().lock(),
+        ),
         Command::Logs {
             command:
                 LogsCommand::Tail {
