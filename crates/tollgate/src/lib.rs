@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 mod connection;
 pub mod cors_cli;
+pub mod example;
 mod front_door;
 mod lambda;
 pub mod listener;
@@ -174,6 +175,11 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// What every connection shares (the example provisions through it).
+    pub fn app(&self) -> Arc<app::App> {
+        self.app.clone()
     }
 
     /// The data plane, for observers registered before serving (tests, tools).

@@ -121,6 +121,17 @@ struct ServeArgs {
     /// PEM file of extra CA certificates trusted for https upstreams.
     #[arg(long, env = "TOLLGATE_UPSTREAM_CA_FILE")]
     upstream_ca_file: Option<PathBuf>,
+    /// Provision an example on start: `multitalk` (the seed guide's API, Lambda proxy,
+    /// usage plan, key, logs and alarm, in front of the reference MultiTalk server).
+    #[arg(long, value_parser = ["multitalk"])]
+    example: Option<String>,
+    /// With --example: the MultiTalk API to put behind the gateway (default: the
+    /// reference server, started alongside, whose simulated jobs take a few seconds).
+    #[arg(long, env = "MULTITALK_UPSTREAM_URL")]
+    upstream: Option<String>,
+    /// With --upstream: the key the MultiTalk API takes (`Authorization: Bearer`).
+    #[arg(long, env = "MODAL_API_KEY", hide_env_values = true)]
+    upstream_key: Option<String>,
     /// OTLP/HTTP collector (http://HOST:4318) that spans of stages with tracingEnabled go to.
     #[arg(long, env = "TOLLGATE_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
@@ -244,6 +255,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let example = args.example.clone();
+    let upstream = args.upstream.clone();
+    let upstream_key = args.upstream_key.clone();
     let file = match &args.config {
         Some(path) => FileConfig::load(path, true)?,
         None => FileConfig::load(std::path::Path::new("tollgate.toml"), false)?,
@@ -285,10 +299,92 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         stdout.flush()?;
         tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "serving");
+        if example.is_some() {
+            let endpoint = format!("http://{addr}");
+            let app = server.app();
+            let provisioning = async {
+                let result = example_multitalk(app, &endpoint, &config, upstream, upstream_key).await;
+                if let Err(e) = result {
+                    eprintln!("the MultiTalk example could not be set up: {e:#}");
+                }
+            };
+            let (served, ()) = tokio::join!(server.run(shutdown_signal()), provisioning);
+            served?;
+            tracing::info!("stopped");
+            return Ok(());
+        }
         server.run(shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// `--example multitalk`: the reference upstream (unless one is named),
+/// the seed's configuration, and what to try.
+async fn example_multitalk(
+    app: std::sync::Arc<tollgate::app::App>,
+    endpoint: &str,
+    config: &Config,
+    upstream: Option<String>,
+    upstream_key: Option<String>,
+) -> anyhow::Result<()> {
+    use tollgate::example::{provision_multitalk, Upstream};
+    let (upstream, described) = match upstream {
+        Some(url) => (
+            Upstream {
+                url: url.clone(),
+                key: upstream_key.unwrap_or_default(),
+            },
+            format!("the MultiTalk API at {url}"),
+        ),
+        None => {
+            let key = format!("{:032x}", rand::random::<u128>());
+            let server = multitalk_upstream::bind(
+                "127.0.0.1:0",
+                multitalk_upstream::UpstreamConfig {
+                    api_keys: vec![key.clone()],
+                    job_duration: std::time::Duration::from_secs(6),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            let url = format!("http://{}", server.local_addr());
+            tokio::spawn(server.run(std::future::pending()));
+            (
+                Upstream { url: url.clone(), key },
+                format!("the reference MultiTalk server at {url} (simulated jobs: no model runs; they complete in about 6 s)"),
+            )
+        }
+    };
+    let made = provision_multitalk(
+        app,
+        endpoint,
+        &config.data_dir,
+        &config.lambda.python,
+        &upstream,
+    )
+    .await?;
+    let url = &made.invoke_url;
+    let key = &made.api_key;
+    let through = if made.lambda {
+        "the guide's Lambda proxy"
+    } else {
+        "an HTTP_PROXY integration (pip could not install `requests` for the Lambda proxy)"
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "MultiTalk example ready: API {} through {through}, in front of {described}",
+        made.api_id
+    )?;
+    writeln!(out, "  invoke URL: {url}")?;
+    writeln!(out, "  API key:    {key}")?;
+    writeln!(out, "Try:")?;
+    writeln!(out, "  curl -X POST {url}/api/v1/generate -H 'x-api-key: {key}' -H 'Content-Type: application/json' -d '{{\"prompt\": \"A person speaking\", \"image_s3_url\": \"s3://bucket/image.png\", \"audio_s3_urls\": [\"s3://bucket/audio.wav\"]}}'")?;
+    writeln!(out, "  curl {url}/api/v1/jobs -H 'x-api-key: {key}'")?;
+    writeln!(out, "  python3 -c 'import sys; sys.path.insert(0, \"examples/multitalk\"); from multitalk_client import MultitalkClient; c = MultitalkClient(\"{url}\", \"{key}\"); print(c.generate_video(\"A person speaking\", \"s3://bucket/image.png\", [\"s3://bucket/audio.wav\"]))'")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
