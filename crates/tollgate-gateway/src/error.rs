@@ -43,6 +43,12 @@ pub enum ErrorKind {
     InvalidRequestBody {
         details: Box<str>,
     },
+    /// An `Idempotency-Key` that cannot be used (two of them, empty, too long).
+    BadIdempotencyKey,
+    /// A repeat of an idempotent request whose first is still running.
+    IdempotencyInFlight,
+    /// A repeat of an idempotent request with another body.
+    IdempotencyMismatch,
     /// Required request parameters are missing (named in the message).
     MissingRequestParameters {
         names: Box<str>,
@@ -127,6 +133,13 @@ impl ErrorKind {
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "Bad Request",
             ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
             ErrorKind::InvalidRequestBody { .. } => "Invalid request body",
+            ErrorKind::BadIdempotencyKey => "Invalid Idempotency-Key",
+            ErrorKind::IdempotencyInFlight => {
+                "A request with this Idempotency-Key is still being processed"
+            }
+            ErrorKind::IdempotencyMismatch => {
+                "This Idempotency-Key was used with a different request body"
+            }
             ErrorKind::MissingRequestParameters { names } => {
                 return Cow::Owned(format!("Missing required request parameters: [{names}]"))
             }
@@ -163,6 +176,9 @@ impl ErrorKind {
             ErrorKind::BadRequestBody => "BAD_REQUEST_BODY",
             ErrorKind::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ErrorKind::InvalidRequestBody { .. } => "BAD_REQUEST_BODY",
+            ErrorKind::BadIdempotencyKey
+            | ErrorKind::IdempotencyInFlight
+            | ErrorKind::IdempotencyMismatch => "DEFAULT_4XX",
             ErrorKind::MissingRequestParameters { .. } => "BAD_REQUEST_PARAMETERS",
             ErrorKind::BadRequestPath => "BAD_REQUEST_PARAMETERS",
             ErrorKind::IntegrationTimeout => "INTEGRATION_TIMEOUT",
@@ -185,7 +201,10 @@ impl ErrorKind {
             ErrorKind::UnknownStage
             | ErrorKind::RequestHeadTooLarge
             | ErrorKind::Overloaded
-            | ErrorKind::BadLambdaResponse => [None, Some(class)],
+            | ErrorKind::BadLambdaResponse
+            | ErrorKind::BadIdempotencyKey
+            | ErrorKind::IdempotencyInFlight
+            | ErrorKind::IdempotencyMismatch => [None, Some(class)],
             _ => [Some(self.response_type()), Some(class)],
         }
     }
@@ -205,7 +224,10 @@ impl ErrorKind {
             ErrorKind::BadRequestBody
             | ErrorKind::BadRequestPath
             | ErrorKind::InvalidRequestBody { .. }
-            | ErrorKind::MissingRequestParameters { .. } => 400,
+            | ErrorKind::MissingRequestParameters { .. }
+            | ErrorKind::BadIdempotencyKey => 400,
+            ErrorKind::IdempotencyInFlight => 409,
+            ErrorKind::IdempotencyMismatch => 422,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Overloaded => 503,
             ErrorKind::BadLambdaResponse => 502,
@@ -237,7 +259,10 @@ impl ErrorKind {
             ErrorKind::BadRequestBody
             | ErrorKind::BadRequestPath
             | ErrorKind::InvalidRequestBody { .. }
-            | ErrorKind::MissingRequestParameters { .. } => "BadRequestException",
+            | ErrorKind::MissingRequestParameters { .. }
+            | ErrorKind::BadIdempotencyKey => "BadRequestException",
+            ErrorKind::IdempotencyInFlight => "ConflictException",
+            ErrorKind::IdempotencyMismatch => "UnprocessableEntityException",
             ErrorKind::UnsupportedMediaType => "UnsupportedMediaTypeException",
             ErrorKind::Overloaded => "ServiceUnavailableException",
             ErrorKind::IntegrationTimeout
@@ -277,6 +302,11 @@ impl ErrorKind {
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => r#"{"message":"Bad Request"}"#,
             ErrorKind::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
             ErrorKind::InvalidRequestBody { .. } => r#"{"message": "Invalid request body"}"#,
+            ErrorKind::BadIdempotencyKey
+            | ErrorKind::IdempotencyInFlight
+            | ErrorKind::IdempotencyMismatch => {
+                return Cow::Owned(serde_json::json!({ "message": self.message() }).to_string())
+            }
             ErrorKind::MissingRequestParameters { .. } => {
                 return Cow::Owned(serde_json::json!({ "message": self.message() }).to_string())
             }

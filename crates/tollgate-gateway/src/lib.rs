@@ -12,6 +12,7 @@ pub mod clock;
 mod compile;
 mod context;
 pub mod error;
+pub mod idempotency;
 mod integration;
 mod integration_response;
 pub mod invoke;
@@ -60,6 +61,7 @@ use crate::throttle::BucketRegistry;
 
 pub use crate::authorize::IamCredentials;
 pub use crate::context::clf_time;
+pub use crate::idempotency::IdempotencyStore;
 pub use crate::integration::client::UpstreamClient;
 pub use crate::integration::lambda::{FunctionInvoker, FunctionResult, InvokeFailure};
 pub use crate::invoke::InvokeTarget;
@@ -129,6 +131,8 @@ pub struct Gateway {
     /// Stage caches by (api id, stage), kept across recompiles of their
     /// stage; only the control plane's listener touches this map.
     stage_caches: Mutex<HashMap<(String, String), Arc<cache::StageCache>>>,
+    /// Where idempotent submissions are recorded (none: the feature is off).
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
 }
 
 impl Gateway {
@@ -149,12 +153,20 @@ impl Gateway {
             functions: None,
             authorizer_cache: AuthorizerCache::default(),
             stage_caches: Mutex::new(HashMap::default()),
+            idempotency: None,
         }
     }
 
     /// Runs AWS and AWS_PROXY integrations' functions with `invoker`.
     pub fn with_function_invoker(mut self, invoker: Arc<dyn FunctionInvoker>) -> Gateway {
         self.functions = Some(invoker);
+        self
+    }
+
+    /// Keeps idempotent submissions in `store` (stages opt in with the stage
+    /// variable `tollgateIdempotency=true`).
+    pub fn with_idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Gateway {
+        self.idempotency = Some(store);
         self
     }
 

@@ -257,6 +257,49 @@ async fn phases(
         }
     }
 
+    // 8b. an idempotent submission: run once, replayed after.
+    let mut idempotent = None;
+    if let Some(store) = gateway.idempotency.as_deref() {
+        let enabled = stage
+            .variables
+            .get(crate::idempotency::STAGE_VARIABLE)
+            .is_some_and(|v| v == "true")
+            && matches!(parts.method, http::Method::POST | http::Method::PATCH);
+        if let Some(key) = enabled
+            .then(|| crate::idempotency::key_of(&parts.headers))
+            .transpose()?
+            .flatten()
+        {
+            let scope = crate::idempotency::scope(
+                &stage.api_id,
+                &stage.stage_name,
+                ex.cx.api_key_id.as_deref(),
+                parts.method.as_str(),
+                &method.resource_path,
+                &key,
+            );
+            let fingerprint = crate::idempotency::fingerprint(&body);
+            let now = ex.cx.request_time_epoch_ms as i64;
+            match store.begin(&scope, &fingerprint, now).await {
+                Ok(crate::idempotency::Begin::Proceed) => idempotent = Some((store, scope)),
+                Ok(crate::idempotency::Begin::Replay(stored)) => {
+                    return Ok(crate::idempotency::replay(&stored))
+                }
+                Ok(crate::idempotency::Begin::InFlight) => {
+                    return Err(ErrorKind::IdempotencyInFlight.into())
+                }
+                Ok(crate::idempotency::Begin::Mismatch) => {
+                    return Err(ErrorKind::IdempotencyMismatch.into())
+                }
+                // Fails closed: without its record, a repeat could run twice.
+                Err(e) => {
+                    return Err(ErrorKind::Overloaded
+                        .because(format_args!("the idempotency store failed: {e}")))
+                }
+            }
+        }
+    }
+
     let method_request = MethodRequest {
         query,
         raw_query: parts.uri.query().map(str::to_string),
@@ -273,6 +316,16 @@ async fn phases(
     }
     let mut outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
     ex.headers = method_request.headers;
+    if let Some((store, scope)) = idempotent {
+        let now = ex.cx.request_time_epoch_ms as i64;
+        outcome = match outcome {
+            Ok(response) => crate::idempotency::keep(store, &scope, response, now).await,
+            Err(e) => {
+                let _ = store.abandon(&scope).await;
+                Err(e)
+            }
+        };
+    }
     if let Some((cache, key, ttl)) = keep {
         outcome = outcome.map(|response| {
             let mut response = crate::cache::keep(response, cache, key, ttl);

@@ -8,6 +8,7 @@ mod connection;
 pub mod cors_cli;
 pub mod example;
 mod front_door;
+mod idempotency_store;
 mod lambda;
 pub mod listener;
 pub mod logs_tail;
@@ -135,7 +136,17 @@ impl Server {
                     UpstreamClient::with_extra_roots(&extra_roots)?
                         .with_h2c_upstreams(&config.upstream_h2c),
                 )
-                .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone()))),
+                .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone())))
+                .with_idempotency_store(Arc::new(
+                    idempotency_store::SqliteIdempotency::open(&config.data_dir).with_context(
+                        || {
+                            format!(
+                                "cannot open the idempotency store in {}",
+                                config.data_dir.display()
+                            )
+                        },
+                    )?,
+                )),
         );
         let control = Arc::new(control);
         let code_root = lambda_dir.join("code");
