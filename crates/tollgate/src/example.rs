@@ -8,7 +8,8 @@
 //! upstream's key when pip cannot install it), the REST API with `/api` and
 //! `/api/{proxy+}` ANY requiring an API key, the `prod` deployment, the
 //! usage plan and its key, the log group with the stage's access log,
-//! tracing, and the error alarm. What already exists (by name) is reused, so
+//! tracing, and the error alarm; and, beyond the guide, idempotent job
+//! submission (`tollgateIdempotency`). What already exists (by name) is reused, so
 //! running it again on the same data directory changes nothing but the
 //! upstream's address.
 
@@ -432,7 +433,9 @@ pub async fn provision_multitalk(
             {"op": "replace", "path": "/accessLogSettings/destinationArn",
              "value": format!("arn:aws:logs:REGION:ACCOUNT:log-group:{LOG_GROUP}")},
             {"op": "replace", "path": "/accessLogSettings/format", "value": "$context.requestId"},
-            {"op": "replace", "path": "/tracingEnabled", "value": "true"}]}),
+            {"op": "replace", "path": "/tracingEnabled", "value": "true"},
+            // Beyond the guide: a retried submission never starts a second GPU job.
+            {"op": "replace", "path": "/variables/tollgateIdempotency", "value": "true"}]}),
     )
     .await?;
     let alarm = json!({
