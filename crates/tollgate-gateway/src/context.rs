@@ -134,6 +134,9 @@ pub struct CallerIdentity {
 }
 
 impl RequestContext {
+    /// Inlined: the context (hundreds of bytes) is then written where the
+    /// caller keeps it, not made apart and copied there.
+    #[inline]
     pub fn new(
         request_id: String,
         peer: SocketAddr,
@@ -182,6 +185,15 @@ impl RequestContext {
     /// request needs it for `X-Forwarded-For` and again for `$context`.
     pub fn source_ip(&self) -> &str {
         self.source_ip.get_or_init(|| ip_text(self.peer.ip()))
+    }
+
+    /// [`RequestContext::source_ip`]'s text, taken out of the context (for
+    /// the outcome record, once the context has served).
+    pub fn take_source_ip(&mut self) -> String {
+        match self.source_ip.take() {
+            Some(text) => text,
+            None => ip_text(self.peer.ip()),
+        }
     }
 
     /// The trace header integrations pass on: with tracing, this request's
@@ -284,13 +296,12 @@ const ALPHANUMERIC: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 fn new_extended_request_id() -> String {
     let mut b = [0u8; 15];
     rand::rng().fill_bytes(&mut b);
-    let mut id = String::with_capacity(16);
-    id.extend(
-        b.iter()
-            .map(|&x| char::from(ALPHANUMERIC[usize::from(x % 62)])),
-    );
-    id.push('=');
-    id
+    let mut id = [b'='; 16];
+    for (c, x) in id.iter_mut().zip(b) {
+        *c = ALPHANUMERIC[usize::from(x % 62)];
+    }
+    // Alphanumerics and `=`: always UTF-8.
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 /// An X-Ray trace id: `Root=1-{epoch hex}-{24 hex}`.
@@ -300,22 +311,23 @@ fn new_trace_id(epoch_secs: u64) -> String {
     trace_id_text(epoch_secs, &b)
 }
 
-/// `Root=1-{epoch_secs:08x}-{hex of random}`, written without `fmt`.
+/// `Root=1-{epoch_secs:08x}-{hex of random}`, written without `fmt` into one
+/// buffer, validated as UTF-8 once rather than part by part.
 fn trace_id_text(epoch_secs: u64, random: &[u8; 12]) -> String {
-    // 16 digits for the 8 epoch bytes, 24 for the random ones; the only way
-    // encode_to_slice fails is a size mismatch.
+    const PREFIX: &[u8] = b"Root=1-";
+    // 16 digits for the 8 epoch bytes; the only way encode_to_slice fails
+    // is a size mismatch.
     let mut epoch = [0u8; 16];
     let _ = hex::encode_to_slice(epoch_secs.to_be_bytes(), &mut epoch);
-    let mut rest = [0u8; 24];
-    let _ = hex::encode_to_slice(random, &mut rest);
     // At least 8 digits, as `{:08x}`; a ninth after 2106.
     let digits = (16 - epoch_secs.leading_zeros() as usize / 4).max(8);
-    let mut out = String::with_capacity(40);
-    out.push_str("Root=1-");
-    out.push_str(std::str::from_utf8(&epoch[16 - digits..]).unwrap_or_default());
-    out.push('-');
-    out.push_str(std::str::from_utf8(&rest).unwrap_or_default());
-    out
+    let mut text = [0u8; PREFIX.len() + 16 + 1 + 24];
+    let epoch_end = PREFIX.len() + digits;
+    text[..PREFIX.len()].copy_from_slice(PREFIX);
+    text[PREFIX.len()..epoch_end].copy_from_slice(&epoch[16 - digits..]);
+    text[epoch_end] = b'-';
+    let _ = hex::encode_to_slice(random, &mut text[epoch_end + 1..epoch_end + 25]);
+    String::from_utf8(text[..epoch_end + 25].to_vec()).unwrap_or_default()
 }
 
 /// The text `IpAddr`'s `Display` gives, with IPv4 (nearly every peer)

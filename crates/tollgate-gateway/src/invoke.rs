@@ -31,6 +31,27 @@ fn find_byte(s: &str, byte: u8) -> Option<usize> {
     s.bytes().position(|b| b == byte)
 }
 
+/// Whether `path` has a `.` or a `%`, without which it can have no dot
+/// segment. Eight bytes at a time: a byte-by-byte scan cost about six
+/// instructions a byte (callgrind), a sixth of a proxied request's path
+/// lookup.
+fn may_have_dot_segments(path: &str) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    // Whether a byte of `word` is zero (exact as to whether, if not which).
+    let any_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let mut words = path.as_bytes().chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word);
+        if any_zero(word ^ (ONES * u64::from(b'.'))) || any_zero(word ^ (ONES * u64::from(b'%'))) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b == b'.' || b == b'%')
+}
+
 /// The host of a Host header (`[v6]:port` keeps its brackets).
 fn without_port(host: &str) -> &str {
     match host.strip_prefix('[') {
@@ -51,8 +72,13 @@ fn execute_api_host(hostname: &str) -> Option<&str> {
 /// Recognises the three invoke-URL forms; None for anything else. Dot
 /// segments are resolved first ([`crate::path::remove_dot_segments`]).
 pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
-    let raw_path = crate::path::remove_dot_segments(raw_path);
-    let raw_path = raw_path.as_ref();
+    let resolved;
+    let raw_path = if may_have_dot_segments(raw_path) {
+        resolved = crate::path::remove_dot_segments(raw_path);
+        resolved.as_ref()
+    } else {
+        raw_path
+    };
     let hostname = without_port(host);
     let (api_id, stage, path) = if let Some(api_id) = execute_api_host(hostname) {
         let (stage, path) = split_stage(raw_path);
@@ -134,6 +160,23 @@ mod tests {
             p("abc.execute-api.localhost", "/prod/api/%2e%2e/admin"),
             t("abc", "prod", "/admin")
         );
+    }
+
+    #[test]
+    fn finds_every_dot_and_percent() {
+        let plain = "/_aws/execute-api/abcdef1234/prod/api/v1/jobs_x-y~z";
+        assert!(!may_have_dot_segments(plain));
+        assert!(!may_have_dot_segments(""));
+        for at in 0..plain.len() {
+            for c in [".", "%"] {
+                let path = format!("{}{c}{}", &plain[..at], &plain[at..]);
+                assert!(may_have_dot_segments(&path), "{path}");
+            }
+        }
+        for b in 0..=255u8 {
+            let path = String::from_utf8_lossy(&[b'/', b, b'x']).into_owned();
+            assert_eq!(may_have_dot_segments(&path), b == b'.' || b == b'%', "{b}");
+        }
     }
 
     #[test]

@@ -108,9 +108,11 @@ pub struct Held {
     pub body_permit: Option<tollgate_http1::BudgetPermit>,
 }
 
-/// The pending outcome, its observers and what the request holds.
+/// The pending outcome, its observers and what the request holds: boxed
+/// whole in [`ObservedBody`], so that the response it rides in stays small
+/// as it is moved on its way to the client.
 struct Pending {
-    outcome: Box<Outcome>,
+    outcome: Outcome,
     observers: Arc<Vec<Arc<dyn Observer>>>,
     started: Instant,
     /// Dropped when the outcome is handed over.
@@ -120,23 +122,19 @@ struct Pending {
 }
 
 impl Pending {
-    fn finish(self, ending: Ending, bytes_out: u64) {
-        let Pending {
-            mut outcome,
-            observers,
-            started,
-            held,
-            tap,
-        } = self;
-        drop(held);
+    /// Works on the record where it lies (moving it out of its box would
+    /// copy it).
+    fn finish(mut self: Box<Self>, ending: Ending, bytes_out: u64) {
+        drop(std::mem::take(&mut self.held));
+        let outcome = &mut self.outcome;
         outcome.ending = ending;
         outcome.bytes_out = bytes_out;
-        outcome.latency = started.elapsed();
-        for observer in observers.iter() {
-            observer.observe(&outcome);
+        outcome.latency = self.started.elapsed();
+        for observer in self.observers.iter() {
+            observer.observe(&self.outcome);
         }
-        if let Some(tap) = tap {
-            let _ = tap.send(*outcome);
+        if let Some(tap) = self.tap.take() {
+            let _ = tap.send(std::mem::take(&mut self.outcome));
         }
     }
 }
@@ -145,7 +143,7 @@ impl Pending {
 /// it ends.
 pub struct ObservedBody {
     inner: Body,
-    pending: Option<Pending>,
+    pending: Option<Box<Pending>>,
     bytes_out: u64,
     /// No body is sent for this response (HEAD, 204, 304): being dropped
     /// unread is its normal end.
@@ -164,13 +162,13 @@ impl ObservedBody {
     ) -> ObservedBody {
         ObservedBody {
             inner,
-            pending: Some(Pending {
-                outcome: Box::new(outcome),
+            pending: Some(Box::new(Pending {
+                outcome,
                 observers,
                 started,
                 held,
                 tap,
-            }),
+            })),
             bytes_out: 0,
             bodiless,
         }

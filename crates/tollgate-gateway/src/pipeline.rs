@@ -31,8 +31,8 @@ use http::{Request, Response};
 use http_body::Body as _;
 use tollgate_http1::RequestBody;
 
-use crate::authorize::{authorize_head, Authorizers};
-use crate::compile::{CompiledMethod, CompiledStage};
+use crate::authorize::{authorize_head, Authorization, Authorizers};
+use crate::compile::{CompiledMethod, CompiledStage, IntegrationKind};
 use crate::context::RequestContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::integration::{self, Invocation, MethodRequest};
@@ -66,7 +66,12 @@ struct Exchange {
 }
 
 /// Serves one data-plane request.
-pub(crate) async fn run(
+///
+/// Not an `async fn`: an `async fn` keeps each argument twice in its future
+/// (as passed, and moved into its body), and futures this size are copied
+/// into place on every request. The context is set up before the future is
+/// made, which holds only what the phases and [`finish`] need.
+pub(crate) fn run(
     gateway: &Gateway,
     target: InvokeTarget,
     request: Request<RequestBody>,
@@ -74,52 +79,96 @@ pub(crate) async fn run(
     request_id: String,
     source: StageSource,
     tap: Option<tokio::sync::oneshot::Sender<Outcome>>,
-) -> Response<ObservedBody> {
+) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
     let protocol = match request.version() {
         http::Version::HTTP_2 => "HTTP/2.0",
         http::Version::HTTP_10 => "HTTP/1.0",
         _ => "HTTP/1.1",
     };
-    let mut cx = RequestContext::new(request_id, peer, request.method().as_str(), protocol);
+    // Made in place: the context is the larger part of the exchange.
+    let mut exchange = Exchange {
+        cx: RequestContext::new(request_id, peer, request.method().as_str(), protocol),
+        stage: None,
+        headers: http::HeaderMap::new(),
+        held: Held::default(),
+    };
+    let cx = &mut exchange.cx;
     cx.account_id = gateway.settings.account_id.clone();
     cx.domain_name = target.domain_name;
     cx.api_id = target.api_id;
     cx.stage = target.stage;
     cx.path = target.path;
     cx.local_port = target.port;
-    cx.user_agent = request.headers().get(http::header::USER_AGENT).cloned();
-    if let Some(trace) = request
-        .headers()
-        .get(crate::response::TRACE_ID)
-        .and_then(|v| v.to_str().ok())
-    {
-        if trace.starts_with("Root=") {
-            cx.trace_id = trace.to_string();
+    let head = read_head(&request, cx);
+    let (parts, body) = request.into_parts();
+    async move {
+        let result = phases(gateway, &mut exchange, head, parts, body, source).await;
+        finish(gateway, &mut exchange, result, tap)
+    }
+}
+
+/// What the phases check of the request's head before anything else.
+#[derive(Debug, Clone, Copy)]
+struct HeadCheck {
+    /// The request line and headers as they were sent over HTTP/1.1.
+    size: usize,
+    /// The body length the head declares.
+    declared_length: Option<usize>,
+}
+
+/// One pass over the request's headers: what [`HeadCheck`] holds, and the
+/// context's User-Agent and the client's trace id. Each header looked up by
+/// name instead would cost a hash of its name.
+fn read_head(request: &Request<RequestBody>, cx: &mut RequestContext) -> HeadCheck {
+    let mut size = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().len())
+            .unwrap_or(1)
+        + "  HTTP/1.1\r\n".len();
+    let mut declared_length = None;
+    // Of a repeated header, the first value counts (as `HeaderMap::get`).
+    let (mut length_seen, mut trace_seen) = (false, false);
+    for (name, value) in request.headers() {
+        size += name.as_str().len() + 2 + value.len() + 2;
+        if *name == http::header::CONTENT_LENGTH {
+            if !length_seen {
+                length_seen = true;
+                declared_length = value.to_str().ok().and_then(|v| v.parse::<usize>().ok());
+            }
+        } else if *name == http::header::USER_AGENT {
+            if cx.user_agent.is_none() {
+                cx.user_agent = Some(value.clone());
+            }
+        } else if *name == crate::response::TRACE_ID && !trace_seen {
+            trace_seen = true;
+            if let Some(trace) = value.to_str().ok().filter(|t| t.starts_with("Root=")) {
+                cx.trace_id = trace.to_string();
+            }
         }
     }
-    let mut exchange = Exchange {
-        cx,
-        stage: None,
-        headers: http::HeaderMap::new(),
-        held: Held::default(),
-    };
-    let result = phases(gateway, &mut exchange, request, source).await;
-    finish(gateway, exchange, result, tap)
+    HeadCheck {
+        size,
+        declared_length,
+    }
 }
 
 /// Steps 1–11: the response, or the error that ends the request.
 async fn phases(
     gateway: &Gateway,
     ex: &mut Exchange,
-    request: Request<RequestBody>,
+    head: HeadCheck,
+    parts: http::request::Parts,
+    body: RequestBody,
     source: StageSource,
 ) -> Result<Response<Body>, GatewayError> {
-    if head_size(&request) > MAX_REQUEST_HEAD {
+    if head.size > MAX_REQUEST_HEAD {
         return Err(ErrorKind::RequestHeadTooLarge.into());
     }
     // A body declared past the payload limit is refused at the door, as
     // AWS's front end does, before anything else looks at the request.
-    if declared_length(request.headers()).is_some_and(|len| len > MAX_PAYLOAD) {
+    if head.declared_length.is_some_and(|len| len > MAX_PAYLOAD) {
         return Err(ErrorKind::RequestTooLarge.into());
     }
     let test_invoke = matches!(source, StageSource::TestInvoke(_));
@@ -136,13 +185,13 @@ async fn phases(
     ex.stage = Some(stage.clone());
 
     // 2. route
-    let (parts, body) = request.into_parts();
     let (method, path_params) = route(&stage, &parts.method, &ex.cx.path)?;
     ex.cx.resource_id = method.resource_id.clone();
     ex.cx.resource_path = method.resource_path.clone();
 
     // 3. authorize (from the head)
-    let signature = if test_invoke {
+    // `NONE` asks nothing of the head: no authorize step to wait on.
+    let signature = if test_invoke || method.authorization == Authorization::None {
         crate::authorize::SignatureCheck::None
     } else {
         let with = Authorizers {
@@ -183,7 +232,12 @@ async fn phases(
     }
 
     // 5. body
-    let body = read_body(gateway, body, &parts.headers, &mut ex.held).await?;
+    let body = match body.into_buffered() {
+        // Came whole with the head: nothing to wait for.
+        Ok(bytes) if bytes.len() <= MAX_PAYLOAD => bytes,
+        Ok(_) => return Err(ErrorKind::RequestTooLarge.into()),
+        Err(body) => read_body(gateway, body, &mut ex.held).await?,
+    };
     ex.cx.bytes_in = body.len() as u64;
 
     // 6. the signature over the body, then the quota
@@ -386,9 +440,16 @@ async fn integrate(
         client: &gateway.client,
         functions: gateway.functions.as_deref(),
     };
-    cx.integration_start = Some(cx.started.elapsed());
+    if cx.spans.is_some() {
+        // Only a traced request's record keeps it (one more clock read).
+        cx.integration_start = Some(cx.started.elapsed());
+    }
     let raw = integration::send(prepared, &backends, integration, cx).await?;
-    // 11. integration response and method response
+    // 11. integration response and method response: HTTP_PROXY's is the
+    // upstream's answer as it is (no step to wait on).
+    if integration.kind == IntegrationKind::HttpProxy {
+        return Ok(integration::http_proxy::method_response(raw));
+    }
     let inv = Invocation {
         stage,
         method,
@@ -439,38 +500,15 @@ fn is_api_gateway_method(method: &http::Method) -> bool {
     )
 }
 
-/// The size of the request line and headers as they were sent over HTTP/1.1.
-fn head_size<B>(request: &Request<B>) -> usize {
-    let line = request.method().as_str().len()
-        + request
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().len())
-            .unwrap_or(1)
-        + "  HTTP/1.1\r\n".len();
-    line + request
-        .headers()
-        .iter()
-        .map(|(k, v)| k.as_str().len() + 2 + v.len() + 2)
-        .sum::<usize>()
-}
-
-/// Step 5: the body, whole, within the payload limit (413 beyond it) and
-/// the shared body budget (503 beyond it).
+/// Step 5: a body still to be read (a deferred HTTP/1 body, an HTTP/2
+/// stream), whole, within the payload limit (413 beyond it) and the shared
+/// body budget (503 beyond it). A declared length past the limit was refused
+/// at the door ([`phases`]).
 async fn read_body(
     gateway: &Gateway,
     body: RequestBody,
-    headers: &http::HeaderMap,
     held: &mut Held,
 ) -> Result<Bytes, GatewayError> {
-    if declared_length(headers).is_some_and(|len| len > MAX_PAYLOAD) {
-        return Err(ErrorKind::RequestTooLarge.into());
-    }
-    let body = match body.into_buffered() {
-        Ok(bytes) if bytes.len() <= MAX_PAYLOAD => return Ok(bytes),
-        Ok(_) => return Err(ErrorKind::RequestTooLarge.into()),
-        Err(body) => body,
-    };
     let streamed = matches!(body, RequestBody::Streaming(_));
     let mut permit = streamed.then(|| gateway.settings.body_budget.permit());
     let mut body = std::pin::pin!(body);
@@ -507,14 +545,6 @@ async fn read_body(
     Ok(collected.freeze())
 }
 
-/// The body length the request's head declares.
-fn declared_length(headers: &http::HeaderMap) -> Option<usize> {
-    headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-}
-
 /// What a failed body read means for the client (`RequestBody`'s kinds).
 fn body_error(e: &std::io::Error) -> GatewayError {
     match e.kind() {
@@ -529,9 +559,12 @@ fn body_error(e: &std::io::Error) -> GatewayError {
 /// Step 12, every request's one way out: the response (a gateway response
 /// for a failure), its standard headers, and the outcome record, which the
 /// observers get when the response has ended.
+///
+/// Takes the exchange by reference, and from it what the outcome keeps: the
+/// exchange is large, and each move of it is a copy.
 fn finish(
     gateway: &Gateway,
-    ex: Exchange,
+    ex: &mut Exchange,
     result: Result<Response<Body>, GatewayError>,
     tap: Option<tokio::sync::oneshot::Sender<Outcome>>,
 ) -> Response<ObservedBody> {
@@ -541,13 +574,13 @@ fn finish(
         headers,
         held,
     } = ex;
-    let (mut response, error) = match result {
+    let (response, error) = match result {
         Ok(mut response) => {
-            add_standard_headers(response.headers_mut(), &cx);
+            add_standard_headers(response.headers_mut(), cx);
             (response, None)
         }
         Err(e) => (
-            gateway_response(stage.as_deref(), &e.kind, &cx, &headers),
+            gateway_response(stage.as_deref(), &e.kind, cx, headers),
             Some(e),
         ),
     };
@@ -559,20 +592,20 @@ fn finish(
     let started = cx.started;
     let outcome = outcome_of(cx, stage.as_deref(), status.as_u16(), error);
     let observers = gateway.observers.load_full();
-    let (parts, body) =
-        std::mem::replace(&mut response, Response::new(crate::response::empty())).into_parts();
+    let (parts, body) = response.into_parts();
+    let held = std::mem::take(held);
     let body = ObservedBody::new(body, outcome, observers, started, held, tap, bodiless);
     Response::from_parts(parts, body)
 }
 
 /// The outcome record, from what the phases left in the context.
 fn outcome_of(
-    mut cx: RequestContext,
+    cx: &mut RequestContext,
     stage: Option<&CompiledStage>,
     status: u16,
     error: Option<GatewayError>,
 ) -> Outcome {
-    let source_ip = cx.source_ip().to_string();
+    let take = std::mem::take::<String>;
     let (error_type, error_code, cause) = match error {
         Some(e) => (
             Some(e.kind.response_type()),
@@ -591,26 +624,26 @@ fn outcome_of(
         })
     });
     Outcome {
-        request_id: cx.request_id,
-        extended_request_id: cx.extended_request_id,
-        trace_id: cx.trace_id,
-        api_id: cx.api_id,
+        source_ip: cx.take_source_ip(),
+        request_id: take(&mut cx.request_id),
+        extended_request_id: take(&mut cx.extended_request_id),
+        trace_id: take(&mut cx.trace_id),
+        api_id: take(&mut cx.api_id),
         api_name: stage.map(|s| s.api_name.clone()).unwrap_or_default(),
-        stage: cx.stage,
-        path: cx.path,
-        resource_path: cx.resource_path,
-        http_method: cx.http_method,
+        stage: take(&mut cx.stage),
+        path: take(&mut cx.path),
+        resource_path: take(&mut cx.resource_path),
+        http_method: take(&mut cx.http_method),
         protocol: cx.protocol,
         status,
         error_type,
         error_code,
-        source_ip,
         user_agent: cx
             .user_agent
             .as_ref()
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        api_key_id: cx.api_key_id,
+        api_key_id: cx.api_key_id.take(),
         request_time_epoch_ms: cx.request_time_epoch_ms,
         latency: std::time::Duration::ZERO,
         integration_latency: cx.integration_latency,

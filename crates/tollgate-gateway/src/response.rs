@@ -17,11 +17,6 @@ use crate::mapping::context_value;
 /// errors end the client's response early; they are never shown to it).
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
-/// An empty body.
-pub fn empty() -> Body {
-    full(Bytes::new())
-}
-
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})

@@ -89,9 +89,29 @@ impl<T> Router<T> {
 
     /// Finds the resource for a raw request path (after the stage), trailing slash ignored.
     pub fn find(&self, raw_path: &str) -> Option<Matched<'_, T>> {
-        let segments: Vec<&str> = raw_path.split('/').filter(|s| !s.is_empty()).collect();
+        // The segments of a usual path stay on the stack (no allocation).
+        const ON_STACK: usize = 16;
+        let mut on_stack = [""; ON_STACK];
+        let mut spilled = Vec::new();
+        let mut count = 0;
+        for segment in raw_path.split('/').filter(|s| !s.is_empty()) {
+            if count < ON_STACK {
+                on_stack[count] = segment;
+            } else {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&on_stack);
+                }
+                spilled.push(segment);
+            }
+            count += 1;
+        }
+        let segments = if count <= ON_STACK {
+            &on_stack[..count]
+        } else {
+            &spilled[..]
+        };
         let mut params = Vec::new();
-        let methods = find_in(&self.root, &segments, &mut params)?;
+        let methods = find_in(&self.root, segments, &mut params)?;
         Some(Matched { methods, params })
     }
 }
@@ -131,7 +151,10 @@ fn find_in<'r, T>(
         params.truncate(mark);
     }
     if let Some((name, methods)) = &node.greedy {
-        let raw = segments.join("/");
+        let raw = match segments {
+            [only] => only.to_string(),
+            _ => segments.join("/"),
+        };
         params.push(PathParam {
             name: name.clone(),
             value: decode(&raw).into_owned(),
@@ -206,5 +229,32 @@ mod tests {
         );
         let m = r.find("/pets/42/toys").map(|m| m.params);
         assert_eq!(m.map(|p| p[0].value.clone()), Some("42".to_string()));
+    }
+
+    #[test]
+    fn long_paths_match_as_short_ones() {
+        let r = router();
+        for n in [1, 14, 15, 16, 17, 40] {
+            let rest: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+            let path = format!("/api//{}/", rest.join("/"));
+            let m = r.find(&path).map(|m| m.params);
+            assert_eq!(
+                m.map(|p| (p[0].raw.clone(), p[0].value.clone())),
+                Some((rest.join("/"), rest.join("/"))),
+                "{n} segments"
+            );
+        }
+        let mut deep = Router::default();
+        let literal: Vec<String> = (0..20).map(|i| format!("l{i}")).collect();
+        deep.insert(
+            &format!("/{}/{{id}}", literal.join("/")),
+            methods("deep", &["GET"]),
+        );
+        let path = format!("/{}/7", literal.join("/"));
+        assert_eq!(tag(&deep, "GET", &path), Some("deep".to_string()));
+        assert_eq!(
+            deep.find(&path).map(|m| m.params[0].value.clone()),
+            Some("7".into())
+        );
     }
 }

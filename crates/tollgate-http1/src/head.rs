@@ -29,12 +29,17 @@ pub struct HeaderSpans {
 impl HeaderSpans {
     /// Records `headers`, which httparse found in `buf` (at most
     /// [`MAX_HEADERS`], within the first [`MAX_HEAD`] bytes).
+    #[inline]
     pub fn record(buf: &[u8], headers: &[httparse::Header<'_>]) -> HeaderSpans {
         let base = buf.as_ptr() as usize;
         let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u16;
-        let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
-        let count = headers.len().min(MAX_HEADERS);
-        for (span, h) in spans.iter_mut().zip(headers) {
+        // Filled where it is returned: built apart and then moved, the
+        // array was copied once more.
+        let mut recorded = HeaderSpans {
+            spans: [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS],
+            count: headers.len().min(MAX_HEADERS),
+        };
+        for (span, h) in recorded.spans.iter_mut().zip(headers) {
             let (name, value) = (offset(h.name.as_bytes()), offset(h.value));
             *span = (
                 name,
@@ -43,7 +48,7 @@ impl HeaderSpans {
                 value + h.value.len() as u16,
             );
         }
-        HeaderSpans { spans, count }
+        recorded
     }
 
     pub fn len(&self) -> usize {

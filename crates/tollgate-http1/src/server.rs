@@ -156,17 +156,21 @@ where
             expect_continue: expect_continue && version == http::Version::HTTP_11,
             max_body: limits.max_body,
         };
-        let (response, body) = match conn.body_at_hand(&wanted) {
-            Some(body) => {
-                let whole = !matches!(body, RequestBody::TooLarge);
-                (
-                    handler(request.map(|()| body)).await,
-                    BodyRead::whole(whole),
-                )
-            }
+        let (body, feeder) = match conn.body_at_hand(&wanted) {
+            Some(body) => (body, None),
             None => {
                 let (body, feeder) = RequestBody::deferred(framing.length());
-                let handling = handler(request.map(|()| body));
+                (body, Some(feeder))
+            }
+        };
+        let whole = !matches!(body, RequestBody::TooLarge);
+        // One handler future, pinned where it is made: the largest part of
+        // this loop's state, never copied (awaited by value, or passed on by
+        // value, it would be, on every request).
+        let mut handling = pin!(handler(request.map(|()| body)));
+        let (response, body) = match feeder {
+            None => (handling.as_mut().await, BodyRead::whole(whole)),
+            Some(feeder) => {
                 conn.serve_deferred(handling, feeder, &wanted, &limits.body_budget)
                     .await
             }
@@ -357,13 +361,12 @@ impl Conn {
     /// two take turns rather than run at once.
     async fn serve_deferred<F: Future>(
         &mut self,
-        handling: F,
+        mut handling: Pin<&mut F>,
         feeder: BodyFeeder,
         wanted: &BodyWanted,
         budget: &Arc<BodyBudget>,
     ) -> (F::Output, BodyRead) {
         let BodyFeeder { asked, deliver } = feeder;
-        let mut handling = pin!(handling);
         tokio::select! {
             biased;
             response = &mut handling => return (response, BodyRead::whole(false)),

@@ -27,27 +27,32 @@ pub async fn handle(
     peer: SocketAddr,
     req: Request<RequestBody>,
 ) -> Response<ResponseBody> {
-    let host = req
-        .headers()
-        .get(http::header::HOST)
+    // Host and the client's request id in one pass over the headers: each
+    // looked up by name would cost a hash of the name. (Of a repeated
+    // header, the first value counts, as with `HeaderMap::get`.)
+    let (mut host, mut client_request_id) = (None, None);
+    for (name, value) in req.headers() {
+        if *name == http::header::HOST {
+            host = host.or(Some(value));
+        } else if *name == tollgate_gateway::REQUEST_ID {
+            client_request_id = client_request_id.or(Some(value));
+        }
+    }
+    let host = host
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())
         .unwrap_or("");
     if let Some(target) = tollgate_gateway::invoke::parse(host, req.uri().path()) {
         // A client may choose its request id, if it is a UUID (spec §2.2);
         // only otherwise is one made.
-        let request_id = req
-            .headers()
-            // A constant name: a `&str` one is parsed again on every lookup.
-            .get(tollgate_gateway::REQUEST_ID)
+        let request_id = client_request_id
             .and_then(|v| v.to_str().ok())
             .filter(|v| is_uuid(v))
             .map_or_else(new_request_id, str::to_string);
-        return app
-            .gateway
-            .handle(target, req, peer, request_id)
-            .await
-            .map(Either::Left);
+        // Pinned where it is made: awaited by value, the pipeline's future
+        // (kilobytes) would be copied once more on every request.
+        let pipeline = std::pin::pin!(app.gateway.handle(target, req, peer, request_id));
+        return pipeline.await.map(Either::Left);
     }
     let request_id = new_request_id();
     if app.data_plane_only {

@@ -51,6 +51,7 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<UpstreamRequest, GatewayError> {
     // The client's query string passes through; mapped query parameters are added.
     let query = match &inv.request.raw_query {
         Some(q) if mapped.query.is_empty() => q.clone(),
+        None if mapped.query.is_empty() => String::new(),
         _ => {
             let mut pairs: Vec<(String, String)> = inv
                 .request
@@ -68,11 +69,12 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<UpstreamRequest, GatewayError> {
         .uri
         .fill(&inv.stage.variables, &mapped.path, &query)?;
     let method = inv.upstream_method()?;
-    let mut headers = forwardable_request_headers(&inv.request.headers);
+    let (mut headers, forwarded_for) = forwardable(&inv.request.headers);
     for (name, value) in &mapped.headers {
         set_header(&mut headers, name, value);
     }
-    append_forwarded_for(&mut headers, inv.cx.source_ip());
+    let forwarded_for = forwarded_for || !mapped.headers.is_empty();
+    append_forwarded_for(&mut headers, inv.cx.source_ip(), forwarded_for);
     if let Ok(trace) = HeaderValue::from_str(inv.cx.downstream_trace()) {
         headers.insert(crate::response::TRACE_ID, trace);
     }
@@ -106,21 +108,31 @@ pub fn method_response(raw: IntegrationResponse) -> Response<Body> {
 
 /// Client headers as the upstream gets them: without hop-by-hop ones, those
 /// the client's `Connection` header names, those API Gateway sets itself,
-/// Host and Content-Length (the client sets those anew).
-pub fn forwardable_request_headers(headers: &HeaderMap) -> HeaderMap {
+/// Host and Content-Length (the client sets those anew); and whether an
+/// `X-Forwarded-For` may be among them. One pass over the headers notes
+/// what would otherwise be looked up (hashed) again: whether there is a
+/// `Connection` header, and an `X-Forwarded-For`.
+fn forwardable(headers: &HeaderMap) -> (HeaderMap, bool) {
     let mut out = HeaderMap::with_capacity(headers.len() + 4);
+    let mut connection = false;
+    let mut forwarded_for = false;
     for (name, value) in headers {
         let n = name.as_str();
         let dropped = HOP_BY_HOP.contains(&n)
             || n == "host"
             || n == "content-length"
             || (n.starts_with("x-amz") && gateway_set(n));
-        if !dropped {
+        if dropped {
+            connection |= *name == http::header::CONNECTION;
+        } else {
+            forwarded_for |= *name == X_FORWARDED_FOR;
             out.append(name.clone(), value.clone());
         }
     }
-    remove_connection_options(headers, &mut out);
-    out
+    if connection {
+        remove_connection_options(headers, &mut out);
+    }
+    (out, forwarded_for)
 }
 
 fn gateway_set(name: &str) -> bool {
@@ -183,8 +195,15 @@ pub fn client_response_header(name: HeaderName) -> Option<HeaderName> {
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// API Gateway appends the caller's address to `X-Forwarded-For`.
-fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str) {
-    let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+/// `maybe_present`: whether `headers` may have one already (when not, it is
+/// not looked up).
+fn append_forwarded_for(headers: &mut http::HeaderMap, ip: &str, maybe_present: bool) {
+    let existing = if maybe_present {
+        headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok())
+    } else {
+        None
+    };
+    let value = match existing {
         Some(existing) => HeaderValue::from_str(&format!("{existing}, {ip}")),
         None => HeaderValue::from_str(ip),
     };
@@ -239,7 +258,7 @@ mod tests {
         h.append("x-amzn-remapped-host", HeaderValue::from_static("forged"));
         h.append("x-amz-date", HeaderValue::from_static("20261207T000000Z"));
         h.append("x-api-key", HeaderValue::from_static("k"));
-        let out = forwardable_request_headers(&h);
+        let (out, _) = forwardable(&h);
         let mut names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["x-amz-date", "x-api-key"]);

@@ -109,6 +109,7 @@ pub struct IntegrationResponse {
     pub body: UpstreamBody,
     /// What a `selectionPattern` is matched against: the status code (HTTP,
     /// MOCK), or a Lambda error's `errorMessage` (AWS; empty on success).
+    /// Empty for HTTP_PROXY, which selects nothing.
     pub selector: String,
     /// A Lambda function error (rather than its return value).
     pub function_error: bool,
@@ -181,8 +182,13 @@ pub async fn send(
         }
     })?;
     let (parts, body) = response.into_parts();
+    // HTTP_PROXY passes the answer through and selects nothing.
+    let selector = match integration.kind {
+        IntegrationKind::HttpProxy => String::new(),
+        _ => parts.status.as_str().to_string(),
+    };
     Ok(IntegrationResponse {
-        selector: parts.status.as_str().to_string(),
+        selector,
         status: parts.status,
         headers: parts.headers,
         body,
@@ -241,11 +247,6 @@ impl Invocation<'_> {
             ..self.inputs()
         };
         let mut mapped = MappedRequest::default();
-        for p in &self.request.path_params {
-            mapped
-                .path
-                .insert(p.name.clone(), crate::path::encode_raw_path(&p.raw));
-        }
         for m in &self.integration.request_parameters {
             if let (Target::RequestPath(n), Source::MethodPath(from)) = (&m.target, &m.source) {
                 // A path parameter keeps the separators the client sent.
@@ -256,9 +257,7 @@ impl Invocation<'_> {
                     .rev()
                     .find(|p| p.name == *from)
                 {
-                    mapped
-                        .path
-                        .insert(n.clone(), crate::path::encode_raw_path(&p.raw));
+                    mapped.path.insert(n.clone(), encode_raw_path(&p.raw));
                 }
                 continue;
             }
@@ -279,8 +278,57 @@ impl Invocation<'_> {
                 Target::ResponseHeader(_) => {}
             }
         }
+        // The placeholders no mapping filled: the method's path parameter of
+        // the same name (the last of that name). Filled after the mappings,
+        // which win, so that no value is made only to be replaced (the usual
+        // `{proxy}` from `method.request.path.proxy` is made once).
+        for p in self.request.path_params.iter().rev() {
+            if !mapped.path.contains_key(&p.name) {
+                mapped.path.insert(p.name.clone(), encode_raw_path(&p.raw));
+            }
+        }
         mapped
     }
+}
+
+/// [`crate::path::encode_raw_path`], which a path value of only characters
+/// it never encodes passes unchanged: such a value (nearly every one) is
+/// copied as it is rather than decoded and encoded again segment by segment.
+fn encode_raw_path(raw: &str) -> String {
+    if passes_unencoded(raw) {
+        raw.to_string()
+    } else {
+        crate::path::encode_raw_path(raw)
+    }
+}
+
+/// Bytes that [`crate::path::encode_raw_path`] keeps as they are: `/` (its
+/// separator), and the printable ASCII that neither starts an escape (`%`)
+/// nor is in its segment set (`"#<>?[\]^`{|}`).
+const UNENCODED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        table[b] = true;
+        b += 1;
+    }
+    let encoded = b"\"#%<>?[\\]^`{|}";
+    let mut i = 0;
+    while i < encoded.len() {
+        table[encoded[i] as usize] = false;
+        i += 1;
+    }
+    table
+};
+
+/// Whether `raw` comes out of [`crate::path::encode_raw_path`] unchanged:
+/// no byte it would encode or decode, and no `.` or `..` segment (those
+/// are encoded).
+fn passes_unencoded(raw: &str) -> bool {
+    let plain = raw
+        .bytes()
+        .fold(true, |plain, b| plain & UNENCODED[usize::from(b)]);
+    plain && !(raw.contains('.') && raw.split('/').any(|segment| matches!(segment, "." | "..")))
 }
 
 /// Encodes query pairs.
@@ -296,4 +344,63 @@ pub fn encode_query(pairs: &[(String, String)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_values_passed_unencoded_are_what_encoding_gives() {
+        let values = [
+            "",
+            "bench",
+            "v1/jobs/42",
+            "a.b/c.json",
+            "a-b_c~d!$&'()*+,;=:@",
+            "/",
+            "//x//",
+            ".",
+            "..",
+            "a/./b",
+            "a/../b",
+            "...",
+            "a/.../b",
+            ".x",
+            "x.",
+            "a%20b",
+            "a%2Fb",
+            "a b",
+            "a\\b",
+            "a\"b",
+            "a#b",
+            "a<b>",
+            "a?b",
+            "a[b]",
+            "a^b",
+            "a`b",
+            "a{b}|c",
+            "caf\u{e9}",
+            "tab\tx",
+            "del\u{7f}",
+            "%",
+            "%zz",
+            "%2e%2E",
+        ];
+        for raw in values {
+            let expected = crate::path::encode_raw_path(raw);
+            assert_eq!(encode_raw_path(raw), expected, "{raw:?}");
+            if passes_unencoded(raw) {
+                assert_eq!(expected, raw, "{raw:?} passes unencoded");
+            }
+        }
+        for b in 0u8..=0x7f {
+            let raw = format!("a{}b", char::from(b));
+            assert_eq!(
+                encode_raw_path(&raw),
+                crate::path::encode_raw_path(&raw),
+                "{raw:?}"
+            );
+        }
+    }
 }
