@@ -145,13 +145,25 @@ impl ControlPlane {
     ) -> Result<(), tollgate_store::StoreError> {
         let mut state = self.lock_state();
         // Counts for plans deleted meanwhile are dropped rather than resurrected.
-        let changes: Vec<Change> = counts
-            .iter()
-            .filter(|(k, _)| state.usage_plans.contains_key(&k.plan_id))
-            .map(|(k, used)| Change::Usage(k.clone(), Some(*used)))
-            .collect();
-        self.store.commit(&changes)?;
-        state.apply(&changes);
+        let live =
+            |k: &tollgate_model::usage_plan::UsageKey| state.usage_plans.contains_key(&k.plan_id);
+        if counts.iter().all(|(k, _)| live(k)) {
+            self.store.record_usage(counts)?;
+        } else {
+            let kept: Vec<_> = counts.iter().filter(|(k, _)| live(k)).cloned().collect();
+            self.store.record_usage(&kept)?;
+        }
+        for (k, used) in counts {
+            if !state.usage_plans.contains_key(&k.plan_id) {
+                continue;
+            }
+            match state.usage.get_mut(k) {
+                Some(v) => *v = *used,
+                None => {
+                    state.usage.insert(k.clone(), *used);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -307,5 +319,108 @@ impl ControlPlane {
         let changes: Vec<Change> = op.changes;
         self.commit_and_apply(&mut state, changes)?;
         Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use tollgate_store::SqliteStore;
+
+    fn call(cp: &ControlPlane, method: &str, path: &str, body: Value) -> Result<Value, ApiError> {
+        let reply = cp.handle(&ControlRequest {
+            method: method.into(),
+            path: path.into(),
+            query: vec![],
+            body: body.to_string().into_bytes(),
+        })?;
+        Ok(reply.body.unwrap_or(Value::Null))
+    }
+
+    fn open(dir: &std::path::Path) -> Result<ControlPlane, tollgate_store::StoreError> {
+        ControlPlane::open(Arc::new(SqliteStore::open(dir)?), ControlConfig::default())
+    }
+
+    #[test]
+    fn plan_keys_one_at_a_time_persist() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("tollgate-control-pk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cp = open(&dir)?;
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        {
+            let changes = changes.clone();
+            cp.subscribe(Box::new(move |_, c| {
+                changes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(c)
+            }));
+        }
+        let value = "a-value-of-at-least-twenty-characters";
+        let key = call(
+            &cp,
+            "POST",
+            "/apikeys",
+            json!({"name": "k", "value": value, "enabled": true}),
+        )?;
+        let key_id = key["id"].as_str().unwrap_or_default().to_string();
+        let dup = call(
+            &cp,
+            "POST",
+            "/apikeys",
+            json!({"name": "k2", "value": value}),
+        );
+        assert!(dup.is_err_and(|e| e.message == "API Key value already exists"));
+        let plan = call(&cp, "POST", "/usageplans", json!({"name": "p"}))?;
+        let plan_id = plan["id"].as_str().unwrap_or_default().to_string();
+        let keys = format!("/usageplans/{plan_id}/keys");
+        changes.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        call(
+            &cp,
+            "POST",
+            &keys,
+            json!({"keyId": key_id, "keyType": "API_KEY"}),
+        )?;
+        // One key joined: the plan is not written whole.
+        let seen = std::mem::take(&mut *changes.lock().unwrap_or_else(|e| e.into_inner()));
+        assert!(
+            matches!(seen.as_slice(), [Change::UsagePlanKey { member: true, .. }]),
+            "{seen:?}"
+        );
+        let again = call(
+            &cp,
+            "POST",
+            &keys,
+            json!({"keyId": key_id, "keyType": "API_KEY"}),
+        );
+        assert!(again.is_err_and(|e| e.message == "Usage Plan Key already exists"));
+        drop(cp);
+
+        let cp = open(&dir)?;
+        assert!(cp.snapshot().usage_plans[&plan_id]
+            .key_ids
+            .contains(&key_id));
+        let dup = call(
+            &cp,
+            "POST",
+            "/apikeys",
+            json!({"name": "k3", "value": value}),
+        );
+        assert!(dup.is_err(), "the reloaded state knows the value");
+        call(&cp, "DELETE", &format!("/apikeys/{key_id}"), json!({}))?;
+        assert!(cp.snapshot().usage_plans[&plan_id].key_ids.is_empty());
+        drop(cp);
+
+        let cp = open(&dir)?;
+        assert!(cp.snapshot().usage_plans[&plan_id].key_ids.is_empty());
+        call(
+            &cp,
+            "POST",
+            "/apikeys",
+            json!({"name": "k4", "value": value}),
+        )?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
     }
 }

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tollgate_model::usage_plan::UsageKey;
 use tollgate_model::{Change, State};
 
@@ -21,14 +20,15 @@ use crate::context::RequestContext;
 use crate::error::{ErrorKind, GatewayError};
 use crate::quota::{QuotaCounters, QuotaDecision};
 use crate::throttle::{Bucket, LazyBuckets, Limits};
-use crate::usage_plans::{KeyEntry, KeyIndex, PlanBinding};
+use crate::usage_plans::{KeyEntry, KeyIndex, PlanBinding, UpdateContext};
 
 /// Keys, plans and the counters and buckets they drive.
 pub struct UsagePlans {
-    /// API keys and the plans they belong to, rebuilt on change.
-    keys: ArcSwap<KeyIndex>,
-    quotas: Arc<QuotaCounters>,
-    /// Per-key plan buckets, created on first use.
+    /// API keys and the plans they belong to, updated key by key.
+    keys: KeyIndex,
+    /// Every key's counters and plan bucket under each of its plans.
+    quotas: QuotaCounters,
+    /// Per-key plan buckets of method throttles, created on first use.
     plan_buckets: LazyBuckets,
     /// The account-wide bucket (GetAccount's throttleSettings).
     account_bucket: Arc<Bucket>,
@@ -39,8 +39,8 @@ impl UsagePlans {
     pub fn new(clock: Arc<dyn Clock>) -> UsagePlans {
         let account = tollgate_model::state::Account::default().throttle_settings;
         UsagePlans {
-            keys: ArcSwap::from_pointee(KeyIndex::default()),
-            quotas: Arc::new(QuotaCounters::default()),
+            keys: KeyIndex::default(),
+            quotas: QuotaCounters::default(),
             plan_buckets: LazyBuckets::default(),
             account_bucket: Arc::new(Bucket::new(Limits {
                 burst: account.burst_limit.max(0) as u64,
@@ -58,9 +58,6 @@ impl UsagePlans {
     /// throttle. `changes` empty means "everything" (start-up).
     pub fn update(&self, state: &State, changes: &[Change]) {
         let all = changes.is_empty();
-        if all {
-            self.quotas.seed_from(&state.usage);
-        }
         if all || changes.iter().any(|c| matches!(c, Change::Account(_))) {
             let t = &state.account.throttle_settings;
             self.account_bucket.set_limits(
@@ -75,26 +72,35 @@ impl UsagePlans {
             || changes.iter().any(|c| {
                 matches!(
                     c,
-                    Change::ApiKey(..) | Change::UsagePlan(..) | Change::UsageAdjustment(..)
+                    Change::ApiKey(..)
+                        | Change::UsagePlan(..)
+                        | Change::UsagePlanKey { .. }
+                        | Change::UsageAdjustment(..)
                 )
             })
         {
-            let index = KeyIndex::build(
-                state,
-                &self.quotas,
-                &self.plan_buckets,
-                self.clock.monotonic_nanos(),
-            );
-            self.keys.store(Arc::new(index));
+            let cx = UpdateContext {
+                quotas: &self.quotas,
+                now: self.clock.monotonic_nanos(),
+                today: self.today(),
+            };
+            self.keys.update(state, changes, &cx);
         }
     }
 
-    /// Per-day usage counts not yet written to the store.
-    pub fn unflushed(&self) -> Vec<(UsageKey, i64)> {
-        self.quotas.unflushed()
+    fn today(&self) -> i64 {
+        self.clock.epoch_seconds().div_euclid(86_400)
     }
 
-    /// Marks counts as written.
+    /// Per-day usage counts changed since the last write (only the keys
+    /// counted since are visited); counts handed out and never marked are
+    /// handed out again. Hand the same slice to [`UsagePlans::flushed`] once
+    /// it is written.
+    pub fn unflushed(&self) -> Vec<(UsageKey, i64)> {
+        self.quotas.unflushed(self.today())
+    }
+
+    /// Marks counts as written (through the counters' handles).
     pub fn flushed(&self, written: &[(UsageKey, i64)]) {
         self.quotas.mark_flushed(written);
     }
@@ -110,27 +116,27 @@ impl UsagePlans {
         cx: &mut RequestContext,
     ) -> Result<Admitted, GatewayError> {
         let binding = if method.api_key_required {
-            let keys = self.keys.load();
             let value = presented_key(stage, headers, cx)?.to_string();
-            let key = keys
+            let key = self
+                .keys
                 .find(&value)
                 .filter(|k| k.enabled)
                 .ok_or_else(|| ErrorKind::InvalidApiKey.because("unknown or disabled API key"))?;
-            let binding = key
-                .plan_for(&stage.api_id, &stage.stage_name)
+            let index = key
+                .binding_for(&stage.api_id, &stage.stage_name)
                 .ok_or_else(|| {
                     ErrorKind::InvalidApiKey.because("the key is in no usage plan of this stage")
-                })?
-                .clone();
+                })?;
             cx.api_key = Some(value);
             cx.api_key_id = Some(key.id.clone());
-            Some((key.clone(), binding))
+            Some(Bound { key, index })
         } else {
             None
         };
 
         let now = self.clock.monotonic_nanos();
-        let method_bucket = binding.as_ref().and_then(|(key, b)| {
+        let method_bucket = binding.as_ref().and_then(|bound| {
+            let (key, b) = (&bound.key, bound.binding());
             let throttles = &b.plan.method_throttles;
             if throttles.is_empty() {
                 return None;
@@ -157,7 +163,7 @@ impl UsagePlans {
         if let Some(bucket) = &method_bucket {
             taken.take(bucket, "the plan's method throttle")?;
         }
-        let plan_bucket = binding.as_ref().and_then(|(_, b)| b.bucket.as_deref());
+        let plan_bucket = binding.as_ref().and_then(|b| b.binding().bucket());
         if let Some(bucket) = plan_bucket {
             taken.take(bucket, "the plan's throttle")?;
         }
@@ -183,33 +189,34 @@ impl UsagePlans {
         cx: &RequestContext,
     ) -> Result<Admission, GatewayError> {
         let Admitted { binding, tokens } = admitted;
-        let Some((key, binding)) = binding else {
+        let Some(bound) = binding else {
             return Ok(Admission::default());
         };
+        let binding = bound.binding();
         let plan = &binding.plan;
         let cost = plan.cost(&method.resource_path, &cx.http_method, body);
-        let day = self.clock.epoch_seconds().div_euclid(86_400);
+        let day = self.today();
         let decision = binding.usage.try_consume(
             plan.quota.as_ref(),
             plan.created_day,
-            |start| key.adjustment(&plan.id, start),
+            |start| bound.key.adjustment(&plan.id, start),
             plan.concurrency,
             cost,
             day,
         );
         match decision {
             QuotaDecision::Admitted => Ok(Admission {
-                counted: Some(Counted { binding, cost, day }),
+                counted: Some(Counted { bound, cost, day }),
             }),
             QuotaDecision::Exceeded => {
                 let now = self.clock.monotonic_nanos();
-                tokens.give_back(&binding, method, &self.account_bucket, now);
+                tokens.give_back(binding, method, &self.account_bucket, now);
                 Err(ErrorKind::QuotaExceeded
                     .because(format_args!("quota of usage plan {} exhausted", plan.id)))
             }
             QuotaDecision::TooManyInFlight => {
                 let now = self.clock.monotonic_nanos();
-                tokens.give_back(&binding, method, &self.account_bucket, now);
+                tokens.give_back(binding, method, &self.account_bucket, now);
                 Err(ErrorKind::Throttled.because(format_args!(
                     "usage plan {} allows {} requests of a key in flight",
                     plan.id,
@@ -222,8 +229,22 @@ impl UsagePlans {
 
 /// A request whose key and throttles passed, not yet counted.
 pub struct Admitted {
-    binding: Option<(Arc<KeyEntry>, Arc<PlanBinding>)>,
+    binding: Option<Bound>,
     tokens: Tokens,
+}
+
+/// A key and which of its plan bindings covers the request's stage: one
+/// handle (one reference count) for the key, its plan and its counters.
+#[derive(Debug)]
+struct Bound {
+    key: Arc<KeyEntry>,
+    index: usize,
+}
+
+impl Bound {
+    fn binding(&self) -> &PlanBinding {
+        self.key.binding(self.index)
+    }
 }
 
 /// A counted request; dropping it ends its in-flight count.
@@ -234,7 +255,7 @@ pub struct Admission {
 
 #[derive(Debug)]
 struct Counted {
-    binding: Arc<PlanBinding>,
+    bound: Bound,
     cost: i64,
     day: i64,
 }
@@ -243,9 +264,8 @@ impl Admission {
     /// Takes back the quota a request used when it is refused before its integration.
     pub fn refund(mut self) {
         if let Some(c) = self.counted.take() {
-            c.binding
-                .usage
-                .refund(c.cost, c.day, c.binding.plan.concurrency.is_some());
+            let b = c.bound.binding();
+            b.usage.refund(c.cost, c.day, b.plan.concurrency.is_some());
         }
     }
 }
@@ -253,8 +273,9 @@ impl Admission {
 impl Drop for Admission {
     fn drop(&mut self) {
         if let Some(c) = &self.counted {
-            if c.binding.plan.concurrency.is_some() {
-                c.binding.usage.finish();
+            let b = c.bound.binding();
+            if b.plan.concurrency.is_some() {
+                b.usage.finish();
             }
         }
     }
@@ -304,7 +325,7 @@ struct Tokens {
 
 impl Tokens {
     fn give_back(self, binding: &PlanBinding, method: &CompiledMethod, account: &Bucket, now: u64) {
-        let plan = self.plan.then_some(binding.bucket.as_deref()).flatten();
+        let plan = self.plan.then(|| binding.bucket()).flatten();
         let stage = self
             .stage
             .then_some(method.stage_bucket.as_deref())

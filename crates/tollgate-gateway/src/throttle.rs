@@ -69,6 +69,22 @@ impl Bucket {
             || self.interval.load(Ordering::Relaxed) != limits.interval()
     }
 
+    /// (refill interval in ns, burst), for tests.
+    #[cfg(test)]
+    pub fn settings(&self) -> (u64, u64) {
+        (
+            self.interval.load(Ordering::Relaxed),
+            self.burst.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Changes the limits if they differ (see [`Bucket::set_limits`]).
+    pub fn apply_limits(&self, limits: Limits, now: u64) {
+        if self.limits_differ(limits) {
+            self.set_limits(limits, now);
+        }
+    }
+
     /// Takes one token if there is one.
     pub fn try_acquire(&self, now: u64) -> bool {
         let interval = self.interval.load(Ordering::Relaxed);
@@ -130,8 +146,8 @@ impl BucketRegistry {
     }
 }
 
-/// Buckets created on first use (per API key), sharded so that concurrent keys
-/// rarely share a lock and no lock is global.
+/// Buckets created on first use (a key's plan throttle per method), sharded so
+/// that concurrent keys rarely share a lock and no lock is global.
 pub struct LazyBuckets {
     shards: Vec<Mutex<HashMap<String, Arc<Bucket>>>>,
 }
@@ -157,9 +173,7 @@ impl LazyBuckets {
     pub fn get(&self, key: &str, limits: Limits, now: u64) -> Arc<Bucket> {
         let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
         if let Some(b) = shard.get(key) {
-            if b.limits_differ(limits) {
-                b.set_limits(limits, now);
-            }
+            b.apply_limits(limits, now);
             return b.clone();
         }
         let b = Arc::new(Bucket::new(limits));

@@ -4,7 +4,8 @@
 //! [`Change`]s. The store writes the list in one transaction and only then is it
 //! applied in memory, so a failed call leaves nothing half-written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,57 @@ pub struct State {
     pub policies: BTreeMap<String, Arc<ManagedPolicy>>,
     /// Secrets Manager secrets by name.
     pub secrets: BTreeMap<String, Arc<Secret>>,
+    /// Hashes of the API keys' values, kept by [`State::apply`] and the
+    /// store's loader: CreateApiKey's duplicate check without reading every key.
+    pub api_key_values: ValueHashes,
+}
+
+/// How many API keys have a value of each hash.
+#[derive(Debug, Clone, Default)]
+pub struct ValueHashes {
+    counts: HashMap<u64, u32>,
+    /// Values counted (the keys a check can trust the counts for).
+    total: usize,
+}
+
+impl ValueHashes {
+    fn hash(value: &str) -> u64 {
+        // SipHash with fixed keys: the same on every run, no allocation.
+        let mut h = std::hash::DefaultHasher::new();
+        value.hash(&mut h);
+        h.finish()
+    }
+
+    pub fn add(&mut self, value: &str) {
+        *self.counts.entry(Self::hash(value)).or_default() += 1;
+        self.total += 1;
+    }
+
+    pub fn remove(&mut self, value: &str) {
+        let h = Self::hash(value);
+        if let Some(n) = self.counts.get_mut(&h) {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&h);
+            }
+            self.total -= 1;
+        }
+    }
+}
+
+impl State {
+    /// Whether an API key has `value`. Reads only the keys whose value has
+    /// the same hash (none, almost always), or every key when the hashes do
+    /// not cover them all (a state built by hand).
+    pub fn api_key_value_taken(&self, value: &str) -> bool {
+        let hashes = &self.api_key_values;
+        if hashes.total == self.api_keys.len()
+            && !hashes.counts.contains_key(&ValueHashes::hash(value))
+        {
+            return false;
+        }
+        self.api_keys.values().any(|k| k.value == value)
+    }
 }
 
 /// One write to the state. `None` deletes.
@@ -117,7 +169,15 @@ pub enum Change {
         doc: Option<Arc<DeploymentDoc>>,
     },
     ApiKey(String, Option<Arc<ApiKey>>),
+    /// A plan with its keys (`key_ids`): the store writes its key list
+    /// whole, so keys joining or leaving one by one are [`Change::UsagePlanKey`].
     UsagePlan(String, Option<Arc<UsagePlanDoc>>),
+    /// One key joins (`member`) or leaves a plan, without rewriting the plan.
+    UsagePlanKey {
+        plan_id: String,
+        key_id: String,
+        member: bool,
+    },
     Account(Account),
     /// Sets a usage counter (None removes it).
     Usage(UsageKey, Option<i64>),
@@ -165,16 +225,37 @@ impl State {
                     }
                 }
                 Change::ApiKey(id, Some(key)) => {
-                    self.api_keys.insert(id.clone(), key.clone());
+                    if let Some(old) = self.api_keys.insert(id.clone(), key.clone()) {
+                        self.api_key_values.remove(&old.value);
+                    }
+                    self.api_key_values.add(&key.value);
                 }
                 Change::ApiKey(id, None) => {
-                    self.api_keys.remove(id);
+                    if let Some(old) = self.api_keys.remove(id) {
+                        self.api_key_values.remove(&old.value);
+                    }
                 }
                 Change::UsagePlan(id, Some(plan)) => {
                     self.usage_plans.insert(id.clone(), plan.clone());
                 }
                 Change::UsagePlan(id, None) => {
                     self.usage_plans.remove(id);
+                }
+                Change::UsagePlanKey {
+                    plan_id,
+                    key_id,
+                    member,
+                } => {
+                    if let Some(doc) = self.usage_plans.get_mut(plan_id) {
+                        // In place unless someone still holds the document
+                        // (then it is copied, as a whole-plan change would).
+                        let doc = Arc::make_mut(doc);
+                        if *member {
+                            doc.key_ids.insert(key_id.clone());
+                        } else {
+                            doc.key_ids.remove(key_id);
+                        }
+                    }
                 }
                 Change::Account(account) => self.account = account.clone(),
                 Change::Usage(key, Some(used)) => {
@@ -221,5 +302,91 @@ impl State {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::usage_plan::UsagePlan;
+
+    fn key(id: &str, value: &str) -> Change {
+        Change::ApiKey(
+            id.into(),
+            Some(Arc::new(ApiKey {
+                id: id.into(),
+                value: value.into(),
+                name: None,
+                customer_id: None,
+                description: None,
+                enabled: true,
+                created_date: 0,
+                last_updated_date: 0,
+                stage_keys: vec![],
+                tags: Default::default(),
+            })),
+        )
+    }
+
+    #[test]
+    fn key_values_are_found_without_reading_every_key() {
+        let mut s = State::default();
+        s.apply(&[key("a", "value-a"), key("b", "value-b")]);
+        assert!(s.api_key_value_taken("value-a"));
+        assert!(!s.api_key_value_taken("value-c"));
+        // Replaced, then deleted.
+        s.apply(&[key("a", "value-a2")]);
+        assert!(!s.api_key_value_taken("value-a"));
+        assert!(s.api_key_value_taken("value-a2"));
+        s.apply(&[Change::ApiKey("b".into(), None)]);
+        assert!(!s.api_key_value_taken("value-b"));
+        assert_eq!(s.api_key_values.total, 1);
+        // A key put in by hand, past the hashes: still found.
+        let mut by_hand = s.clone();
+        if let Change::ApiKey(id, Some(k)) = key("h", "value-h") {
+            by_hand.api_keys.insert(id, k);
+        }
+        assert!(by_hand.api_key_value_taken("value-h"));
+    }
+
+    #[test]
+    fn keys_join_and_leave_a_plan_in_place() {
+        let mut s = State::default();
+        let doc = UsagePlanDoc {
+            plan: UsagePlan {
+                id: "p".into(),
+                name: "p".into(),
+                description: None,
+                api_stages: vec![],
+                throttle: None,
+                quota: None,
+                product_code: None,
+                tags: Default::default(),
+            },
+            key_ids: BTreeSet::new(),
+            created_date: 0,
+        };
+        s.apply(&[Change::UsagePlan("p".into(), Some(Arc::new(doc)))]);
+        let before = Arc::as_ptr(&s.usage_plans["p"]);
+        let member = |key_id: &str, member| Change::UsagePlanKey {
+            plan_id: "p".into(),
+            key_id: key_id.into(),
+            member,
+        };
+        s.apply(&[member("k1", true), member("k2", true), member("k1", false)]);
+        assert_eq!(
+            s.usage_plans["p"].key_ids.iter().collect::<Vec<_>>(),
+            ["k2"]
+        );
+        assert_eq!(Arc::as_ptr(&s.usage_plans["p"]), before, "not copied");
+        // A plan deleted meanwhile: nothing to do.
+        s.apply(&[Change::UsagePlanKey {
+            plan_id: "gone".into(),
+            key_id: "k".into(),
+            member: true,
+        }]);
+        assert!(!s.usage_plans.contains_key("gone"));
     }
 }

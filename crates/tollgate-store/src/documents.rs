@@ -2,22 +2,42 @@
 
 use std::sync::Arc;
 
-use tollgate_model::usage_plan::UsageKey;
+use serde::Serialize;
+use tollgate_model::usage_plan::{UsageKey, UsagePlan, UsagePlanDoc};
 use tollgate_model::{Change, State};
 
 use crate::StoreError;
 
-/// One row to write; `body: None` deletes it.
+/// One row to write.
 pub struct Row {
     pub kind: &'static str,
     pub id: String,
-    pub body: Option<String>,
+    pub body: Body,
+}
+
+/// What to do with a row.
+pub enum Body {
+    /// Insert or replace it with this document.
+    Put(String),
+    Delete,
+    /// Delete every row of the kind whose id starts with `{id}/`.
+    DeleteUnder,
+}
+
+impl Body {
+    fn put_or_delete(body: Option<String>) -> Body {
+        body.map_or(Body::Delete, Body::Put)
+    }
 }
 
 pub const REST_API: &str = "restapi";
 pub const DEPLOYMENT: &str = "deployment";
 pub const API_KEY: &str = "apikey";
 pub const USAGE_PLAN: &str = "usageplan";
+/// A key in a plan: id `{plan id}/{key id}`. A plan's keys are rows of their
+/// own, not part of the plan's document, so a key joining a plan writes one
+/// small row however many keys the plan has.
+pub const USAGE_PLAN_KEY: &str = "usageplankey";
 pub const ACCOUNT: &str = "account";
 pub const USAGE: &str = "usage";
 pub const USAGE_ADJUSTMENT: &str = "usageadjust";
@@ -34,76 +54,116 @@ fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>,
         .map_err(StoreError::from)
 }
 
-/// The document row each change writes (code zips go to the blobs, not here).
+/// A plan's stored document: the plan without its keys (rows of their own).
+/// Reads back as a [`UsagePlanDoc`] with no keys.
+#[derive(Serialize)]
+struct PlanDocument<'a> {
+    plan: &'a UsagePlan,
+    created_date: i64,
+}
+
+fn plan_key_id(plan_id: &str, key_id: &str) -> String {
+    format!("{plan_id}/{key_id}")
+}
+
+/// The rows of a whole plan: its document, and exactly its keys.
+fn plan_rows(
+    id: &str,
+    doc: &Option<Arc<UsagePlanDoc>>,
+    out: &mut Vec<Row>,
+) -> Result<(), StoreError> {
+    out.push(Row {
+        kind: USAGE_PLAN_KEY,
+        id: id.to_string(),
+        body: Body::DeleteUnder,
+    });
+    let Some(doc) = doc else {
+        out.push(Row {
+            kind: USAGE_PLAN,
+            id: id.to_string(),
+            body: Body::Delete,
+        });
+        return Ok(());
+    };
+    out.push(Row {
+        kind: USAGE_PLAN,
+        id: id.to_string(),
+        body: Body::Put(serde_json::to_string(&PlanDocument {
+            plan: &doc.plan,
+            created_date: doc.created_date,
+        })?),
+    });
+    out.extend(doc.key_ids.iter().map(|key_id| Row {
+        kind: USAGE_PLAN_KEY,
+        id: plan_key_id(id, key_id),
+        body: Body::Put("1".into()),
+    }));
+    Ok(())
+}
+
+/// The document rows the changes write, in order (code zips go to the blobs, not here).
 pub fn rows(changes: &[Change]) -> Result<Vec<Row>, StoreError> {
-    changes
-        .iter()
-        .filter(|change| !matches!(change, Change::Code(..)))
-        .map(|change| {
-            Ok(match change {
-                Change::RestApi(id, doc) => Row {
-                    kind: REST_API,
-                    id: id.clone(),
-                    body: encode(doc)?,
+    let mut out = Vec::with_capacity(changes.len());
+    for change in changes {
+        match change {
+            Change::Code(..) => {}
+            Change::UsagePlan(id, doc) => plan_rows(id, doc, &mut out)?,
+            Change::UsagePlanKey {
+                plan_id,
+                key_id,
+                member,
+            } => out.push(Row {
+                kind: USAGE_PLAN_KEY,
+                id: plan_key_id(plan_id, key_id),
+                body: if *member {
+                    Body::Put("1".into())
+                } else {
+                    Body::Delete
                 },
-                Change::Deployment {
-                    api_id,
-                    deployment_id,
-                    doc,
-                } => Row {
-                    kind: DEPLOYMENT,
-                    id: format!("{api_id}/{deployment_id}"),
-                    body: encode(doc)?,
-                },
-                Change::ApiKey(id, key) => Row {
-                    kind: API_KEY,
-                    id: id.clone(),
-                    body: encode(key)?,
-                },
-                Change::UsagePlan(id, plan) => Row {
-                    kind: USAGE_PLAN,
-                    id: id.clone(),
-                    body: encode(plan)?,
-                },
-                Change::Account(account) => Row {
-                    kind: ACCOUNT,
-                    id: "account".into(),
-                    body: Some(serde_json::to_string(account)?),
-                },
-                Change::Usage(key, used) => Row {
-                    kind: USAGE,
-                    id: key.store_id(),
-                    body: used.map(|u| u.to_string()),
-                },
-                Change::UsageAdjustment(key, extra) => Row {
-                    kind: USAGE_ADJUSTMENT,
-                    id: key.store_id(),
-                    body: extra.map(|e| e.to_string()),
-                },
-                Change::Function(name, doc) => Row {
-                    kind: FUNCTION,
-                    id: name.clone(),
-                    body: encode(doc)?,
-                },
-                Change::Role(name, role) => Row {
-                    kind: ROLE,
-                    id: name.clone(),
-                    body: encode(role)?,
-                },
-                Change::Policy(arn, policy) => Row {
-                    kind: POLICY,
-                    id: arn.clone(),
-                    body: encode(policy)?,
-                },
-                Change::Secret(name, secret) => Row {
-                    kind: SECRET,
-                    id: name.clone(),
-                    body: encode(secret)?,
-                },
-                Change::Code(..) => unreachable!("filtered out above"),
-            })
-        })
-        .collect()
+            }),
+            other => out.extend(row(other)?),
+        }
+    }
+    Ok(out)
+}
+
+/// The one row of a change to a single document.
+fn row(change: &Change) -> Result<Option<Row>, StoreError> {
+    let (kind, id, body) = match change {
+        Change::RestApi(id, doc) => (REST_API, id.clone(), encode(doc)?),
+        Change::Deployment {
+            api_id,
+            deployment_id,
+            doc,
+        } => (
+            DEPLOYMENT,
+            format!("{api_id}/{deployment_id}"),
+            encode(doc)?,
+        ),
+        Change::ApiKey(id, key) => (API_KEY, id.clone(), encode(key)?),
+        Change::Account(account) => (
+            ACCOUNT,
+            "account".into(),
+            Some(serde_json::to_string(account)?),
+        ),
+        Change::Usage(key, used) => (USAGE, key.store_id(), used.map(|u| u.to_string())),
+        Change::UsageAdjustment(key, extra) => (
+            USAGE_ADJUSTMENT,
+            key.store_id(),
+            extra.map(|e| e.to_string()),
+        ),
+        Change::Function(name, doc) => (FUNCTION, name.clone(), encode(doc)?),
+        Change::Role(name, role) => (ROLE, name.clone(), encode(role)?),
+        Change::Policy(arn, policy) => (POLICY, arn.clone(), encode(policy)?),
+        Change::Secret(name, secret) => (SECRET, name.clone(), encode(secret)?),
+        // Written by rows() (several rows, or none here).
+        Change::UsagePlan(..) | Change::UsagePlanKey { .. } | Change::Code(..) => return Ok(None),
+    };
+    Ok(Some(Row {
+        kind,
+        id,
+        body: Body::put_or_delete(body),
+    }))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -118,9 +178,57 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Adds one stored row to the state being loaded. Unknown kinds are skipped
-/// (written by a newer version) with a warning.
-pub fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(), StoreError> {
+/// A state being read from the store, row by row.
+#[derive(Default)]
+pub struct Loading {
+    pub state: State,
+    /// `(plan id, key id)` rows, attached once every plan is read.
+    plan_keys: Vec<(String, String)>,
+}
+
+impl Loading {
+    /// The loaded state, and what to write back to the store: plans stored
+    /// by an earlier version with their keys inside the document are
+    /// rewritten as a document and key rows.
+    pub fn finish(mut self) -> (State, Vec<Change>) {
+        let legacy: Vec<String> = self
+            .state
+            .usage_plans
+            .iter()
+            .filter(|(_, doc)| !doc.key_ids.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for (plan_id, key_id) in self.plan_keys {
+            // A key row of a deleted plan is skipped.
+            if let Some(doc) = self.state.usage_plans.get_mut(&plan_id) {
+                Arc::make_mut(doc).key_ids.insert(key_id);
+            }
+        }
+        let rewrite = legacy
+            .into_iter()
+            .filter_map(|id| {
+                let doc = self.state.usage_plans.get(&id)?.clone();
+                Some(Change::UsagePlan(id, Some(doc)))
+            })
+            .collect();
+        (self.state, rewrite)
+    }
+
+    /// Adds one stored row. Unknown kinds are skipped (written by a newer
+    /// version) with a warning.
+    pub fn row(&mut self, kind: &str, id: &str, body: &str) -> Result<(), StoreError> {
+        if kind == USAGE_PLAN_KEY {
+            if let Some((plan_id, key_id)) = id.split_once('/') {
+                self.plan_keys
+                    .push((plan_id.to_string(), key_id.to_string()));
+            }
+            return Ok(());
+        }
+        load_row(&mut self.state, kind, id, body)
+    }
+}
+
+fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(), StoreError> {
     match kind {
         REST_API => {
             state
@@ -136,9 +244,11 @@ pub fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(
                 .insert(deployment_id.to_string(), Arc::new(decode(kind, id, body)?));
         }
         API_KEY => {
-            state
-                .api_keys
-                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+            let key: Arc<tollgate_model::api_key::ApiKey> = Arc::new(decode(kind, id, body)?);
+            state.api_key_values.add(&key.value);
+            if let Some(old) = state.api_keys.insert(id.to_string(), key) {
+                state.api_key_values.remove(&old.value);
+            }
         }
         USAGE_PLAN => {
             state

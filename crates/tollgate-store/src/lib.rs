@@ -9,6 +9,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use tollgate_model::usage_plan::UsageKey;
 use tollgate_model::{Change, State};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,15 @@ pub trait Store: Send + Sync {
     fn load(&self) -> Result<State, StoreError>;
     /// Writes all `changes` atomically: either every one is durable or none is.
     fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Writes per-day usage counts (absolute values) atomically, as
+    /// `Change::Usage` would: the data plane's batches, several a second.
+    fn record_usage(&self, counts: &[(UsageKey, i64)]) -> Result<(), StoreError> {
+        let changes: Vec<Change> = counts
+            .iter()
+            .map(|(k, used)| Change::Usage(k.clone(), Some(*used)))
+            .collect();
+        self.commit(&changes)
+    }
     /// A function's code zip (`Change::Code`), read on demand: zips are not
     /// kept in the loaded state.
     fn code(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;

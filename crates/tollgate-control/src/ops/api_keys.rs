@@ -6,7 +6,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use tollgate_model::api_key::{ApiKey, MAX_VALUE_LEN, MIN_VALUE_LEN};
 use tollgate_model::patch::PatchOp;
-use tollgate_model::usage_plan::UsagePlanDoc;
 use tollgate_model::{ids, ApiError, Change, Tags};
 
 use super::{to_json, Op, PatchInput};
@@ -78,7 +77,7 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         Some(v) => v,
         None => ids::api_key_value(),
     };
-    if op.state.api_keys.values().any(|k| k.value == value) {
+    if op.state.api_key_value_taken(&value) {
         return Err(ApiError::conflict("API Key value already exists"));
     }
     let mut stage_keys = Vec::new();
@@ -175,10 +174,11 @@ pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     op.changes.push(Change::ApiKey(id.clone(), None));
     for (plan_id, plan) in &op.state.usage_plans {
         if plan.key_ids.contains(&id) {
-            let mut plan: UsagePlanDoc = plan.as_ref().clone();
-            plan.key_ids.remove(&id);
-            op.changes
-                .push(Change::UsagePlan(plan_id.clone(), Some(Arc::new(plan))));
+            op.changes.push(Change::UsagePlanKey {
+                plan_id: plan_id.clone(),
+                key_id: id.clone(),
+                member: false,
+            });
         }
     }
     Ok(Reply::accepted())

@@ -122,6 +122,30 @@ fn check_key_plan_conflicts(op: &Op<'_>, plan: &UsagePlanDoc) -> Result<(), ApiE
     Ok(())
 }
 
+/// [`check_key_plan_conflicts`] for one key joining `plan`: reads only the
+/// plans that hold the key, not every key of every plan.
+fn check_new_key_conflicts(op: &Op<'_>, plan: &UsagePlanDoc, key_id: &str) -> Result<(), ApiError> {
+    for (other_id, other) in &op.state.usage_plans {
+        if *other_id == plan.plan.id || !other.key_ids.contains(key_id) {
+            continue;
+        }
+        for stage in &plan.plan.api_stages {
+            if other
+                .plan
+                .api_stages
+                .iter()
+                .any(|s| s.api_id == stage.api_id && s.stage == stage.stage)
+            {
+                return Err(ApiError::conflict(format!(
+                    "Usage Plan {} cannot be added because API Key {key_id} cannot reference multiple Usage Plans with the same API Stage: {}:{}",
+                    plan.plan.id, stage.api_id, stage.stage
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: CreateInput = op.req.json()?;
     let name = required(&input.name, "name")?.to_string();
@@ -357,14 +381,17 @@ pub fn create_key(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             "Invalid key type: {key_type}. The only supported key type is API_KEY"
         )));
     }
-    let mut doc = usage_plan(op)?.as_ref().clone();
+    let doc = usage_plan(op)?;
     let body = plan_key_json(op, &key_id)?;
-    if !doc.key_ids.insert(key_id) {
+    if doc.key_ids.contains(&key_id) {
         return Err(ApiError::conflict("Usage Plan Key already exists"));
     }
-    check_key_plan_conflicts(op, &doc)?;
-    op.changes
-        .push(Change::UsagePlan(doc.plan.id.clone(), Some(Arc::new(doc))));
+    check_new_key_conflicts(op, doc, &key_id)?;
+    op.changes.push(Change::UsagePlanKey {
+        plan_id: doc.plan.id.clone(),
+        key_id,
+        member: true,
+    });
     Ok(Reply::created(body))
 }
 
@@ -404,9 +431,11 @@ pub fn get_key(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 
 pub fn delete_key(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let key_id = plan_key_id(op)?;
-    let mut doc = usage_plan(op)?.as_ref().clone();
-    doc.key_ids.remove(&key_id);
-    op.changes
-        .push(Change::UsagePlan(doc.plan.id.clone(), Some(Arc::new(doc))));
+    let plan_id = usage_plan(op)?.plan.id.clone();
+    op.changes.push(Change::UsagePlanKey {
+        plan_id,
+        key_id,
+        member: false,
+    });
     Ok(Reply::accepted())
 }
