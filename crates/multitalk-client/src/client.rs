@@ -362,7 +362,11 @@ impl Client {
 
     /// `GET /api/v1/jobs/{job_id}/download?expiration=SECS` (the API's
     /// default is 3600). 400 until the job has completed.
-    pub fn download_url(&self, job_id: &str, expiration: Option<u64>) -> Result<DownloadUrl, Error> {
+    pub fn download_url(
+        &self,
+        job_id: &str,
+        expiration: Option<u64>,
+    ) -> Result<DownloadUrl, Error> {
         let mut path = format!("/api/v1/jobs/{}/download", job_path(job_id)?);
         if let Some(secs) = expiration {
             path.push_str(&format!("?expiration={secs}"));
@@ -397,7 +401,8 @@ impl Client {
         mut on_event: impl FnMut(&WaitEvent<'_>),
     ) -> Result<Job, Error> {
         let start = Instant::now();
-        let deadline = start + options.timeout;
+        // A timeout too large for the clock is no deadline at all.
+        let deadline = start.checked_add(options.timeout);
         let single = RetryPolicy {
             max_retries: 0,
             ..options.retry.clone()
@@ -419,10 +424,11 @@ impl Client {
                         JobStatus::Cancelled => {
                             let since = *cancelled_since.get_or_insert(now);
                             let held = now - since;
-                            if held >= options.cancelled_grace || now >= deadline {
+                            if held >= options.cancelled_grace || deadline.is_some_and(|d| now >= d)
+                            {
                                 return Ok(job);
                             }
-                            let remaining = options.cancelled_grace - held;
+                            let remaining = options.cancelled_grace.saturating_sub(held);
                             on_event(&WaitEvent::CancelledNotFinal {
                                 job: &job,
                                 remaining,
@@ -450,7 +456,11 @@ impl Client {
                 Err(error) => return Err(error),
             };
             let now = Instant::now();
-            if now >= deadline {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(now),
+                None => Duration::MAX,
+            };
+            if left.is_zero() {
                 if let Some(job) = last.take_if(|j| j.status == JobStatus::Cancelled) {
                     return Ok(job);
                 }
@@ -461,7 +471,7 @@ impl Client {
                 });
             }
             // Sleep to the deadline at most, then poll one last time.
-            thread::sleep(pause.min(deadline - now));
+            thread::sleep(pause.min(left));
         }
     }
 
@@ -543,7 +553,10 @@ impl Client {
                             operation,
                             status: answer.status,
                             reason: e.to_string(),
-                            body: String::from_utf8_lossy(&answer.body).chars().take(500).collect(),
+                            body: String::from_utf8_lossy(&answer.body)
+                                .chars()
+                                .take(500)
+                                .collect(),
                         }
                     });
                 }
@@ -735,8 +748,14 @@ mod tests {
     #[test]
     fn endpoints_are_normalised() {
         let n = |e: &str| normalise_endpoint(e).unwrap();
-        assert_eq!(n("http://h:1/_aws/execute-api/a/prod/"), "http://h:1/_aws/execute-api/a/prod");
-        assert_eq!(n("https://x.execute-api.us-east-1.amazonaws.com/prod/api/v1/"), "https://x.execute-api.us-east-1.amazonaws.com/prod");
+        assert_eq!(
+            n("http://h:1/_aws/execute-api/a/prod/"),
+            "http://h:1/_aws/execute-api/a/prod"
+        );
+        assert_eq!(
+            n("https://x.execute-api.us-east-1.amazonaws.com/prod/api/v1/"),
+            "https://x.execute-api.us-east-1.amazonaws.com/prod"
+        );
         assert!(normalise_endpoint("127.0.0.1:4566").is_err());
         assert!(normalise_endpoint("http://h/prod?x=1").is_err());
     }

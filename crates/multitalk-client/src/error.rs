@@ -46,7 +46,10 @@ pub enum Error {
     },
     /// Refused before sending: the API would refuse it too.
     #[error("invalid {field}: {message}")]
-    InvalidRequest { field: &'static str, message: String },
+    InvalidRequest {
+        field: &'static str,
+        message: String,
+    },
     /// [`Client::wait`](crate::Client::wait) reached its deadline before the
     /// job finished.
     #[error("job {job_id} did not finish within {}s (last status: {})", .waited.as_secs(), last.as_ref().map(|j| j.status.as_str()).unwrap_or("unknown"))]
@@ -246,12 +249,7 @@ impl ApiError {
         } else {
             parsed.message
         };
-        let kind = classify(
-            status,
-            &message,
-            error_type.as_deref(),
-            !parsed.issues.is_empty(),
-        );
+        let kind = classify(status, &message, error_type.as_deref(), parsed.validation);
         ApiError {
             status,
             kind,
@@ -281,7 +279,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status, reason(self.status), self.message)?;
+        write!(
+            f,
+            "{} {}: {}",
+            self.status,
+            reason(self.status),
+            self.message
+        )?;
         if let Some(detail) = &self.detail {
             if detail != &self.message {
                 write!(f, " ({detail})")?;
@@ -300,6 +304,8 @@ struct ParsedBody {
     detail: Option<String>,
     request_id: Option<String>,
     issues: Vec<ValidationIssue>,
+    /// `detail` was FastAPI's list of issues (possibly empty).
+    validation: bool,
 }
 
 fn parse_body(text: &str) -> ParsedBody {
@@ -309,6 +315,7 @@ fn parse_body(text: &str) -> ParsedBody {
         detail: None,
         request_id: None,
         issues: Vec::new(),
+        validation: false,
     };
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -337,6 +344,7 @@ fn parse_body(text: &str) -> ParsedBody {
         match detail {
             Value::String(s) => out.message = truncate(s, MAX_MESSAGE),
             Value::Array(items) => {
+                out.validation = true;
                 out.issues = items.iter().map(issue).collect();
                 out.message = out
                     .issues
@@ -344,9 +352,8 @@ fn parse_body(text: &str) -> ParsedBody {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                if out.message.is_empty() {
-                    out.message = "validation failed".to_owned();
-                }
+                // An empty list leaves the message empty: the status's
+                // reason phrase stands in, as for every other empty body.
             }
             Value::Object(nested) => {
                 if let Some(error) = nested.get("error") {
@@ -425,7 +432,10 @@ fn plain_text(text: &str) -> String {
             '<' if looks_html => in_tag = true,
             '>' if looks_html && in_tag => {
                 in_tag = false;
-                out.push(' ');
+                // A tag separates words, but folds with whitespace around it.
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
             }
             _ if in_tag => {}
             c if c.is_whitespace() => {
@@ -450,7 +460,7 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-fn classify(status: u16, message: &str, error_type: Option<&str>, has_issues: bool) -> ErrorKind {
+fn classify(status: u16, message: &str, error_type: Option<&str>, validation: bool) -> ErrorKind {
     let type_is = |t: &str| error_type.is_some_and(|e| e.eq_ignore_ascii_case(t));
     match status {
         401 => ErrorKind::Unauthorized,
@@ -464,7 +474,7 @@ fn classify(status: u16, message: &str, error_type: Option<&str>, has_issues: bo
         404 => ErrorKind::NotFound,
         405 => ErrorKind::MethodNotAllowed,
         409 => ErrorKind::Conflict,
-        422 if has_issues => ErrorKind::Validation,
+        422 if validation => ErrorKind::Validation,
         422 => ErrorKind::Unprocessable,
         429 if type_is("LimitExceededException") || message == "Limit Exceeded" => {
             ErrorKind::QuotaExceeded
@@ -646,7 +656,11 @@ mod tests {
         );
         // A list of plain strings, and an empty list.
         assert_eq!(parse(422, r#"{"detail":["bad"]}"#).message, "bad");
-        assert_eq!(parse(422, r#"{"detail":[]}"#).message, "Unprocessable Entity");
+        let empty = parse(422, r#"{"detail":[]}"#);
+        assert_eq!(
+            (empty.kind, empty.message.as_str()),
+            (ErrorKind::Validation, "Unprocessable Entity")
+        );
     }
 
     #[test]
@@ -695,7 +709,11 @@ mod tests {
         let e = parse(500, "Internal Server Error");
         assert_eq!(
             (e.kind, e.source, e.message.as_str()),
-            (ErrorKind::Server, ErrorSource::Unknown, "Internal Server Error")
+            (
+                ErrorKind::Server,
+                ErrorSource::Unknown,
+                "Internal Server Error"
+            )
         );
         let e = parse(
             502,

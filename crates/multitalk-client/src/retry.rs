@@ -52,9 +52,14 @@ impl RetryPolicy {
             .checked_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
             .unwrap_or(self.cap)
             .min(self.cap);
-        let jitter = self.jitter.clamp(0.0, 1.0);
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let factor = 1.0 - jitter + 2.0 * jitter * rand::random::<f64>();
-        exp.mul_f64(factor)
+        // Not `mul_f64`, which panics past `Duration::MAX`.
+        Duration::try_from_secs_f64(exp.as_secs_f64() * factor).unwrap_or(exp)
     }
 
     /// The pause before retry number `attempt` after `error`: its
@@ -143,6 +148,23 @@ mod tests {
         assert_eq!(exact.backoff(1), Duration::from_secs(20));
         assert_eq!(exact.backoff(10), Duration::from_secs(300));
         assert_eq!(exact.backoff(u32::MAX), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn backoff_never_panics_on_odd_policies() {
+        let odd = RetryPolicy {
+            base: Duration::MAX,
+            cap: Duration::MAX,
+            jitter: f64::NAN,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(odd.backoff(0), Duration::MAX);
+        assert_eq!(odd.backoff(63), Duration::MAX);
+        let wide = RetryPolicy {
+            jitter: f64::INFINITY,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(wide.backoff(0), Duration::from_secs(10));
     }
 
     #[test]

@@ -312,23 +312,59 @@ impl Job {
 /// `success, s3_output, duration, frames, processing_time`. Both read here.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobResult {
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub success: Option<bool>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub s3_output: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub video_size: Option<f64>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub audio_duration: Option<f64>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gpu: Option<String>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub num_speakers: Option<u32>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<f64>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub frames: Option<u64>,
-    #[serde(default, deserialize_with = "lenient", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub processing_time: Option<f64>,
     /// `local_output`, `image_original`, `attention`, … as sent.
     #[serde(flatten)]
@@ -457,9 +493,14 @@ mod tests {
         assert!(bad(GenerateRequest::new("p", "https://x/y.png", ["s3://b/a"])).contains("http"));
         assert!(bad(GenerateRequest::new("p", "s3://bucket", ["s3://b/a"])).contains("bucket"));
         assert!(bad(GenerateRequest::new("p", "s3://b/i", Vec::<String>::new())).contains("audio"));
-        assert!(bad(GenerateRequest::new("p", "s3://b/i", vec!["s3://b/a"; 6])).contains("at most 5"));
+        assert!(
+            bad(GenerateRequest::new("p", "s3://b/i", vec!["s3://b/a"; 6])).contains("at most 5")
+        );
         assert!(bad(GenerateRequest::new("p", "s3://b/i", ["a.wav"])).contains("aws s3 cp"));
-        assert!(bad(GenerateRequest::new("p", "s3://b/i", ["s3://b/a"]).sample_steps(60)).contains("10–50"));
+        assert!(
+            bad(GenerateRequest::new("p", "s3://b/i", ["s3://b/a"]).sample_steps(60))
+                .contains("10–50")
+        );
     }
 
     #[test]

@@ -33,8 +33,7 @@ impl Progress {
     pub fn new(style: Style, job_id: &str, started: Instant) -> Progress {
         let bar = (style == Style::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(100), ProgressDrawTarget::stdout());
-            let template =
-                "{spinner} {prefix} [{elapsed_precise}] [{bar:30}] {pos:>3}% {wide_msg}";
+            let template = "{spinner} {prefix} [{elapsed_precise}] [{bar:30}] {pos:>3}% {wide_msg}";
             if let Ok(s) = ProgressStyle::with_template(template) {
                 bar.set_style(s.progress_chars("=> "));
             }
@@ -174,7 +173,10 @@ pub fn print_job(job: &Job) {
         println!("  output:   {output}");
     }
     if let Some(error) = &job.error {
-        println!("  error:    {}", tail(error, 20).replace('\n', "\n            "));
+        println!(
+            "  error:    {}",
+            tail(error, 20).replace('\n', "\n            ")
+        );
     }
 }
 

@@ -39,6 +39,10 @@ config file (--config FILE, MULTITALK_CONFIG, or ~/.config/multitalk/config.toml
 
 Inputs are S3 URLs (s3://bucket/key): the API downloads them itself and has no upload.
 
+429 (throttled, not an exhausted quota), 409, 500, 502, 503 and 504 are retried --max-retries times,
+backing off from about 10 s (--retry-base-ms or MULTITALK_RETRY_BASE_MS), doubling, ±20 %,
+or after Retry-After when one is sent; a generate's retries reuse its Idempotency-Key.
+
 Exit codes:
     0  success (for `generate --wait` and `wait`: the job completed)
     1  error (gateway unreachable, an error answer, I/O)
@@ -83,11 +87,11 @@ struct Cli {
     /// Retries of one request on 429 and 5xx, backing off from about 10 s [default: 3].
     #[arg(long, global = true, value_name = "N")]
     max_retries: Option<u32>,
-    /// First back-off pause in milliseconds (tests).
+    /// First back-off pause in milliseconds, doubling on each retry (±20 %)
+    /// [default: 10000]. Shorter pauses are for tests.
     #[arg(
         long,
         global = true,
-        hide = true,
         env = "MULTITALK_RETRY_BASE_MS",
         value_name = "MS"
     )]
@@ -101,9 +105,7 @@ enum Command {
     /// Submit a video job (POST /api/v1/generate) and, with --wait, follow it to the end.
     Generate(GenerateArgs),
     /// Show a job (GET /api/v1/jobs/ID).
-    Status {
-        job_id: String,
-    },
+    Status { job_id: String },
     /// Follow a job to the end.
     Wait {
         job_id: String,
@@ -408,20 +410,17 @@ impl Ctx {
             None => IdempotencyKey::new(),
         };
         let started = Instant::now();
-        let submitted = self
-            .client
-            .generate_with_key(&request, &key)
-            .map_err(|e| {
-                let mut failure = self.fail(e);
-                if failure.code == exit::ERROR {
-                    failure.message.push_str(&format!(
-                        "\n  to retry this same submission (no second job if the first went through), \
+        let submitted = self.client.generate_with_key(&request, &key).map_err(|e| {
+            let mut failure = self.fail(e);
+            if failure.code == exit::ERROR {
+                failure.message.push_str(&format!(
+                    "\n  to retry this same submission (no second job if the first went through), \
                          add --idempotency-key {key}"
-                    ));
-                    failure.json["error"]["idempotency_key"] = key.as_str().into();
-                }
-                failure
-            })?;
+                ));
+                failure.json["error"]["idempotency_key"] = key.as_str().into();
+            }
+            failure
+        })?;
         if !args.wait {
             if self.json {
                 print_json(&submitted);
@@ -511,7 +510,10 @@ impl Ctx {
                     note.push_str(&format!("expires in {secs}s"));
                 }
                 if let Some(s3) = &url.s3_uri {
-                    note.push_str(&format!("{}object {s3}", if note.is_empty() { "" } else { "; " }));
+                    note.push_str(&format!(
+                        "{}object {s3}",
+                        if note.is_empty() { "" } else { "; " }
+                    ));
                 }
                 if !note.is_empty() {
                     eprintln!("{note}");
@@ -682,7 +684,9 @@ fn error_json(error: &Error) -> serde_json::Value {
         }
     }
     if let Error::Timeout {
-        job_id, last: Some(job), ..
+        job_id,
+        last: Some(job),
+        ..
     } = error
     {
         value["error"]["job_id"] = job_id.clone().into();
