@@ -602,9 +602,12 @@ impl Client {
         }
         let payload: &[u8] = match body {
             Some((bytes, key)) => {
-                builder = builder
-                    .header("Content-Type", "application/json")
-                    .header("Idempotency-Key", key.as_str());
+                // Sent as `Content-Type`, not lowercased: the guide's Lambda
+                // proxy reads `headers.get('Content-Type')`, case-sensitively,
+                // and API Gateway passes the client's spelling on to it.
+                builder =
+                    ureq_proto::client::header_raw(builder, "Content-Type", b"application/json")
+                        .header("Idempotency-Key", key.as_str());
                 bytes
             }
             None => &[],
