@@ -14,7 +14,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tollgate_gateway::bench_support::admit;
-use tollgate_gateway::fixtures::{key_headers, key_value, keyed_state, API, STAGE};
+use tollgate_gateway::fixtures::{key_headers, key_value, keyed_state, shuffled, API, STAGE};
 use tollgate_gateway::{Gateway, GatewaySettings};
 use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
 use tollgate_model::State;
@@ -63,22 +63,6 @@ fn one_key(c: &mut Criterion) {
         );
     }
     group.finish();
-}
-
-/// 0..n in a fixed shuffled order (xorshift64 and Fisher–Yates): keys are
-/// created, and so allocated, in index order, and walking them in that order
-/// would let the hardware prefetcher hide the misses a real mix of clients
-/// causes.
-fn shuffled(n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    order
 }
 
 /// The next key of all of them on every iteration.

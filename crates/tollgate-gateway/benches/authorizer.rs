@@ -25,7 +25,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tollgate_gateway::bench_support::authorize;
 use tollgate_gateway::fixtures::{
-    allow_all_answer, keyed_state, with_token_authorizer, API, STAGE,
+    allow_all_answer, keyed_state, shuffled, with_token_authorizer, API, STAGE,
 };
 use tollgate_gateway::{FunctionInvoker, FunctionResult, Gateway, GatewaySettings, InvokeFailure};
 
@@ -93,19 +93,6 @@ fn token_headers(i: usize) -> http::HeaderMap {
     );
     headers.insert(http::header::AUTHORIZATION, value.parse().expect("ASCII"));
     headers
-}
-
-/// 0..n in a fixed shuffled order (xorshift64 and Fisher–Yates).
-fn shuffled(n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    order
 }
 
 fn authorize_phase(c: &mut Criterion) {

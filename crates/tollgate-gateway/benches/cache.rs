@@ -24,7 +24,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tollgate_gateway::fixtures::{key_value, keyed_state, API, STAGE};
+use tollgate_gateway::fixtures::{key_value, keyed_state, shuffled, API, STAGE};
 use tollgate_gateway::invoke::InvokeTarget;
 use tollgate_gateway::{Gateway, GatewaySettings};
 use tollgate_http1::RequestBody;
@@ -140,19 +140,6 @@ async fn get(gateway: &Gateway, job: usize, key: usize) -> u16 {
     let status = response.status().as_u16();
     let _ = response.into_body().collect().await;
     status
-}
-
-/// 0..n in a fixed shuffled order (xorshift64 and Fisher–Yates).
-fn shuffled(n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    order
 }
 
 fn cache_hits(c: &mut Criterion) {

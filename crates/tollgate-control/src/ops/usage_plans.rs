@@ -104,19 +104,7 @@ fn check_key_plan_conflicts(op: &Op<'_>, plan: &UsagePlanDoc) -> Result<(), ApiE
             continue;
         }
         for key_id in plan.key_ids.intersection(&other.key_ids) {
-            for stage in &plan.plan.api_stages {
-                if other
-                    .plan
-                    .api_stages
-                    .iter()
-                    .any(|s| s.api_id == stage.api_id && s.stage == stage.stage)
-                {
-                    return Err(ApiError::conflict(format!(
-                        "Usage Plan {} cannot be added because API Key {key_id} cannot reference multiple Usage Plans with the same API Stage: {}:{}",
-                        plan.plan.id, stage.api_id, stage.stage
-                    )));
-                }
-            }
+            shares_no_stage(plan, other, key_id)?;
         }
     }
     Ok(())
@@ -126,21 +114,31 @@ fn check_key_plan_conflicts(op: &Op<'_>, plan: &UsagePlanDoc) -> Result<(), ApiE
 /// plans that hold the key, not every key of every plan.
 fn check_new_key_conflicts(op: &Op<'_>, plan: &UsagePlanDoc, key_id: &str) -> Result<(), ApiError> {
     for (other_id, other) in &op.state.usage_plans {
-        if *other_id == plan.plan.id || !other.key_ids.contains(key_id) {
-            continue;
+        if *other_id != plan.plan.id && other.key_ids.contains(key_id) {
+            shares_no_stage(plan, other, key_id)?;
         }
-        for stage in &plan.plan.api_stages {
-            if other
-                .plan
-                .api_stages
-                .iter()
-                .any(|s| s.api_id == stage.api_id && s.stage == stage.stage)
-            {
-                return Err(ApiError::conflict(format!(
-                    "Usage Plan {} cannot be added because API Key {key_id} cannot reference multiple Usage Plans with the same API Stage: {}:{}",
-                    plan.plan.id, stage.api_id, stage.stage
-                )));
-            }
+    }
+    Ok(())
+}
+
+/// AWS's conflict when `plan` and `other`, which both hold `key_id`, cover
+/// the same API stage.
+fn shares_no_stage(
+    plan: &UsagePlanDoc,
+    other: &UsagePlanDoc,
+    key_id: &str,
+) -> Result<(), ApiError> {
+    for stage in &plan.plan.api_stages {
+        if other
+            .plan
+            .api_stages
+            .iter()
+            .any(|s| s.api_id == stage.api_id && s.stage == stage.stage)
+        {
+            return Err(ApiError::conflict(format!(
+                "Usage Plan {} cannot be added because API Key {key_id} cannot reference multiple Usage Plans with the same API Stage: {}:{}",
+                plan.plan.id, stage.api_id, stage.stage
+            )));
         }
     }
     Ok(())
