@@ -100,6 +100,7 @@ pub fn keyed_state(
             api: api.clone(),
             definition: definition.clone(),
             stages: BTreeMap::from([(STAGE.to_string(), stage)]),
+            documentation: Default::default(),
         }),
     );
     s.deployments.entry(API.into()).or_default().insert(

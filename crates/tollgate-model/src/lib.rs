@@ -8,6 +8,7 @@
 pub mod api_key;
 pub mod authorizer;
 pub mod deployment;
+pub mod documentation;
 pub mod error;
 pub mod gateway_response;
 pub mod iam;
@@ -25,6 +26,7 @@ pub mod stage;
 pub mod state;
 pub mod time;
 pub mod usage_plan;
+pub mod vpc_link;
 
 pub use error::{ApiError, ErrorCode};
 pub use state::{Change, State};

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_key::ApiKey;
 use crate::authorizer::Authorizer;
 use crate::deployment::DeploymentDoc;
+use crate::documentation::Documentation;
 use crate::gateway_response::GatewayResponse;
 use crate::iam::{ManagedPolicy, Role};
 use crate::lambda::{CodeId, FunctionDoc};
@@ -23,6 +24,7 @@ use crate::rest_api::RestApi;
 use crate::secrets::Secret;
 use crate::stage::Stage;
 use crate::usage_plan::{UsageKey, UsagePlanDoc};
+use crate::vpc_link::VpcLink;
 
 /// Everything a deployment freezes: the API's resources and the objects they refer to.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -47,6 +49,8 @@ pub struct RestApiDoc {
     pub definition: ApiDefinition,
     #[serde(default)]
     pub stages: BTreeMap<String, Stage>,
+    #[serde(default, skip_serializing_if = "Documentation::is_empty")]
+    pub documentation: Documentation,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +113,8 @@ pub struct State {
     /// Hashes of the API keys' values, kept by [`State::apply`] and the
     /// store's loader: CreateApiKey's duplicate check without reading every key.
     pub api_key_values: ValueHashes,
+    /// VPC links by id.
+    pub vpc_links: BTreeMap<String, Arc<VpcLink>>,
 }
 
 /// How many API keys have a value of each hash.
@@ -189,6 +195,7 @@ pub enum Change {
     Role(String, Option<Arc<Role>>),
     Policy(String, Option<Arc<ManagedPolicy>>),
     Secret(String, Option<Arc<Secret>>),
+    VpcLink(String, Option<Arc<VpcLink>>),
 }
 
 impl State {
@@ -299,6 +306,12 @@ impl State {
                 }
                 Change::Secret(name, None) => {
                     self.secrets.remove(name);
+                }
+                Change::VpcLink(id, Some(link)) => {
+                    self.vpc_links.insert(id.clone(), link.clone());
+                }
+                Change::VpcLink(id, None) => {
+                    self.vpc_links.remove(id);
                 }
             }
         }

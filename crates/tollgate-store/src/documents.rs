@@ -45,6 +45,7 @@ pub const FUNCTION: &str = "function";
 pub const ROLE: &str = "iamrole";
 pub const POLICY: &str = "iampolicy";
 pub const SECRET: &str = "secret";
+pub const VPC_LINK: &str = "vpclink";
 
 fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>, StoreError> {
     value
@@ -156,6 +157,7 @@ fn row(change: &Change) -> Result<Option<Row>, StoreError> {
         Change::Role(name, role) => (ROLE, name.clone(), encode(role)?),
         Change::Policy(arn, policy) => (POLICY, arn.clone(), encode(policy)?),
         Change::Secret(name, secret) => (SECRET, name.clone(), encode(secret)?),
+        Change::VpcLink(id, link) => (VPC_LINK, id.clone(), encode(link)?),
         // Written by rows() (several rows, or none here).
         Change::UsagePlan(..) | Change::UsagePlanKey { .. } | Change::Code(..) => return Ok(None),
     };
@@ -284,6 +286,11 @@ fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(), S
         SECRET => {
             state
                 .secrets
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+        }
+        VPC_LINK => {
+            state
+                .vpc_links
                 .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
         }
         other => tracing::warn!(kind = other, id, "skipping stored object of unknown kind"),

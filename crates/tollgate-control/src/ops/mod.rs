@@ -4,6 +4,7 @@ mod account;
 mod api_keys;
 mod authorizers;
 mod deployments;
+mod documentation;
 mod gateway_responses;
 pub mod iam;
 mod integrations;
@@ -18,6 +19,7 @@ mod stages;
 mod tags;
 mod usage;
 mod usage_plans;
+mod vpc_links;
 
 use std::sync::Arc;
 
@@ -104,6 +106,22 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/restapis/{restapi_id}/gatewayresponses/{response_type}", gateway_responses::get),
     ("PATCH", "/restapis/{restapi_id}/gatewayresponses/{response_type}", gateway_responses::update),
     ("DELETE", "/restapis/{restapi_id}/gatewayresponses/{response_type}", gateway_responses::delete),
+    ("POST", "/restapis/{restapi_id}/documentation/parts", documentation::create),
+    ("GET", "/restapis/{restapi_id}/documentation/parts", documentation::list),
+    ("PUT", "/restapis/{restapi_id}/documentation/parts", documentation::import::import),
+    ("GET", "/restapis/{restapi_id}/documentation/parts/{documentation_part_id}", documentation::get),
+    ("PATCH", "/restapis/{restapi_id}/documentation/parts/{documentation_part_id}", documentation::update),
+    ("DELETE", "/restapis/{restapi_id}/documentation/parts/{documentation_part_id}", documentation::delete),
+    ("POST", "/restapis/{restapi_id}/documentation/versions", documentation::versions::create),
+    ("GET", "/restapis/{restapi_id}/documentation/versions", documentation::versions::list),
+    ("GET", "/restapis/{restapi_id}/documentation/versions/{doc_version}", documentation::versions::get),
+    ("PATCH", "/restapis/{restapi_id}/documentation/versions/{doc_version}", documentation::versions::update),
+    ("DELETE", "/restapis/{restapi_id}/documentation/versions/{doc_version}", documentation::versions::delete),
+    ("POST", "/vpclinks", vpc_links::create),
+    ("GET", "/vpclinks", vpc_links::list),
+    ("GET", "/vpclinks/{vpclink_id}", vpc_links::get),
+    ("PATCH", "/vpclinks/{vpclink_id}", vpc_links::update),
+    ("DELETE", "/vpclinks/{vpclink_id}", vpc_links::delete),
     ("POST", "/apikeys", api_keys::create),
     ("GET", "/apikeys", api_keys::list),
     ("GET", "/apikeys/{api_key}", api_keys::get),

@@ -129,6 +129,7 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             ..ApiDefinition::default()
         },
         stages: BTreeMap::new(),
+        documentation: Default::default(),
     });
     Ok(Reply::created(body))
 }

@@ -1,4 +1,4 @@
-//! TagResource, UntagResource, GetTags on rest APIs, stages, API keys and usage plans.
+//! TagResource, UntagResource, GetTags on rest APIs, stages, API keys, usage plans and VPC links.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ enum Target {
     Stage(String, String),
     ApiKey(String),
     UsagePlan(String),
+    VpcLink(String),
 }
 
 fn parse_arn(op: &Op<'_>, arn: &str) -> Result<Target, ApiError> {
@@ -31,6 +32,7 @@ fn parse_arn(op: &Op<'_>, arn: &str) -> Result<Target, ApiError> {
         ["restapis", id, "stages", stage] => Ok(Target::Stage(id.to_string(), stage.to_string())),
         ["apikeys", id] => Ok(Target::ApiKey(id.to_string())),
         ["usageplans", id] => Ok(Target::UsagePlan(id.to_string())),
+        ["vpclinks", id] => Ok(Target::VpcLink(id.to_string())),
         _ => Err(invalid()),
     }
 }
@@ -50,6 +52,7 @@ fn current_tags(op: &Op<'_>, target: &Target) -> Result<Tags, ApiError> {
             .map(|st| st.tags.clone()),
         Target::ApiKey(id) => s.api_keys.get(id).map(|k| k.tags.clone()),
         Target::UsagePlan(id) => s.usage_plans.get(id).map(|p| p.plan.tags.clone()),
+        Target::VpcLink(id) => s.vpc_links.get(id).map(|l| l.tags.clone()),
     }
     .ok_or_else(not_found)
 }
@@ -81,6 +84,11 @@ fn write_tags(op: &mut Op<'_>, target: &Target, tags: Tags) -> Result<(), ApiErr
                 .clone();
             plan.plan.tags = tags;
             Change::UsagePlan(id.clone(), Some(Arc::new(plan)))
+        }
+        Target::VpcLink(id) => {
+            let mut link = s.vpc_links.get(id).ok_or_else(not_found)?.as_ref().clone();
+            link.tags = tags;
+            Change::VpcLink(id.clone(), Some(Arc::new(link)))
         }
     };
     op.changes.push(change);
