@@ -13,6 +13,7 @@ pub mod query;
 mod request;
 mod router;
 pub mod sealing;
+mod x509;
 
 use std::sync::{Arc, Mutex};
 

@@ -7,6 +7,7 @@
 
 pub mod api_key;
 pub mod authorizer;
+pub mod client_certificate;
 pub mod deployment;
 pub mod documentation;
 pub mod error;

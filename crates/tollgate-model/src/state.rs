@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api_key::ApiKey;
 use crate::authorizer::Authorizer;
+use crate::client_certificate::ClientCertificate;
 use crate::deployment::DeploymentDoc;
 use crate::documentation::Documentation;
 use crate::gateway_response::GatewayResponse;
@@ -115,6 +116,8 @@ pub struct State {
     pub api_key_values: ValueHashes,
     /// VPC links by id.
     pub vpc_links: BTreeMap<String, Arc<VpcLink>>,
+    /// Client certificates by id.
+    pub client_certificates: BTreeMap<String, Arc<ClientCertificate>>,
 }
 
 /// How many API keys have a value of each hash.
@@ -196,6 +199,7 @@ pub enum Change {
     Policy(String, Option<Arc<ManagedPolicy>>),
     Secret(String, Option<Arc<Secret>>),
     VpcLink(String, Option<Arc<VpcLink>>),
+    ClientCertificate(String, Option<Arc<ClientCertificate>>),
 }
 
 impl State {
@@ -312,6 +316,12 @@ impl State {
                 }
                 Change::VpcLink(id, None) => {
                     self.vpc_links.remove(id);
+                }
+                Change::ClientCertificate(id, Some(cert)) => {
+                    self.client_certificates.insert(id.clone(), cert.clone());
+                }
+                Change::ClientCertificate(id, None) => {
+                    self.client_certificates.remove(id);
                 }
             }
         }

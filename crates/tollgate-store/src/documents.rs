@@ -46,6 +46,7 @@ pub const ROLE: &str = "iamrole";
 pub const POLICY: &str = "iampolicy";
 pub const SECRET: &str = "secret";
 pub const VPC_LINK: &str = "vpclink";
+pub const CLIENT_CERTIFICATE: &str = "clientcert";
 
 fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>, StoreError> {
     value
@@ -158,6 +159,7 @@ fn row(change: &Change) -> Result<Option<Row>, StoreError> {
         Change::Policy(arn, policy) => (POLICY, arn.clone(), encode(policy)?),
         Change::Secret(name, secret) => (SECRET, name.clone(), encode(secret)?),
         Change::VpcLink(id, link) => (VPC_LINK, id.clone(), encode(link)?),
+        Change::ClientCertificate(id, cert) => (CLIENT_CERTIFICATE, id.clone(), encode(cert)?),
         // Written by rows() (several rows, or none here).
         Change::UsagePlan(..) | Change::UsagePlanKey { .. } | Change::Code(..) => return Ok(None),
     };
@@ -291,6 +293,11 @@ fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(), S
         VPC_LINK => {
             state
                 .vpc_links
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+        }
+        CLIENT_CERTIFICATE => {
+            state
+                .client_certificates
                 .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
         }
         other => tracing::warn!(kind = other, id, "skipping stored object of unknown kind"),

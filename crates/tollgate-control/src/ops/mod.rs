@@ -3,6 +3,7 @@
 mod account;
 mod api_keys;
 mod authorizers;
+mod client_certificates;
 mod deployments;
 mod documentation;
 mod gateway_responses;
@@ -117,6 +118,11 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/restapis/{restapi_id}/documentation/versions/{doc_version}", documentation::versions::get),
     ("PATCH", "/restapis/{restapi_id}/documentation/versions/{doc_version}", documentation::versions::update),
     ("DELETE", "/restapis/{restapi_id}/documentation/versions/{doc_version}", documentation::versions::delete),
+    ("POST", "/clientcertificates", client_certificates::generate),
+    ("GET", "/clientcertificates", client_certificates::list),
+    ("GET", "/clientcertificates/{clientcertificate_id}", client_certificates::get),
+    ("PATCH", "/clientcertificates/{clientcertificate_id}", client_certificates::update),
+    ("DELETE", "/clientcertificates/{clientcertificate_id}", client_certificates::delete),
     ("POST", "/vpclinks", vpc_links::create),
     ("GET", "/vpclinks", vpc_links::list),
     ("GET", "/vpclinks/{vpclink_id}", vpc_links::get),

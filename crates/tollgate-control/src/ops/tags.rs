@@ -1,4 +1,4 @@
-//! TagResource, UntagResource, GetTags on rest APIs, stages, API keys, usage plans and VPC links.
+//! TagResource, UntagResource, GetTags on rest APIs, stages, API keys, usage plans, VPC links and client certificates.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ enum Target {
     ApiKey(String),
     UsagePlan(String),
     VpcLink(String),
+    ClientCertificate(String),
 }
 
 fn parse_arn(op: &Op<'_>, arn: &str) -> Result<Target, ApiError> {
@@ -33,6 +34,7 @@ fn parse_arn(op: &Op<'_>, arn: &str) -> Result<Target, ApiError> {
         ["apikeys", id] => Ok(Target::ApiKey(id.to_string())),
         ["usageplans", id] => Ok(Target::UsagePlan(id.to_string())),
         ["vpclinks", id] => Ok(Target::VpcLink(id.to_string())),
+        ["clientcertificates", id] => Ok(Target::ClientCertificate(id.to_string())),
         _ => Err(invalid()),
     }
 }
@@ -53,6 +55,7 @@ fn current_tags(op: &Op<'_>, target: &Target) -> Result<Tags, ApiError> {
         Target::ApiKey(id) => s.api_keys.get(id).map(|k| k.tags.clone()),
         Target::UsagePlan(id) => s.usage_plans.get(id).map(|p| p.plan.tags.clone()),
         Target::VpcLink(id) => s.vpc_links.get(id).map(|l| l.tags.clone()),
+        Target::ClientCertificate(id) => s.client_certificates.get(id).map(|c| c.tags.clone()),
     }
     .ok_or_else(not_found)
 }
@@ -89,6 +92,16 @@ fn write_tags(op: &mut Op<'_>, target: &Target, tags: Tags) -> Result<(), ApiErr
             let mut link = s.vpc_links.get(id).ok_or_else(not_found)?.as_ref().clone();
             link.tags = tags;
             Change::VpcLink(id.clone(), Some(Arc::new(link)))
+        }
+        Target::ClientCertificate(id) => {
+            let mut cert = s
+                .client_certificates
+                .get(id)
+                .ok_or_else(not_found)?
+                .as_ref()
+                .clone();
+            cert.tags = tags;
+            Change::ClientCertificate(id.clone(), Some(Arc::new(cert)))
         }
     };
     op.changes.push(change);
