@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Result};
 
-pub const INTEGRATION_TYPES: &[&str] = &["HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY"];
+/// In the order AWS lists them in its enum-violation message.
+pub const INTEGRATION_TYPES: &[&str] = &["HTTP", "MOCK", "AWS_PROXY", "HTTP_PROXY", "AWS"];
 pub const PASSTHROUGH_BEHAVIORS: &[&str] = &["WHEN_NO_MATCH", "WHEN_NO_TEMPLATES", "NEVER"];
 pub const CONTENT_HANDLINGS: &[&str] = &["CONVERT_TO_BINARY", "CONVERT_TO_TEXT"];
 pub const CONNECTION_TYPES: &[&str] = &["INTERNET", "VPC_LINK"];

@@ -44,10 +44,12 @@ pub fn validate_status_code(code: &str) -> Result<()> {
 #[serde(rename_all = "camelCase")]
 pub struct MethodResponse {
     pub status_code: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub response_parameters: BTreeMap<String, bool>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub response_models: BTreeMap<String, String>,
+    /// `None` until set: AWS shows a map given empty as `{}` and leaves out
+    /// one never given (or emptied by patches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_parameters: Option<BTreeMap<String, bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_models: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,5 +98,53 @@ pub fn validate_request_parameter_key(key: &str) -> Result<()> {
         Err(ApiError::bad_request(format!(
             "Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid method request parameter name: {key}]"
         )))
+    }
+}
+
+/// A method's request parameters may not share a name between the query
+/// string, the headers and the path (a multi-value location counts as its
+/// single-value one).
+pub fn validate_request_parameter_names<'k>(keys: impl Iterator<Item = &'k String>) -> Result<()> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for key in keys {
+        let Some((location, name)) = key
+            .strip_prefix("method.request.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        let family = match location {
+            "multivaluequerystring" => "querystring",
+            "multivalueheader" => "header",
+            other => other,
+        };
+        if seen.insert(name, family).is_some_and(|f| f != family) {
+            return Err(ApiError::bad_request(
+                "Parameter names must be unique across querystring, header and path",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_names_unique_across_locations() {
+        let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        let ok = keys(&[
+            "method.request.querystring.q",
+            "method.request.multivaluequerystring.q",
+            "method.request.header.h",
+        ]);
+        assert!(validate_request_parameter_names(ok.iter()).is_ok());
+        let clash = keys(&["method.request.querystring.x", "method.request.header.x"]);
+        let e = validate_request_parameter_names(clash.iter()).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Parameter names must be unique across querystring, header and path"
+        );
     }
 }

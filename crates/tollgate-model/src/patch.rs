@@ -89,13 +89,9 @@ impl PatchOperation {
             })
     }
 
-    /// The error for a path this resource does not know.
+    /// The error for a path this resource does not know (AWS's wording).
     pub fn unsupported(&self) -> ApiError {
-        ApiError::bad_request(format!(
-            "Invalid patch path '{}' specified for op '{}'.",
-            self.path,
-            self.op.as_str()
-        ))
+        ApiError::bad_request(format!("Invalid patch path {}", self.path))
     }
 
     /// Fails unless the op is one of `allowed`.

@@ -8,10 +8,11 @@ use tollgate_model::integration::{
     self, Integration, IntegrationResponse, TlsConfig, CONNECTION_TYPES, CONTENT_HANDLINGS,
     DEFAULT_TIMEOUT_MS, INTEGRATION_TYPES, PASSTHROUGH_BEHAVIORS,
 };
-use tollgate_model::method::{validate_status_code, Method};
+use tollgate_model::method::Method;
 use tollgate_model::patch::PatchOp;
 use tollgate_model::ApiError;
 
+use super::violations::Violations;
 use super::{
     check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, unknown_status, Op,
     PatchInput,
@@ -131,9 +132,46 @@ fn validate(method: &Method, i: &Integration) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// An empty template is kept as none (AWS shows it as `null`).
+fn empty_templates_as_none(
+    templates: BTreeMap<String, Option<String>>,
+) -> BTreeMap<String, Option<String>> {
+    templates
+        .into_iter()
+        .map(|(content_type, t)| (content_type, t.filter(|t| !t.is_empty())))
+        .collect()
+}
+
+/// The enum members of a PutIntegration body, checked before anything is
+/// looked up (AWS's input-shape check).
+fn check_put_shape(input: &PutInput) -> Result<(), ApiError> {
+    let mut violations = Violations::default();
+    let members = [
+        (&input.integration_type, "type", INTEGRATION_TYPES),
+        (&input.connection_type, "connectionType", CONNECTION_TYPES),
+        (
+            &input.passthrough_behavior,
+            "passthroughBehavior",
+            PASSTHROUGH_BEHAVIORS,
+        ),
+        (
+            &input.content_handling,
+            "contentHandling",
+            CONTENT_HANDLINGS,
+        ),
+    ];
+    for (value, member, allowed) in members {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            violations.enum_value(v, &format!("putIntegrationInput.{member}"), allowed);
+        }
+    }
+    violations.check()
+}
+
 pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PutInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    check_put_shape(&input)?;
+    let mut doc = op.resource_api_to_edit()?;
     let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
@@ -156,7 +194,7 @@ pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         connection_id: input.connection_id,
         credentials: input.credentials,
         request_parameters: input.request_parameters,
-        request_templates: input.request_templates,
+        request_templates: empty_templates_as_none(input.request_templates),
         passthrough_behavior: input
             .passthrough_behavior
             .unwrap_or_else(|| "WHEN_NO_MATCH".into()),
@@ -185,8 +223,11 @@ pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let mut violations = Violations::default();
+    violations.patch_ops("updateIntegrationInput", &op.req.body);
+    violations.check()?;
     let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    let mut doc = op.resource_api_to_edit()?;
     let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
@@ -247,7 +288,7 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
+    let mut doc = op.resource_api_to_edit()?;
     let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
@@ -300,11 +341,20 @@ fn validate_response(r: &IntegrationResponse) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The `{status_code}` of an integration-response operation, checked as
+/// AWS's input shape checks it (before anything is looked up).
+fn status_param(op: &Op<'_>) -> Result<String, ApiError> {
+    let status = op.param("status_code").to_string();
+    let mut violations = Violations::default();
+    violations.status_code(&status);
+    violations.check()?;
+    Ok(status)
+}
+
 pub fn put_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PutResponseInput = op.req.json()?;
-    let status = op.param("status_code").to_string();
-    validate_status_code(&status)?;
-    let mut doc = op.api_to_edit()?;
+    let status = status_param(op)?;
+    let mut doc = op.resource_api_to_edit()?;
     let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
@@ -318,7 +368,7 @@ pub fn put_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         status_code: status.clone(),
         selection_pattern: input.selection_pattern,
         response_parameters: input.response_parameters,
-        response_templates: input.response_templates,
+        response_templates: empty_templates_as_none(input.response_templates),
         content_handling: input.content_handling,
     };
     validate_response(&response)?;
@@ -338,20 +388,25 @@ fn integration_response<'i>(
 }
 
 pub fn get_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let status = status_param(op)?;
     let m = op.method()?;
     Ok(Reply::ok(to_json(integration_response(
         integration_of(m)?,
-        op.param("status_code"),
+        &status,
     )?)?))
 }
 
 pub fn update_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let status = op.param("status_code").to_string();
+    let mut violations = Violations::default();
+    violations.patch_ops("updateIntegrationResponseInput", &op.req.body);
+    violations.status_code(&status);
+    violations.check()?;
     let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
-    let (resource_id, http_method, status) = (
+    let mut doc = op.resource_api_to_edit()?;
+    let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
-        op.param("status_code").to_string(),
     );
     let m = method(resource(&doc, &resource_id)?, &http_method)?;
     let mut r = integration_response(integration_of(m)?, &status)?.clone();
@@ -388,21 +443,21 @@ pub fn update_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn delete_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
-    let (resource_id, http_method, status) = (
+    let status = status_param(op)?;
+    let mut doc = op.resource_api_to_edit()?;
+    let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
-        op.param("status_code").to_string(),
     );
-    let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
-    let removed = m
-        .method_integration
-        .as_mut()
-        .and_then(|i| i.integration_responses.remove(&status));
-    if removed.is_none() {
-        return Err(ApiError::not_found(
-            "Invalid Response status code specified",
-        ));
+    let r = resource_mut(&mut doc, &resource_id)?;
+    // Here AWS reports a method that is not there as a missing integration.
+    let i = r
+        .resource_methods
+        .get_mut(&http_method)
+        .and_then(|m| m.method_integration.as_mut())
+        .ok_or_else(|| ApiError::not_found("Invalid Integration identifier specified"))?;
+    if i.integration_responses.remove(&status).is_none() {
+        return Err(unknown_status());
     }
     op.put_api(doc);
     Ok(Reply::no_content())

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use tollgate_model::method::{
-    validate_http_method, validate_request_parameter_key, validate_status_code, Method,
+    validate_http_method, validate_request_parameter_key, validate_request_parameter_names, Method,
     MethodResponse, AUTHORIZATION_TYPES,
 };
 use tollgate_model::patch::PatchOp;
 use tollgate_model::state::RestApiDoc;
 use tollgate_model::{ApiError, ErrorCode};
 
+use super::violations::Violations;
 use super::{
     check_enum, method, method_mut, patch_map, resource, resource_mut, to_json, unknown_status, Op,
     PatchInput,
@@ -64,14 +65,15 @@ fn check_method_refs(doc: &RestApiDoc, m: &Method) -> Result<(), ApiError> {
     }
     if let Some(validator) = &m.request_validator_id {
         if !doc.definition.request_validators.contains_key(validator) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid Request Validator identifier specified: {validator}"
-            )));
+            return Err(ApiError::bad_request(
+                "Invalid Request Validator identifier specified",
+            ));
         }
     }
     for key in m.request_parameters.keys() {
         validate_request_parameter_key(key)?;
     }
+    validate_request_parameter_names(m.request_parameters.keys())?;
     for model in m.request_models.values() {
         if !doc.definition.models.contains_key(model) {
             return Err(ApiError::bad_request(format!(
@@ -90,9 +92,11 @@ fn http_method_param(op: &Op<'_>) -> Result<String, ApiError> {
 
 pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PutInput = op.req.json()?;
-    let http_method = http_method_param(op)?;
-    let mut doc = op.api_to_edit()?;
+    // AWS looks up the API and the resource before it reads the method name.
+    let mut doc = op.resource_api_to_edit()?;
     let resource_id = op.param("resource_id").to_string();
+    resource(&doc, &resource_id)?;
+    let http_method = http_method_param(op)?;
     let authorization_type = input
         .authorization_type
         .filter(|t| !t.is_empty())
@@ -131,7 +135,7 @@ pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    let mut doc = op.resource_api_to_edit()?;
     let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
@@ -140,20 +144,23 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     for patch in &input.patch_operations {
         let segments = patch.segments();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        // A path AWS does not know is refused before the op it is given with;
+        // the method's own members take only `replace`.
+        let text = || patch.value.clone().filter(|v| !v.is_empty());
         match (patch.op, segs.as_slice()) {
-            (PatchOp::Replace, ["apiKeyRequired"]) => m.api_key_required = patch.bool_value()?,
-            (PatchOp::Replace, ["authorizationType"]) => {
-                m.authorization_type = patch.value()?.to_string()
+            (
+                op,
+                ["apiKeyRequired" | "authorizationType" | "authorizerId" | "requestValidatorId"
+                | "operationName"],
+            ) if op != PatchOp::Replace => patch.expect_op(&[PatchOp::Replace])?,
+            // Anything but `true` reads as false, as AWS parses it.
+            (_, ["apiKeyRequired"]) => {
+                m.api_key_required = patch.value()?.eq_ignore_ascii_case("true")
             }
-            (PatchOp::Replace, ["authorizerId"]) => {
-                m.authorizer_id = patch.value.clone().filter(|v| !v.is_empty())
-            }
-            (PatchOp::Replace, ["requestValidatorId"]) => {
-                m.request_validator_id = patch.value.clone().filter(|v| !v.is_empty())
-            }
-            (PatchOp::Replace, ["operationName"]) => {
-                m.operation_name = patch.value.clone().filter(|v| !v.is_empty())
-            }
+            (_, ["authorizationType"]) => m.authorization_type = patch.value()?.to_string(),
+            (_, ["authorizerId"]) => m.authorizer_id = text(),
+            (_, ["requestValidatorId"]) => m.request_validator_id = text(),
+            (_, ["operationName"]) => m.operation_name = text(),
             (_, ["requestParameters", key]) => {
                 patch_map(&mut m.request_parameters, patch, key.to_string(), |v| {
                     Ok(v.eq_ignore_ascii_case("true"))
@@ -189,7 +196,7 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
+    let mut doc = op.resource_api_to_edit()?;
     let http_method = op.param("http_method").to_string();
     let r = resource_mut(&mut doc, op.param("resource_id"))?;
     if r.resource_methods.remove(&http_method).is_none() {
@@ -202,10 +209,8 @@ pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PutResponseInput {
-    #[serde(default)]
-    response_parameters: BTreeMap<String, bool>,
-    #[serde(default)]
-    response_models: BTreeMap<String, String>,
+    response_parameters: Option<BTreeMap<String, bool>>,
+    response_models: Option<BTreeMap<String, String>>,
 }
 
 fn validate_response_parameter(key: &str) -> Result<(), ApiError> {
@@ -217,33 +222,50 @@ fn validate_response_parameter(key: &str) -> Result<(), ApiError> {
     }
 }
 
+fn check_model(doc: &RestApiDoc, model: &str) -> Result<(), ApiError> {
+    if doc.definition.models.contains_key(model) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Invalid model identifier specified: {model}"
+        )))
+    }
+}
+
+/// The `{status_code}` of a method-response operation, checked as AWS's
+/// input shape checks it (before anything is looked up).
+fn status_param(op: &Op<'_>) -> Result<String, ApiError> {
+    let status = op.param("status_code").to_string();
+    let mut violations = Violations::default();
+    violations.status_code(&status);
+    violations.check()?;
+    Ok(status)
+}
+
 pub fn put_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PutResponseInput = op.req.json()?;
-    let status = op.param("status_code").to_string();
-    validate_status_code(&status)?;
-    for key in input.response_parameters.keys() {
-        validate_response_parameter(key)?;
-    }
-    let mut doc = op.api_to_edit()?;
-    for model in input.response_models.values() {
-        if !doc.definition.models.contains_key(model) {
-            return Err(ApiError::bad_request(format!(
-                "Invalid model identifier specified: {model}"
-            )));
-        }
-    }
+    let status = status_param(op)?;
+    let mut doc = op.resource_api_to_edit()?;
     let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
     );
-    let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
+    method(resource(&doc, &resource_id)?, &http_method)?;
+    for key in input.response_parameters.iter().flat_map(BTreeMap::keys) {
+        validate_response_parameter(key)?;
+    }
+    for model in input.response_models.iter().flat_map(BTreeMap::values) {
+        check_model(&doc, model)?;
+    }
     let response = MethodResponse {
         status_code: status.clone(),
         response_parameters: input.response_parameters,
         response_models: input.response_models,
     };
     let body = to_json(&response)?;
-    m.method_responses.insert(status, response);
+    method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?
+        .method_responses
+        .insert(status, response);
     op.put_api(doc);
     Ok(Reply::created(body))
 }
@@ -253,20 +275,52 @@ fn method_response<'m>(m: &'m Method, status: &str) -> Result<&'m MethodResponse
 }
 
 pub fn get_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let status = status_param(op)?;
     let m = op.method()?;
-    Ok(Reply::ok(to_json(method_response(
-        m,
-        op.param("status_code"),
-    )?)?))
+    Ok(Reply::ok(to_json(method_response(m, &status)?)?))
+}
+
+/// Applies one patch to a response map: `add` sets any key, `replace` and
+/// `remove` only one that is there (else `missing`); a map emptied by a
+/// patch is left out of the response, as AWS does.
+fn patch_response_map<V>(
+    map: &mut Option<BTreeMap<String, V>>,
+    patch: &tollgate_model::patch::PatchOperation,
+    key: &str,
+    missing: &str,
+    value: impl FnOnce(&str) -> Result<V, ApiError>,
+) -> Result<(), ApiError> {
+    patch.expect_op(&[PatchOp::Add, PatchOp::Replace, PatchOp::Remove])?;
+    let present = map.as_ref().is_some_and(|m| m.contains_key(key));
+    if patch.op != PatchOp::Add && !present {
+        return Err(ApiError::not_found(missing));
+    }
+    if patch.op == PatchOp::Remove {
+        if let Some(m) = map.as_mut() {
+            m.remove(key);
+            if m.is_empty() {
+                *map = None;
+            }
+        }
+    } else {
+        let v = value(patch.value()?)?;
+        map.get_or_insert_with(BTreeMap::new)
+            .insert(key.to_string(), v);
+    }
+    Ok(())
 }
 
 pub fn update_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let status = op.param("status_code").to_string();
+    let mut violations = Violations::default();
+    violations.patch_ops("updateMethodResponseInput", &op.req.body);
+    violations.status_code(&status);
+    violations.check()?;
     let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
-    let (resource_id, http_method, status) = (
+    let mut doc = op.resource_api_to_edit()?;
+    let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
-        op.param("status_code").to_string(),
     );
     let mut response = method_response(
         method(resource(&doc, &resource_id)?, &http_method)?,
@@ -277,20 +331,25 @@ pub fn update_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         let segments = patch.segments();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         match segs.as_slice() {
-            ["responseParameters", key] => {
-                validate_response_parameter(key)?;
-                patch_map(
-                    &mut response.response_parameters,
-                    patch,
-                    key.to_string(),
-                    |v| Ok(v.eq_ignore_ascii_case("true")),
-                )?
-            }
-            ["responseModels", content_type] => patch_map(
+            ["responseParameters", key] => patch_response_map(
+                &mut response.response_parameters,
+                patch,
+                key,
+                "Invalid parameter name specified",
+                |v| {
+                    validate_response_parameter(key)?;
+                    Ok(v.eq_ignore_ascii_case("true"))
+                },
+            )?,
+            ["responseModels", content_type] => patch_response_map(
                 &mut response.response_models,
                 patch,
-                content_type.to_string(),
-                |v| Ok(v.to_string()),
+                content_type,
+                "Content-Type specified was not found",
+                |v| {
+                    check_model(&doc, v)?;
+                    Ok(v.to_string())
+                },
             )?,
             _ => return Err(patch.unsupported()),
         }
@@ -305,17 +364,15 @@ pub fn update_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn delete_response(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
-    let (resource_id, http_method, status) = (
+    let status = status_param(op)?;
+    let mut doc = op.resource_api_to_edit()?;
+    let (resource_id, http_method) = (
         op.param("resource_id").to_string(),
         op.param("http_method").to_string(),
-        op.param("status_code").to_string(),
     );
     let m = method_mut(resource_mut(&mut doc, &resource_id)?, &http_method)?;
     if m.method_responses.remove(&status).is_none() {
-        return Err(ApiError::not_found(
-            "Invalid Response status code specified",
-        ));
+        return Err(unknown_status());
     }
     op.put_api(doc);
     Ok(Reply::no_content())

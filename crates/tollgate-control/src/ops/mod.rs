@@ -20,6 +20,7 @@ mod stages;
 mod tags;
 mod usage;
 mod usage_plans;
+mod violations;
 mod vpc_links;
 
 use std::sync::Arc;
@@ -187,10 +188,23 @@ impl Op<'_> {
         Ok(self.api()?.as_ref().clone())
     }
 
+    /// The API of an operation on a resource or below it (methods,
+    /// integrations, their responses): AWS names the resource, not the API,
+    /// when the API does not exist.
+    pub fn resource_api(&self) -> Result<&Arc<RestApiDoc>, ApiError> {
+        self.api()
+            .map_err(|_| ApiError::not_found("Invalid Resource identifier specified"))
+    }
+
+    /// A copy of [`Op::resource_api`] to modify and [`Op::put_api`] back.
+    pub fn resource_api_to_edit(&self) -> Result<RestApiDoc, ApiError> {
+        Ok(self.resource_api()?.as_ref().clone())
+    }
+
     /// The method named by `{resource_id}` and `{http_method}`, as it is now.
     pub fn method(&self) -> Result<&Method, ApiError> {
         method(
-            resource(self.api()?, self.param("resource_id"))?,
+            resource(self.resource_api()?, self.param("resource_id"))?,
             self.param("http_method"),
         )
     }

@@ -66,7 +66,8 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let model = Model {
         id: ids::lower_alnum(6),
         name: name.clone(),
-        description: input.description,
+        // AWS leaves an empty description out.
+        description: input.description.filter(|d| !d.is_empty()),
         schema: input.schema,
         content_type,
     };
@@ -125,21 +126,37 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(body))
 }
 
+/// A method whose request or responses use model `name`, as AWS's
+/// conflict names it: `method request: /pets/GET` (the root's is `//GET`).
+fn model_user(doc: &RestApiDoc, name: &str) -> Option<String> {
+    let methods = || {
+        doc.definition.resources.values().flat_map(|r| {
+            r.resource_methods
+                .iter()
+                .map(move |(verb, m)| (format!("{}/{verb}", r.path), m))
+        })
+    };
+    let in_request = methods().find(|(_, m)| m.request_models.values().any(|n| n == name));
+    if let Some((at, _)) = in_request {
+        return Some(format!("method request: {at}"));
+    }
+    methods()
+        .find(|(_, m)| {
+            m.method_responses
+                .values()
+                .filter_map(|resp| resp.response_models.as_ref())
+                .any(|models| models.values().any(|n| n == name))
+        })
+        .map(|(at, _)| format!("method response: {at}"))
+}
+
 pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let mut doc = op.api_to_edit()?;
     let name = op.param("model_name").to_string();
     model(&doc, &name)?;
-    let in_use = doc.definition.resources.values().any(|r| {
-        r.resource_methods.values().any(|m| {
-            m.request_models.values().any(|n| *n == name)
-                || m.method_responses
-                    .values()
-                    .any(|resp| resp.response_models.values().any(|n| *n == name))
-        })
-    });
-    if in_use {
-        return Err(ApiError::bad_request(format!(
-            "Cannot delete model '{name}', is referenced in method request or method response"
+    if let Some(user) = model_user(&doc, &name) {
+        return Err(ApiError::conflict(format!(
+            "Cannot delete model '{name}', is referenced in {user}"
         )));
     }
     doc.definition.models.remove(&name);
