@@ -18,11 +18,12 @@ use tollgate_http1::RequestBody;
 use tollgate_model::deployment::{Deployment, DeploymentDoc};
 use tollgate_model::state::RestApiDoc;
 
-use crate::compile::{compile, CompiledStage};
+use crate::compile::{compile, CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
 use crate::invoke::InvokeTarget;
 use crate::lambda_authorizer::{self, CompiledAuthorizer};
 use crate::pipeline::StageSource;
+use crate::router::Router;
 use crate::Gateway;
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,7 +72,7 @@ fn log_time(epoch_ms: u128) -> String {
 
 /// The API as it is now, compiled as the stage AWS's tests run in, with
 /// the input's stage variables. Not throttled: its buckets are thrown away.
-fn test_stage(doc: &RestApiDoc, input: &TestInvokeInput) -> Arc<CompiledStage> {
+fn test_stage(doc: &RestApiDoc, input: &TestInvokeInput) -> CompiledStage {
     let deployment = DeploymentDoc {
         deployment: Deployment {
             id: "test-invoke".into(),
@@ -84,13 +85,59 @@ fn test_stage(doc: &RestApiDoc, input: &TestInvokeInput) -> Arc<CompiledStage> {
     };
     let mut stage_doc = crate::compile::test_invoke_stage();
     stage_doc.variables = input.stage_variables.clone();
-    Arc::new(compile(
-        &deployment,
-        &stage_doc,
-        &Default::default(),
-        0,
-        None,
-    ))
+    compile(&deployment, &stage_doc, &Default::default(), 0, None)
+}
+
+/// A route table that leads every request to the tested resource, as AWS's
+/// Test button runs the method it names whatever the path: a path that fits
+/// the resource's template gives its path parameters, any other none.
+fn pinned_router(stage: &CompiledStage, resource_path: &str, path: &str) -> Router<CompiledMethod> {
+    let methods = stage
+        .router
+        .find(resource_path)
+        .map(|m| m.methods.clone())
+        .unwrap_or_default();
+    let mut router = Router::default();
+    router.insert(resource_path, methods.clone());
+    if router.find(path).is_none() {
+        router = Router::default();
+        router.insert(path, methods);
+    }
+    router
+}
+
+/// A map as AWS's execution log prints one (Java's `{k=v, k2=v2}`).
+fn log_map<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let inner: Vec<String> = pairs.map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// A response header's name as AWS reports it (`Content-Type`; its own
+/// `x-amzn-ErrorType`): HTTP/2 and the `http` crate keep names lower-case.
+fn display_name(name: &str) -> String {
+    if name == "x-amzn-errortype" {
+        return "x-amzn-ErrorType".into();
+    }
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Headers the front door adds to every answer; the Test button shows the
+/// method's own response headers only (and a trace id only from a backend
+/// that was called: a MOCK answer has none on AWS).
+fn is_front_door_header(name: &str, is_mock: bool) -> bool {
+    matches!(
+        name,
+        "x-amzn-requestid" | "x-amz-apigw-id" | "date" | "content-length" | "connection"
+    ) || (is_mock && name == "x-amzn-trace-id")
 }
 
 /// The input's headers; names or values HTTP cannot carry are left out.
@@ -125,10 +172,17 @@ pub async fn test_invoke(
         .resources
         .get(resource_id)
         .ok_or(TestInvokeError::UnknownResource)?;
-    if !resource.resource_methods.contains_key(http_method) {
-        return Err(TestInvokeError::UnknownMethod);
-    }
-    let stage = test_stage(doc, &input);
+    // A resource's ANY method answers every HTTP method it has no own one for.
+    let method = resource
+        .resource_methods
+        .get(http_method)
+        .or_else(|| resource.resource_methods.get("ANY"))
+        .ok_or(TestInvokeError::UnknownMethod)?;
+    let is_mock = method
+        .method_integration
+        .as_ref()
+        .is_some_and(|i| i.integration_type == "MOCK");
+    let mut stage = test_stage(doc, &input);
     let path_with_query = input
         .path_with_query_string
         .clone()
@@ -136,8 +190,15 @@ pub async fn test_invoke(
     let uri: http::Uri = path_with_query
         .parse()
         .map_err(|_| TestInvokeError::InvalidPath)?;
-    let path = uri.path().to_string();
+    let path = crate::path::remove_dot_segments(uri.path()).into_owned();
     let query = uri.query().unwrap_or_default().to_string();
+    stage.router = pinned_router(&stage, &resource.path, &path);
+    let path_params = stage
+        .router
+        .find(&path)
+        .map(|m| m.params)
+        .unwrap_or_default();
+    let stage = Arc::new(stage);
     let mut request = Request::new(RequestBody::Buffered(Some(Bytes::from(
         input.body.clone().unwrap_or_default(),
     ))));
@@ -148,7 +209,7 @@ pub async fn test_invoke(
     let target = InvokeTarget {
         api_id: doc.api.id.clone(),
         stage: stage.stage_name.clone(),
-        path: crate::path::remove_dot_segments(&path).into_owned(),
+        path: path.clone(),
         domain_name: "testinvoke.execute-api".into(),
         port: 443,
     };
@@ -174,34 +235,94 @@ pub async fn test_invoke(
     let latency = started.elapsed().as_millis() as u64;
     let outcome = tapped.await.unwrap_or_default();
     let at = log_time(outcome.request_time_epoch_ms);
+    let mut single = serde_json::Map::new();
+    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        // A failed execution shows only its error type, as on AWS.
+        let failed = outcome.error_type.is_some() && name != "x-amzn-errortype";
+        if failed || is_front_door_header(name.as_str(), is_mock) {
+            continue;
+        }
+        let v = value.to_str().unwrap_or_default().to_string();
+        let name = display_name(name.as_str());
+        single.insert(name.clone(), Value::String(v.clone()));
+        multi.entry(name).or_default().push(v);
+    }
+    let query_pairs: Vec<(&str, &str)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    let mut input_headers: Vec<(&str, &str)> = input
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for (k, values) in &input.multi_value_headers {
+        input_headers.extend(values.iter().map(|v| (k.as_str(), v.as_str())));
+    }
     let mut log = vec![
         format!("Execution log for request {request_id}"),
         format!("{at} : Starting execution for request: {request_id}"),
         format!("{at} : HTTP Method: {http_method}, Resource Path: {path}"),
-        format!("{at} : Method request path: {path}"),
-        format!("{at} : Method request query string: {query}"),
+        format!(
+            "{at} : Method request path: {}",
+            log_map(
+                path_params
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.value.as_str()))
+            )
+        ),
+        format!(
+            "{at} : Method request query string: {}",
+            log_map(query_pairs.into_iter())
+        ),
+        format!(
+            "{at} : Method request headers: {}",
+            log_map(input_headers.into_iter())
+        ),
+        format!(
+            "{at} : Method request body before transformations: {}",
+            input.body.as_deref().unwrap_or_default()
+        ),
     ];
-    if let Some(integration) = outcome.integration_latency {
+    if let (Some(integration), false) = (outcome.integration_latency, is_mock) {
         log.push(format!(
             "{at} : Received response. Integration latency: {} ms",
             integration.as_millis()
         ));
     }
-    if let Some(error_type) = outcome.error_type {
-        let cause = outcome.cause.as_deref().unwrap_or(error_type);
-        log.push(format!("{at} : Execution failed: {error_type}: {cause}"));
+    match outcome.error_type {
+        Some(error_type) => {
+            let cause = outcome.cause.as_deref().unwrap_or(error_type);
+            if error_type == "API_CONFIGURATION_ERROR" {
+                log.push(format!(
+                    "{at} : Execution failed due to configuration error: {cause}"
+                ));
+            } else {
+                log.push(format!("{at} : Execution failed: {error_type}: {cause}"));
+            }
+        }
+        None => {
+            log.push(format!(
+                "{at} : Method response body after transformations: {}",
+                String::from_utf8_lossy(&body)
+            ));
+            log.push(format!(
+                "{at} : Method response headers: {}",
+                log_map(
+                    single
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
+                )
+            ));
+            log.push(format!("{at} : Successfully completed execution"));
+        }
     }
     log.push(format!(
         "{at} : Method completed with status: {}",
         parts.status.as_u16()
     ));
-    let mut single = serde_json::Map::new();
-    let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in &parts.headers {
-        let v = value.to_str().unwrap_or_default().to_string();
-        single.insert(name.as_str().to_string(), Value::String(v.clone()));
-        multi.entry(name.as_str().to_string()).or_default().push(v);
-    }
     Ok(json!({
         "status": parts.status.as_u16(),
         "body": String::from_utf8_lossy(&body),
@@ -333,4 +454,22 @@ fn identity_summary(
         })
         .count();
     format!("{sources} ({present} header source(s) present)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_as_aws_reports_them() {
+        assert_eq!(display_name("content-type"), "Content-Type");
+        assert_eq!(display_name("x-amzn-errortype"), "x-amzn-ErrorType");
+        assert_eq!(display_name("x-amzn-trace-id"), "X-Amzn-Trace-Id");
+    }
+
+    #[test]
+    fn maps_logged_as_java_prints_them() {
+        assert_eq!(log_map(std::iter::empty()), "{}");
+        assert_eq!(log_map([("a", "1"), ("b", "2")].into_iter()), "{a=1, b=2}");
+    }
 }

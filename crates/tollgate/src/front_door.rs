@@ -424,6 +424,10 @@ async fn test_invoke(
 ) -> Response<Bytes> {
     let not_found = |message: &str| rest_json_error(404, "NotFoundException", message, request_id);
     let Some(doc) = app.control.rest_api(api_id) else {
+        // As for every operation on a resource, AWS names the resource.
+        if matches!(target, TestTarget::Method { .. }) {
+            return not_found("Invalid Resource identifier specified");
+        }
         return not_found(&format!(
             "Invalid API identifier specified {}:{api_id}",
             app.control.config().account_id
