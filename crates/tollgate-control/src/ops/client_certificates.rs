@@ -84,11 +84,13 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             (PatchOp::Replace, "/description") => {
                 updated.description = patch.value.clone().filter(|d| !d.is_empty())
             }
-            _ => return Err(ApiError::bad_request(format!(
+            _ => {
+                return Err(ApiError::bad_request(format!(
                 "Invalid patch path  '{}' specified for op '{}'. Must be one of: [/description]",
                 patch.path,
                 patch.op.as_str()
-            ))),
+            )))
+            }
         }
     }
     let body = to_json(&updated)?;
