@@ -85,6 +85,7 @@ pub fn keyed_state(
         tags: Default::default(),
         disable_execute_api_endpoint: false,
         root_resource_id: "p".into(),
+        creation_sequence: 0,
     };
     let definition = ApiDefinition {
         resources,

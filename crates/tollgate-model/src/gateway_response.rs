@@ -30,6 +30,31 @@ pub const RESPONSE_TYPES: &[(&str, Option<&str>)] = &[
     ("WAF_FILTERED", Some("403")),
 ];
 
+/// The response types in the order AWS lists them in its enum errors.
+pub const RESPONSE_TYPES_AS_LISTED: &[&str] = &[
+    "REQUEST_TOO_LARGE",
+    "RESOURCE_NOT_FOUND",
+    "AUTHORIZER_CONFIGURATION_ERROR",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "BAD_REQUEST_BODY",
+    "INVALID_SIGNATURE",
+    "INVALID_API_KEY",
+    "BAD_REQUEST_PARAMETERS",
+    "AUTHORIZER_FAILURE",
+    "UNAUTHORIZED",
+    "INTEGRATION_TIMEOUT",
+    "ACCESS_DENIED",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "WAF_FILTERED",
+    "QUOTA_EXCEEDED",
+    "THROTTLED",
+    "API_CONFIGURATION_ERROR",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "INTEGRATION_FAILURE",
+    "EXPIRED_TOKEN",
+];
+
 /// The template every default response renders.
 pub const DEFAULT_TEMPLATE: &str = "{\"message\":$context.error.messageString}";
 

@@ -94,6 +94,32 @@ impl PatchOperation {
         ApiError::bad_request(format!("Invalid patch path {}", self.path))
     }
 
+    /// AWS's terse error for a path the resource does not take (a missing path reads `null`).
+    pub fn invalid_path(&self) -> ApiError {
+        let path = if self.path.is_empty() {
+            "null"
+        } else {
+            &self.path
+        };
+        ApiError::bad_request(format!("Invalid patch path {path}"))
+    }
+
+    /// AWS's error for a path outside `replace_paths` (the only op such a resource takes):
+    /// a `replace` is told the paths, any other op that it is not supported.
+    pub fn unsupported_among(&self, replace_paths: &[&str]) -> ApiError {
+        let tail = if self.op == PatchOp::Replace {
+            format!("Must be one of: [{}]", replace_paths.join(", "))
+        } else {
+            "Please choose supported operations".to_string()
+        };
+        // Two spaces after "path", as AWS writes it.
+        ApiError::bad_request(format!(
+            "Invalid patch path  '{}' specified for op '{}'. {tail}",
+            self.path,
+            self.op.as_str()
+        ))
+    }
+
     /// Fails unless the op is one of `allowed`.
     pub fn expect_op(&self, allowed: &[PatchOp]) -> Result<()> {
         if allowed.contains(&self.op) {
@@ -136,5 +162,33 @@ mod tests {
             ["binaryMediaTypes", "image/png"]
         );
         assert_eq!(split_path("/a~0b"), ["a~b"]);
+    }
+
+    #[test]
+    fn path_errors_read_as_aws_writes_them() {
+        let op = |op, path: &str| PatchOperation {
+            op,
+            path: path.into(),
+            value: None,
+            from: None,
+        };
+        assert_eq!(
+            op(PatchOp::Add, "/x").invalid_path().message,
+            "Invalid patch path /x"
+        );
+        assert_eq!(
+            op(PatchOp::Add, "").invalid_path().message,
+            "Invalid patch path null"
+        );
+        assert_eq!(
+            op(PatchOp::Replace, "/x")
+                .unsupported_among(&["/a", "/b"])
+                .message,
+            "Invalid patch path  '/x' specified for op 'replace'. Must be one of: [/a, /b]"
+        );
+        assert_eq!(
+            op(PatchOp::Remove, "/a").unsupported_among(&["/a"]).message,
+            "Invalid patch path  '/a' specified for op 'remove'. Please choose supported operations"
+        );
     }
 }

@@ -49,4 +49,16 @@ pub struct RestApi {
     pub tags: Tags,
     pub disable_execute_api_endpoint: bool,
     pub root_resource_id: String,
+    /// Creation order (1, 2, …): GetRestApis lists oldest first, and `createdDate`
+    /// (whole seconds, as AWS sends it) ties for APIs made together. Stored, never
+    /// shown: not a member of AWS's RestApi.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub creation_sequence: u64,
+}
+
+/// The member name [`RestApi::creation_sequence`] is stored under, for outputs to drop.
+pub const CREATION_SEQUENCE_MEMBER: &str = "creationSequence";
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -105,14 +105,6 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: CreateInput = op.req.json()?;
     let name = required(&input.name, "name")?.to_string();
     let authorizer_type = required(&input.authorizer_type, "type")?.to_string();
-    let mut doc = op.api_to_edit()?;
-    if doc.definition.authorizers.len() >= 10 {
-        return Err(ApiError::new(
-            tollgate_model::ErrorCode::LimitExceeded,
-            "Maximum number of authorizers for this API has been reached.",
-        ));
-    }
-    let id = ids::unique(6, |id| doc.definition.authorizers.contains_key(id));
     let auth_type = input.auth_type.or_else(|| {
         Some(
             if authorizer_type == "COGNITO_USER_POOLS" {
@@ -123,8 +115,8 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             .to_string(),
         )
     });
-    let authorizer = Authorizer {
-        id: id.clone(),
+    let mut authorizer = Authorizer {
+        id: String::new(),
         name,
         authorizer_type,
         provider_arns: input.provider_arns,
@@ -137,7 +129,22 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             .authorizer_result_ttl_in_seconds
             .unwrap_or(DEFAULT_TTL_SECONDS),
     };
+    // AWS checks the input before it looks the API up, and reports a missing
+    // API to CreateAuthorizer as a concurrent modification.
     validate(&authorizer)?;
+    let mut doc = op.api_to_edit().map_err(|_| {
+        ApiError::conflict(
+            "Unable to complete operation due to concurrent modification. Please try again later.",
+        )
+    })?;
+    if doc.definition.authorizers.len() >= 10 {
+        return Err(ApiError::new(
+            tollgate_model::ErrorCode::LimitExceeded,
+            "Maximum number of authorizers for this API has been reached.",
+        ));
+    }
+    let id = ids::unique(6, |id| doc.definition.authorizers.contains_key(id));
+    authorizer.id = id.clone();
     let body = to_json(&authorizer)?;
     doc.definition.authorizers.insert(id, authorizer);
     op.put_api(doc);

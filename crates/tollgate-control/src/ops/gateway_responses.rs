@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use tollgate_model::gateway_response::{GatewayResponse, RESPONSE_TYPES};
+use tollgate_model::gateway_response::{GatewayResponse, RESPONSE_TYPES, RESPONSE_TYPES_AS_LISTED};
 use tollgate_model::method::validate_status_code;
-use tollgate_model::patch::PatchOp;
+use tollgate_model::patch::{PatchOp, PatchOperation};
 use tollgate_model::state::RestApiDoc;
 use tollgate_model::ApiError;
 
-use super::{patch_map, to_json, Op, PatchInput};
+use super::{patch_input, to_json, Op};
 use crate::pagination::page;
 use crate::request::Reply;
 
@@ -20,19 +20,41 @@ fn check_type(response_type: &str) -> Result<(), ApiError> {
         Err(ApiError::enum_value(
             response_type,
             "responseType",
-            &RESPONSE_TYPES.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            RESPONSE_TYPES_AS_LISTED,
         ))
     }
 }
 
-/// The response in force: the customised one, else the default.
+/// The response in force. A type not customised is its default, except that a
+/// customised DEFAULT_4XX or DEFAULT_5XX lends its status (if it has one),
+/// parameters and templates to every default type of its class.
 fn effective(doc: &RestApiDoc, response_type: &str) -> Result<GatewayResponse, ApiError> {
     check_type(response_type)?;
-    match doc.definition.gateway_responses.get(response_type) {
-        Some(r) => Ok(r.clone()),
-        None => GatewayResponse::default_for(response_type)
-            .ok_or_else(|| ApiError::not_found("Gateway response type not defined on api")),
+    let responses = &doc.definition.gateway_responses;
+    if let Some(r) = responses.get(response_type) {
+        return Ok(r.clone());
     }
+    let mut r = GatewayResponse::default_for(response_type)
+        .ok_or_else(|| ApiError::not_found("Gateway response type not defined on api"))?;
+    let class_default = match r.status_code.as_deref() {
+        Some(status) if status.starts_with('5') => "DEFAULT_5XX",
+        Some(_) => "DEFAULT_4XX",
+        None => return Ok(r),
+    };
+    if let Some(custom) = responses.get(class_default) {
+        if custom.status_code.is_some() {
+            r.status_code = custom.status_code.clone();
+        }
+        r.response_parameters = custom.response_parameters.clone();
+        r.response_templates = custom.response_templates.clone();
+    }
+    Ok(r)
+}
+
+/// The API of a gateway-response call, once the response type is known to be valid.
+fn checked_api(op: &Op<'_>) -> Result<RestApiDoc, ApiError> {
+    check_type(op.param("response_type"))?;
+    op.api_to_edit()
 }
 
 fn validate(r: &GatewayResponse) -> Result<(), ApiError> {
@@ -65,13 +87,21 @@ struct PutInput {
 pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PutInput = op.req.json()?;
     let response_type = op.param("response_type").to_string();
-    check_type(&response_type)?;
-    let mut doc = op.api_to_edit()?;
+    let mut doc = checked_api(op)?;
+    // A put replaces the whole response: what it leaves out is the type's default.
+    let default = GatewayResponse::default_for(&response_type).ok_or_else(ApiError::internal)?;
     let response = GatewayResponse {
         response_type: response_type.clone(),
-        status_code: input.status_code.filter(|s| !s.is_empty()),
+        status_code: input
+            .status_code
+            .filter(|s| !s.is_empty())
+            .or(default.status_code),
         response_parameters: input.response_parameters,
-        response_templates: input.response_templates,
+        response_templates: if input.response_templates.is_empty() {
+            default.response_templates
+        } else {
+            input.response_templates
+        },
         default_response: false,
     };
     validate(&response)?;
@@ -84,10 +114,55 @@ pub fn put(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    check_type(op.param("response_type"))?;
     Ok(Reply::ok(to_json(&effective(
         op.api()?,
         op.param("response_type"),
     )?)?))
+}
+
+/// `add` or `replace` of one entry of a map member; null and empty values are refused.
+fn map_value<'p>(patch: &'p PatchOperation, member: &str) -> Result<&'p str, ApiError> {
+    patch
+        .value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid null or empty value in {member}")))
+}
+
+fn apply_patch(r: &mut GatewayResponse, patch: &PatchOperation) -> Result<(), ApiError> {
+    let segments = patch.segments();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (patch.op, segs.as_slice()) {
+        (PatchOp::Replace, ["statusCode"]) => {
+            r.status_code = patch.value.clone().filter(|v| !v.is_empty())
+        }
+        (PatchOp::Replace, ["responseParameters", key]) => {
+            let value = map_value(patch, "responseParameters")?;
+            match r.response_parameters.get_mut(*key) {
+                Some(slot) => *slot = value.to_string(),
+                None => return Err(ApiError::not_found("Invalid parameter name specified")),
+            }
+        }
+        (PatchOp::Add, ["responseParameters", key]) => {
+            let value = map_value(patch, "responseParameters")?;
+            r.response_parameters
+                .insert(key.to_string(), value.to_string());
+        }
+        (PatchOp::Remove, ["responseParameters", key]) => {
+            r.response_parameters.remove(*key);
+        }
+        (PatchOp::Add | PatchOp::Replace, ["responseTemplates", content_type]) => {
+            let value = map_value(patch, "responseTemplates")?;
+            r.response_templates
+                .insert(content_type.to_string(), value.to_string());
+        }
+        (PatchOp::Remove, ["responseTemplates", content_type]) => {
+            r.response_templates.remove(*content_type);
+        }
+        _ => return Err(patch.invalid_path()),
+    }
+    Ok(())
 }
 
 pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
@@ -100,30 +175,12 @@ pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    let input = patch_input(op, "updateGatewayResponseInput")?;
+    let mut doc = checked_api(op)?;
     let response_type = op.param("response_type").to_string();
     let mut r = effective(&doc, &response_type)?;
     for patch in &input.patch_operations {
-        let segments = patch.segments();
-        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        match (patch.op, segs.as_slice()) {
-            (PatchOp::Replace, ["statusCode"]) => {
-                r.status_code = patch.value.clone().filter(|v| !v.is_empty())
-            }
-            (_, ["responseParameters", key]) => {
-                patch_map(&mut r.response_parameters, patch, key.to_string(), |v| {
-                    Ok(v.to_string())
-                })?
-            }
-            (_, ["responseTemplates", content_type]) => patch_map(
-                &mut r.response_templates,
-                patch,
-                content_type.to_string(),
-                |v| Ok(v.to_string()),
-            )?,
-            _ => return Err(patch.unsupported()),
-        }
+        apply_patch(&mut r, patch)?;
     }
     r.default_response = false;
     validate(&r)?;
@@ -135,9 +192,8 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 
 /// Deleting a customised response reverts it to the default.
 pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
+    let mut doc = checked_api(op)?;
     let response_type = op.param("response_type").to_string();
-    check_type(&response_type)?;
     if doc
         .definition
         .gateway_responses

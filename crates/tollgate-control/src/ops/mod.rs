@@ -300,6 +300,48 @@ pub fn patch_map<V>(
     }
 }
 
+/// AWS's ValidationException for one or more constraint failures, in the order found.
+pub fn validation_error(errors: &[String]) -> ApiError {
+    let count = match errors.len() {
+        1 => "1 validation error".to_string(),
+        n => format!("{n} validation errors"),
+    };
+    ApiError::new(
+        ErrorCode::Validation,
+        format!("{count} detected: {}", errors.join("; ")),
+    )
+}
+
+/// The `patchOperations` of an Update* call whose input shape is `input_name`
+/// (`updateRestApiInput`, …): an unknown `op` fails as AWS's enum check does,
+/// before anything else is looked at.
+pub fn patch_input(op: &Op<'_>, input_name: &str) -> Result<PatchInput, ApiError> {
+    let body: Value = op.req.json()?;
+    let errors: Vec<String> = body
+        .get("patchOperations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let name = p.get("op")?.as_str()?;
+            let known = ["add", "remove", "move", "test", "replace", "copy"];
+            (!known.contains(&name)).then(|| {
+                format!(
+                    "Value '{name}' at '{input_name}.patchOperations.{}.member.op' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    i + 1,
+                    known.join(", ")
+                )
+            })
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(validation_error(&errors));
+    }
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))
+}
+
 /// The `patchOperations` member of an Update* call.
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

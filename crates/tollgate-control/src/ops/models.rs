@@ -6,7 +6,7 @@ use tollgate_model::patch::PatchOp;
 use tollgate_model::state::RestApiDoc;
 use tollgate_model::{ids, ApiError};
 
-use super::{required, to_json, Op, PatchInput};
+use super::{patch_input, required, to_json, Op};
 use crate::pagination::page;
 use crate::request::Reply;
 
@@ -29,14 +29,18 @@ pub fn default_models() -> Vec<Model> {
     .collect()
 }
 
-fn validate_schema(schema: &Option<String>) -> Result<(), ApiError> {
-    if let Some(schema) = schema {
-        serde_json::from_str::<serde_json::Value>(schema).map_err(|e| {
-            ApiError::bad_request(format!(
-                "Invalid model specified: Validation Result: warnings : [], errors : [Invalid model schema specified: {e}]"
-            ))
-        })?;
-    }
+/// A model needs a schema, whatever its content type; a JSON one must parse.
+fn validate_schema(schema: Option<&str>) -> Result<(), ApiError> {
+    let Some(schema) = schema.filter(|s| !s.trim().is_empty()) else {
+        return Err(ApiError::bad_request(
+            "Model schema must have at least 1 property or array items defined",
+        ));
+    };
+    serde_json::from_str::<serde_json::Value>(schema).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Invalid model specified: Validation Result: warnings : [], errors : [Invalid model schema specified: {e}]"
+        ))
+    })?;
     Ok(())
 }
 
@@ -51,13 +55,16 @@ struct CreateInput {
 
 pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: CreateInput = op.req.json()?;
-    let name = required(&input.name, "name")?.to_string();
-    let content_type = required(&input.content_type, "contentType")?.to_string();
+    let mut doc = op.api_to_edit()?;
+    let name = input.name.unwrap_or_default();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("Model name must be non-empty"));
+    }
     if !valid_model_name(&name) {
         return Err(ApiError::bad_request("Model name must be alphanumeric"));
     }
-    validate_schema(&input.schema)?;
-    let mut doc = op.api_to_edit()?;
+    let content_type = required(&input.content_type, "contentType")?.to_string();
+    validate_schema(input.schema.as_deref())?;
     if doc.definition.models.contains_key(&name) {
         return Err(ApiError::conflict(
             "Model name already exists for this REST API",
@@ -77,18 +84,27 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::created(body))
 }
 
+fn unknown_model(name: &str) -> ApiError {
+    ApiError::not_found(format!("Invalid model name specified: {name}"))
+}
+
 fn model<'d>(doc: &'d RestApiDoc, name: &str) -> Result<&'d Model, ApiError> {
     doc.definition
         .models
         .get(name)
-        .ok_or_else(|| ApiError::not_found(format!("Invalid model name specified: {name}")))
+        .ok_or_else(|| unknown_model(name))
+}
+
+/// The API of a call on one model: AWS answers an unknown API as an unknown model.
+fn api_of_model(op: &Op<'_>) -> Result<RestApiDoc, ApiError> {
+    op.api_to_edit()
+        .map_err(|_| unknown_model(op.param("model_name")))
 }
 
 pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(to_json(model(
-        op.api()?,
-        op.param("model_name"),
-    )?)?))
+    let name = op.param("model_name");
+    let doc = op.api().map_err(|_| unknown_model(name))?;
+    Ok(Reply::ok(to_json(model(doc, name)?)?))
 }
 
 pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
@@ -103,8 +119,8 @@ pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    let input = patch_input(op, "updateModelInput")?;
+    let mut doc = api_of_model(op)?;
     let name = op.param("model_name").to_string();
     let mut m = model(&doc, &name)?.clone();
     for patch in &input.patch_operations {
@@ -113,11 +129,10 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
                 m.description = patch.value.clone().filter(|v| !v.is_empty())
             }
             (PatchOp::Replace, "/schema") => {
-                let schema = Some(patch.value()?.to_string());
-                validate_schema(&schema)?;
-                m.schema = schema;
+                validate_schema(patch.value.as_deref())?;
+                m.schema = patch.value.clone();
             }
-            _ => return Err(patch.unsupported()),
+            _ => return Err(patch.unsupported_among(&["/description", "/schema"])),
         }
     }
     let body = to_json(&m)?;
@@ -151,7 +166,7 @@ fn model_user(doc: &RestApiDoc, name: &str) -> Option<String> {
 }
 
 pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
+    let mut doc = api_of_model(op)?;
     let name = op.param("model_name").to_string();
     model(&doc, &name)?;
     if let Some(user) = model_user(&doc, &name) {

@@ -1,12 +1,12 @@
 //! CreateRequestValidator, GetRequestValidator(s), UpdateRequestValidator, DeleteRequestValidator.
 
 use serde::Deserialize;
-use tollgate_model::patch::PatchOp;
+use tollgate_model::patch::{PatchOp, PatchOperation};
 use tollgate_model::request_validator::RequestValidator;
 use tollgate_model::state::RestApiDoc;
 use tollgate_model::{ids, ApiError};
 
-use super::{to_json, Op, PatchInput};
+use super::{patch_input, to_json, Op};
 use crate::pagination::page;
 use crate::request::Reply;
 
@@ -22,7 +22,9 @@ struct CreateInput {
 
 pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: CreateInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    let mut doc = op
+        .api_to_edit()
+        .map_err(|_| ApiError::bad_request("Invalid REST API identifier specified"))?;
     let id = ids::unique(6, |id| doc.definition.request_validators.contains_key(id));
     let validator = RequestValidator {
         id: id.clone(),
@@ -36,18 +38,36 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::created(body))
 }
 
+fn unknown_validator() -> ApiError {
+    ApiError::not_found("Invalid Request Validator identifier specified")
+}
+
 fn validator<'d>(doc: &'d RestApiDoc, id: &str) -> Result<&'d RequestValidator, ApiError> {
     doc.definition
         .request_validators
         .get(id)
-        .ok_or_else(|| ApiError::not_found("Invalid Request Validator identifier specified"))
+        .ok_or_else(unknown_validator)
+}
+
+/// The API of a call on one validator: AWS answers an unknown API as an unknown validator.
+fn api_of_validator(op: &Op<'_>) -> Result<RestApiDoc, ApiError> {
+    op.api_to_edit().map_err(|_| unknown_validator())
 }
 
 pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let doc = op.api().map_err(|_| unknown_validator())?;
     Ok(Reply::ok(to_json(validator(
-        op.api()?,
+        doc,
         op.param("validator_id"),
     )?)?))
+}
+
+/// A boolean member set by `replace`; no value means false.
+fn flag(patch: &PatchOperation) -> Result<bool, ApiError> {
+    match patch.value {
+        None => Ok(false),
+        Some(_) => patch.bool_value(),
+    }
 }
 
 pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
@@ -62,20 +82,31 @@ pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let input: PatchInput = op.req.json()?;
-    let mut doc = op.api_to_edit()?;
+    let input = patch_input(op, "updateRequestValidatorInput")?;
+    let mut doc = api_of_validator(op)?;
     let id = op.param("validator_id").to_string();
     let mut v = validator(&doc, &id)?.clone();
     for patch in &input.patch_operations {
         match (patch.op, patch.path.as_str()) {
-            (PatchOp::Replace, "/name") => v.name = patch.value.clone(),
-            (PatchOp::Replace, "/validateRequestBody") => {
-                v.validate_request_body = patch.bool_value()?
-            }
+            (PatchOp::Replace, "/name") => match patch.value.as_deref() {
+                Some(name) if !name.trim().is_empty() => v.name = Some(name.to_string()),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "Request Validator name cannot be blank",
+                    ))
+                }
+            },
+            (PatchOp::Replace, "/validateRequestBody") => v.validate_request_body = flag(patch)?,
             (PatchOp::Replace, "/validateRequestParameters") => {
-                v.validate_request_parameters = patch.bool_value()?
+                v.validate_request_parameters = flag(patch)?
             }
-            _ => return Err(patch.unsupported()),
+            _ => {
+                return Err(patch.unsupported_among(&[
+                    "/name",
+                    "/validateRequestParameters",
+                    "/validateRequestBody",
+                ]))
+            }
         }
     }
     let body = to_json(&v)?;
@@ -85,7 +116,7 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
 }
 
 pub fn delete(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mut doc = op.api_to_edit()?;
+    let mut doc = api_of_validator(op)?;
     let id = op.param("validator_id").to_string();
     validator(&doc, &id)?;
     let in_use = doc.definition.resources.values().any(|r| {

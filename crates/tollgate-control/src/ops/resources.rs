@@ -9,7 +9,7 @@ use tollgate_model::resource::{classify_path_part, PathPartKind, Resource};
 use tollgate_model::state::RestApiDoc;
 use tollgate_model::{ids, ApiError};
 
-use super::{required, resource, resource_mut, to_json, Op, PatchInput};
+use super::{patch_input, required, resource, resource_mut, to_json, Op};
 use crate::pagination::page;
 use crate::request::Reply;
 
@@ -168,28 +168,26 @@ pub fn list(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::ok(page(op.req, items)?))
 }
 
+const PATCHABLE: &[&str] = &["/parentId", "/pathPart"];
+
 pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let input: PatchInput = op.req.json()?;
+    let input = patch_input(op, "updateResourceInput")?;
     let mut doc = op.api_to_edit()?;
     let id = op.param("resource_id").to_string();
     resource(&doc, &id)?;
     for patch in &input.patch_operations {
         let current = resource(&doc, &id)?.clone();
-        let (Some(parent_id), Some(part)) = (current.parent_id.clone(), current.path_part.clone())
-        else {
-            return Err(ApiError::bad_request(
-                "The root resource cannot be modified",
-            ));
-        };
+        let is_root = current.parent_id.is_none();
         match (patch.op, patch.path.as_str()) {
             (PatchOp::Replace, "/pathPart") => {
+                let Some(parent_id) = current.parent_id.clone() else {
+                    return Err(ApiError::bad_request(
+                        "Root resource cannot update its pathPart.",
+                    ));
+                };
                 let new_part = patch.value()?.to_string();
                 check_placement(&doc, &parent_id, &new_part, Some(&id))?;
-                if resource(&doc, &id)?
-                    .path_part
-                    .as_deref()
-                    .is_none_or(|p| p != new_part)
-                {
+                if current.path_part.as_deref() != Some(new_part.as_str()) {
                     let below_greedy = classify_path_part(&new_part)? == PathPartKind::Greedy
                         && doc
                             .definition
@@ -205,16 +203,21 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
                 resource_mut(&mut doc, &id)?.path_part = Some(new_part);
             }
             (PatchOp::Replace, "/parentId") => {
-                let new_parent = patch.value()?.to_string();
-                if subtree(&doc, &id).contains(&new_parent) {
+                if is_root {
                     return Err(ApiError::bad_request(
-                        "Invalid parent id: a resource cannot be moved below itself",
+                        "Root resource cannot update its parentId.",
                     ));
                 }
+                let new_parent = patch.value()?.to_string();
+                resource(&doc, &new_parent)?;
+                if subtree(&doc, &id).contains(&new_parent) {
+                    return Err(ApiError::bad_request("Resources cannot be cyclical."));
+                }
+                let part = current.path_part.clone().unwrap_or_default();
                 check_placement(&doc, &new_parent, &part, Some(&id))?;
                 resource_mut(&mut doc, &id)?.parent_id = Some(new_parent);
             }
-            _ => return Err(patch.unsupported()),
+            _ => return Err(patch.unsupported_among(PATCHABLE)),
         }
         refresh_paths(&mut doc, &id);
     }
