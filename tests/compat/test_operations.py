@@ -1107,13 +1107,6 @@ MOCK_GET = {"get": {
                                   "responseTemplates": {"application/json": '{"pets": []}'}}}}}}
 
 
-# Not built yet (spec 1.3): these document the AWS behaviour to reach. Strict, so
-# the suite says so as soon as they start passing and the marker must go.
-NOT_YET = pytest.mark.xfail(reason="ImportRestApi/PutRestApi not implemented yet (spec 1.3)",
-                            raises=(ClientError, AssertionError), strict=True)
-
-
-@NOT_YET
 def test_import_rest_api(apigw, unique):
     body = openapi(f"imported-{unique}", {
         "/pets": MOCK_GET,
@@ -1143,7 +1136,6 @@ def test_import_rest_api(apigw, unique):
     assert m["methodIntegration"]["httpMethod"] == "GET"
 
 
-@NOT_YET
 def test_put_rest_api_overwrite_and_merge(apigw, api):
     r = apigw.put_rest_api(restApiId=api.id, mode="overwrite", body=openapi("put", {"/cats": MOCK_GET}))
     assert r["id"] == api.id

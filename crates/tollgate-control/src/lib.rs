@@ -335,6 +335,7 @@ mod tests {
             path: path.into(),
             query: vec![],
             body: body.to_string().into_bytes(),
+            accept: None,
         })?;
         Ok(reply.body.unwrap_or(Value::Null))
     }

@@ -12,6 +12,8 @@ pub struct ControlRequest {
     /// Decoded query pairs in order; keys may repeat.
     pub query: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The `Accept` header: GetExport answers in YAML when it asks for it.
+    pub accept: Option<String>,
 }
 
 impl ControlRequest {
@@ -61,6 +63,9 @@ impl ControlRequest {
 pub struct Reply {
     pub status: u16,
     pub body: Option<serde_json::Value>,
+    /// A body that is not JSON (GetExport's YAML), with its content type;
+    /// sent instead of `body`.
+    pub raw: Option<(&'static str, Vec<u8>)>,
 }
 
 impl Reply {
@@ -68,12 +73,14 @@ impl Reply {
         Reply {
             status: 200,
             body: Some(body),
+            raw: None,
         }
     }
     pub fn created(body: serde_json::Value) -> Reply {
         Reply {
             status: 201,
             body: Some(body),
+            raw: None,
         }
     }
     /// Deletes answer 202 with no body.
@@ -81,12 +88,22 @@ impl Reply {
         Reply {
             status: 202,
             body: None,
+            raw: None,
+        }
+    }
+    /// A 200 whose body is `bytes` of `content_type`.
+    pub fn raw(content_type: &'static str, bytes: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            body: None,
+            raw: Some((content_type, bytes)),
         }
     }
     pub fn no_content() -> Reply {
         Reply {
             status: 204,
             body: None,
+            raw: None,
         }
     }
 }

@@ -64,6 +64,7 @@ async fn call(app: &App, method: &str, path: &str, body: Value) -> anyhow::Resul
         } else {
             body.to_string().into_bytes()
         },
+        accept: None,
     };
     let reply = tokio::task::spawn_blocking(move || control.handle(&request))
         .await

@@ -203,6 +203,11 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
         path: parts.uri.path().to_string(),
         query: parse_query(parts.uri.query().unwrap_or("")),
         body: body.to_vec(),
+        accept: parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     };
     let control = app.control.clone();
     // Operations take a lock and write SQLite: keep them off the async workers.
@@ -214,7 +219,10 @@ async fn control_plane(app: &App, req: Request<RequestBody>, request_id: &str) -
     match outcome {
         Ok((request, Ok(reply))) => {
             after_control_operation(app, &request);
-            rest_json_ok(reply.status, reply.body.as_ref(), request_id)
+            match reply.raw {
+                Some((content_type, bytes)) => raw_ok(content_type, bytes, request_id),
+                None => rest_json_ok(reply.status, reply.body.as_ref(), request_id),
+            }
         }
         Ok((_, Err(e))) => rest_json_error(e.code.status(), e.code.name(), &e.message, request_id),
         Err(join) => {
@@ -524,6 +532,20 @@ pub(crate) fn parse_query(query: &str) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// A control-plane answer that is not JSON (GetExport in YAML).
+fn raw_ok(content_type: &'static str, bytes: Vec<u8>, request_id: &str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(request_id) {
+        headers.insert(tollgate_aws::request_id::REQUEST_ID_HEADER, v);
+    }
+    response
 }
 
 #[cfg(test)]

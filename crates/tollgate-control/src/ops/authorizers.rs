@@ -29,7 +29,7 @@ struct CreateInput {
     authorizer_result_ttl_in_seconds: Option<i64>,
 }
 
-fn validate(a: &Authorizer) -> Result<(), ApiError> {
+pub(super) fn validate(a: &Authorizer) -> Result<(), ApiError> {
     check_enum(
         &a.authorizer_type,
         "createAuthorizerInput.type",

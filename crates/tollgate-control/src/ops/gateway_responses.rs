@@ -57,7 +57,7 @@ fn checked_api(op: &Op<'_>) -> Result<RestApiDoc, ApiError> {
     op.api_to_edit()
 }
 
-fn validate(r: &GatewayResponse) -> Result<(), ApiError> {
+pub(super) fn validate(r: &GatewayResponse) -> Result<(), ApiError> {
     if let Some(status) = &r.status_code {
         validate_status_code(status)?;
     }

@@ -107,7 +107,7 @@ fn validate_templates(templates: &BTreeMap<String, Option<String>>) -> Result<()
     Ok(())
 }
 
-fn validate(method: &Method, i: &Integration) -> Result<(), ApiError> {
+pub(super) fn validate(method: &Method, i: &Integration) -> Result<(), ApiError> {
     validate_templates(&i.request_templates)?;
     check_enum(
         &i.integration_type,
@@ -314,7 +314,7 @@ struct PutResponseInput {
     content_handling: Option<String>,
 }
 
-fn validate_response(r: &IntegrationResponse) -> Result<(), ApiError> {
+pub(super) fn validate_response(r: &IntegrationResponse) -> Result<(), ApiError> {
     validate_templates(&r.response_templates)?;
     if let Some(pattern) = r.selection_pattern.as_deref().filter(|p| !p.is_empty()) {
         regex::Regex::new(pattern).map_err(|e| {

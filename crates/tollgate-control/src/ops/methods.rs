@@ -36,7 +36,7 @@ struct PutInput {
 }
 
 /// Cross-references a method makes must resolve within its API.
-fn check_method_refs(doc: &RestApiDoc, m: &Method) -> Result<(), ApiError> {
+pub(super) fn check_method_refs(doc: &RestApiDoc, m: &Method) -> Result<(), ApiError> {
     check_enum(
         &m.authorization_type,
         "putMethodInput.authorizationType",

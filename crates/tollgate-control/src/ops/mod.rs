@@ -12,6 +12,7 @@ mod integrations;
 pub mod lambda;
 mod methods;
 mod models;
+mod openapi;
 mod request_validators;
 mod resources;
 mod rest_apis;
@@ -50,9 +51,10 @@ pub type Handler = fn(&mut Op<'_>) -> Result<Reply, ApiError>;
 
 /// Every operation: HTTP method, path template (matchit syntax), handler.
 pub const ROUTES: &[(&str, &str, Handler)] = &[
-    ("POST", "/restapis", rest_apis::create),
+    ("POST", "/restapis", openapi::create_or_import),
     ("GET", "/restapis", rest_apis::list),
     ("GET", "/restapis/{restapi_id}", rest_apis::get),
+    ("PUT", "/restapis/{restapi_id}", openapi::put_rest_api),
     ("PATCH", "/restapis/{restapi_id}", rest_apis::update),
     ("DELETE", "/restapis/{restapi_id}", rest_apis::delete),
     ("GET", "/restapis/{restapi_id}/resources", resources::list),
@@ -86,6 +88,7 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/restapis/{restapi_id}/stages/{stage_name}", stages::get),
     ("PATCH", "/restapis/{restapi_id}/stages/{stage_name}", stages::update),
     ("DELETE", "/restapis/{restapi_id}/stages/{stage_name}", stages::delete),
+    ("GET", "/restapis/{restapi_id}/stages/{stage_name}/exports/{export_type}", openapi::get_export),
     ("DELETE", "/restapis/{restapi_id}/stages/{stage_name}/cache/data", stages::flush_cache),
     ("DELETE", "/restapis/{restapi_id}/stages/{stage_name}/cache/authorizers", stages::flush_cache),
     ("POST", "/restapis/{restapi_id}/models", models::create),

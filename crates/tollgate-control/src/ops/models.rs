@@ -30,7 +30,7 @@ pub fn default_models() -> Vec<Model> {
 }
 
 /// A model needs a schema, whatever its content type; a JSON one must parse.
-fn validate_schema(schema: Option<&str>) -> Result<(), ApiError> {
+pub(super) fn validate_schema(schema: Option<&str>) -> Result<(), ApiError> {
     let Some(schema) = schema.filter(|s| !s.trim().is_empty()) else {
         return Err(ApiError::bad_request(
             "Model schema must have at least 1 property or array items defined",

@@ -36,7 +36,7 @@ fn embeds_methods(op: &Op<'_>) -> bool {
 
 /// Checks that `part` may sit under `parent_id` beside its other children
 /// (`exclude` is the resource being moved or renamed).
-fn check_placement(
+pub(super) fn check_placement(
     doc: &RestApiDoc,
     parent_id: &str,
     part: &str,
@@ -72,7 +72,7 @@ fn check_placement(
     Ok(())
 }
 
-fn child_path(parent_path: &str, part: &str) -> String {
+pub(super) fn child_path(parent_path: &str, part: &str) -> String {
     if parent_path == "/" {
         format!("/{part}")
     } else {

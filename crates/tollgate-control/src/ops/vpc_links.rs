@@ -89,7 +89,7 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     op.changes.push(Change::VpcLink(id, Some(Arc::new(link))));
     Ok(Reply {
         status: 202,
-        body: Some(body),
+        ..Reply::ok(body)
     })
 }
 

@@ -15,11 +15,9 @@ fn unreadable() -> ApiError {
     ApiError::bad_request("Unable to build importer with provided input.")
 }
 
-/// The definition as JSON. Only JSON is read for now: a YAML file gets
-/// the same answer as a broken one.
-// TODO(#15): read YAML once the OpenAPI importer brings a YAML parser.
+/// The definition, JSON or YAML.
 fn definition(body: &[u8]) -> Result<Value, ApiError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|_| unreadable())?;
+    let doc: Value = crate::ops::openapi::document::parse_value(body)?;
     let is_openapi = doc.get("openapi").is_some_and(Value::is_string)
         || doc.get("swagger").is_some_and(Value::is_string);
     if is_openapi {
@@ -32,7 +30,7 @@ fn definition(body: &[u8]) -> Result<Value, ApiError> {
 /// The parts a definition carries, each checked as CreateDocumentationPart
 /// checks one. A part that fails is a warning (or, with
 /// `failonwarnings`, the error).
-fn parts_of(
+pub(in crate::ops) fn parts_of(
     doc: &Value,
     fail_on_warnings: bool,
     warnings: &mut Vec<String>,
@@ -74,21 +72,17 @@ fn parts_of(
     Ok(out)
 }
 
-pub fn import(op: &mut Op<'_>) -> Result<Reply, ApiError> {
-    let mode = op.req.query("mode").unwrap_or("merge");
-    check_enum(mode, "mode", &["merge", "overwrite"])?;
-    let fail_on_warnings = op.req.query_bool("failonwarnings");
-    let mut doc = op.api_to_edit()?;
-    let definition = definition(&op.req.body)?;
-    let mut warnings = Vec::new();
-    let imported = parts_of(&definition, fail_on_warnings, &mut warnings)?;
-    let parts = &mut doc.documentation.parts;
-    if mode == "overwrite" {
-        parts.clear();
-    }
+/// Adds `imported` to `parts`; a location already there (in the API or
+/// earlier in the file) is updated. The ids touched, in file order.
+pub(in crate::ops) fn merge_parts(
+    parts: &mut Vec<DocumentationPart>,
+    imported: Vec<(
+        tollgate_model::documentation::DocumentationPartLocation,
+        String,
+    )>,
+) -> Vec<String> {
     let mut ids_out: Vec<String> = Vec::with_capacity(imported.len());
     for (location, properties) in imported {
-        // The same location again (in the API or earlier in the file) is updated.
         if let Some(existing) = parts.iter_mut().find(|p| p.location == location) {
             existing.properties = properties;
             if !ids_out.contains(&existing.id) {
@@ -104,6 +98,22 @@ pub fn import(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             properties,
         });
     }
+    ids_out
+}
+
+pub fn import(op: &mut Op<'_>) -> Result<Reply, ApiError> {
+    let mode = op.req.query("mode").unwrap_or("merge");
+    check_enum(mode, "mode", &["merge", "overwrite"])?;
+    let fail_on_warnings = op.req.query_bool("failonwarnings");
+    let mut doc = op.api_to_edit()?;
+    let definition = definition(&op.req.body)?;
+    let mut warnings = Vec::new();
+    let imported = parts_of(&definition, fail_on_warnings, &mut warnings)?;
+    let parts = &mut doc.documentation.parts;
+    if mode == "overwrite" {
+        parts.clear();
+    }
+    let ids_out = merge_parts(parts, imported);
     op.put_api(doc);
     let mut body = json!({ "ids": ids_out });
     if !warnings.is_empty() {
