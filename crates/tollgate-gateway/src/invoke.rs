@@ -1,6 +1,11 @@
 //! Which deployed API a request invokes, from its host or path (`spec/aws-apigw.md` §2.1):
 //! `{apiId}.execute-api.{anything}/{stage}/path`, `/_aws/execute-api/{apiId}/{stage}/path`
-//! and `/restapis/{apiId}/{stage}/_user_request_/path`.
+//! and `/restapis/{apiId}/{stage}/_user_request_/path`; and a configured custom domain's
+//! `{domain}/{basePath}/path` ([`crate::custom_domain`]).
+
+use std::borrow::Cow;
+
+use crate::custom_domain::{self, DomainTable};
 
 /// The API, stage and remaining raw path a request is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +22,7 @@ pub struct InvokeTarget {
 
 /// Splits `{stage}/rest` (a leading `/` allowed) into the stage and `/rest`:
 /// slices, not new strings, since the rest keeps the `/` after the stage.
-fn split_stage(path: &str) -> (&str, &str) {
+pub(crate) fn split_stage(path: &str) -> (&str, &str) {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     match find_byte(trimmed, b'/') {
         Some(slash) => (&trimmed[..slash], &trimmed[slash..]),
@@ -72,6 +77,23 @@ fn execute_api_host(hostname: &str) -> Option<&str> {
 /// Recognises the three invoke-URL forms; None for anything else. Dot
 /// segments are resolved first ([`crate::path::remove_dot_segments`]).
 pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
+    parse_with(host, raw_path, || None::<&DomainTable>)
+}
+
+/// [`parse`], and before the path forms a custom domain's mappings: on a
+/// Host that `domains` knows, every path is for the data plane, and one no
+/// mapping takes is for no stage (AWS's 403 `Forbidden`). `domains` is
+/// called only for a Host that is neither an execute-api host nor an
+/// address, so an ordinary request never loads or hashes into the table.
+pub fn parse_with<D>(
+    host: &str,
+    raw_path: &str,
+    domains: impl FnOnce() -> Option<D>,
+) -> Option<InvokeTarget>
+where
+    D: std::ops::Deref,
+    D::Target: std::borrow::Borrow<DomainTable>,
+{
     let resolved;
     let raw_path = if may_have_dot_segments(raw_path) {
         resolved = crate::path::remove_dot_segments(raw_path);
@@ -80,9 +102,21 @@ pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
         raw_path
     };
     let hostname = without_port(host);
+    let table;
     let (api_id, stage, path) = if let Some(api_id) = execute_api_host(hostname) {
         let (stage, path) = split_stage(raw_path);
         (api_id, stage, path)
+    } else if let Some(routes) = {
+        table = custom_domain::may_be_custom_domain(hostname)
+            .then(domains)
+            .flatten();
+        table
+            .as_deref()
+            .map(std::borrow::Borrow::<DomainTable>::borrow)
+            .filter(|t| !t.is_empty())
+            .and_then(|t| t.get(lowercase(hostname).as_ref()))
+    } {
+        custom_domain::route(routes, raw_path).unwrap_or(("", "", "/"))
     } else if let Some(rest) = raw_path.strip_prefix("/_aws/execute-api/") {
         let (api_id, after) =
             find_byte(rest, b'/').map_or((rest, ""), |slash| (&rest[..slash], &rest[slash + 1..]));
@@ -107,6 +141,15 @@ pub fn parse(host: &str, raw_path: &str) -> Option<InvokeTarget> {
         domain_name: hostname.to_string(),
         port,
     })
+}
+
+/// Host names compare case-insensitively; most arrive lower-case already.
+fn lowercase(hostname: &str) -> Cow<'_, str> {
+    if hostname.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(hostname.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(hostname)
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +203,46 @@ mod tests {
             p("abc.execute-api.localhost", "/prod/api/%2e%2e/admin"),
             t("abc", "prod", "/admin")
         );
+    }
+
+    #[test]
+    fn custom_domains_are_looked_up_only_for_other_hosts() {
+        let mut state = tollgate_model::State::default();
+        let doc: tollgate_model::domain_name::DomainNameDoc = serde_json::from_value(serde_json::json!({
+            "domain": {"domainName": "api.example.com", "endpointConfiguration": {"types": ["REGIONAL"]},
+                       "domainNameStatus": "AVAILABLE", "securityPolicy": "TLS_1_2"},
+            "mappings": {"v1": {"basePath": "v1", "restApiId": "abc", "stage": "prod"}}
+        }))
+        .expect("a domain document");
+        state
+            .domain_names
+            .insert("api.example.com".into(), std::sync::Arc::new(doc));
+        let table = crate::custom_domain::compile(&state);
+        let with = |host: &str, path: &str| {
+            parse_with(host, path, || Some(&table))
+                .map(|t| (t.api_id, t.stage, t.path, t.domain_name))
+        };
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            with("Api.Example.com:8080", "/v1/x/../y"),
+            Some((s("abc"), s("prod"), s("/y"), s("Api.Example.com")))
+        );
+        // Unmapped: a target for no stage (403 Forbidden), never the control plane.
+        assert_eq!(
+            with("api.example.com", "/restapis"),
+            Some((s(""), s(""), s("/"), s("api.example.com")))
+        );
+        assert_eq!(with("other.example.com", "/v1/x"), None);
+        // Ordinary hosts never touch the table.
+        let untouched = |host: &str, path: &str| {
+            parse_with(host, path, || -> Option<&DomainTable> {
+                panic!("looked up {host}")
+            })
+        };
+        assert!(untouched("abc.execute-api.localhost:4566", "/prod/x").is_some());
+        assert!(untouched("127.0.0.1:4566", "/_aws/execute-api/abc/prod/x").is_some());
+        assert!(untouched("localhost:4566", "/restapis").is_none());
+        assert!(untouched("[::1]:4566", "/").is_none());
     }
 
     #[test]

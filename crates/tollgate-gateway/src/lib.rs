@@ -11,6 +11,7 @@ mod cache;
 pub mod clock;
 mod compile;
 mod context;
+pub mod custom_domain;
 pub mod error;
 pub mod idempotency;
 mod integration;
@@ -116,6 +117,8 @@ pub const DEFAULT_BODY_BUDGET: usize = 256 * 1024 * 1024;
 
 pub struct Gateway {
     deployed: ArcSwap<Deployed>,
+    /// Custom domains' base path mappings, swapped whole when one changes.
+    domains: ArcSwap<custom_domain::DomainTable>,
     /// Only the control plane's listener touches this, never a request.
     cache: Mutex<CompileCache>,
     client: UpstreamClient,
@@ -144,6 +147,7 @@ impl Gateway {
     pub fn with_clock(settings: GatewaySettings, clock: Arc<dyn Clock>) -> Gateway {
         Gateway {
             deployed: ArcSwap::from_pointee(HashMap::default()),
+            domains: ArcSwap::from_pointee(HashMap::default()),
             cache: Mutex::new(HashMap::default()),
             client: UpstreamClient::default(),
             settings,
@@ -201,6 +205,15 @@ impl Gateway {
         {
             self.update_stages(state);
         }
+        if changes.is_empty() || changes.iter().any(|c| matches!(c, Change::DomainName(..))) {
+            self.domains.store(Arc::new(custom_domain::compile(state)));
+        }
+    }
+
+    /// The API and stage a request is for, from its Host and path: the
+    /// invoke-URL forms and the custom domains ([`invoke::parse_with`]).
+    pub fn invoke_target(&self, host: &str, raw_path: &str) -> Option<InvokeTarget> {
+        invoke::parse_with(host, raw_path, || Some(self.domains.load()))
     }
 
     /// Per-day usage counts not yet written to the store.

@@ -10,6 +10,7 @@ pub mod authorizer;
 pub mod client_certificate;
 pub mod deployment;
 pub mod documentation;
+pub mod domain_name;
 pub mod error;
 pub mod gateway_response;
 pub mod iam;

@@ -15,6 +15,7 @@ use crate::authorizer::Authorizer;
 use crate::client_certificate::ClientCertificate;
 use crate::deployment::DeploymentDoc;
 use crate::documentation::Documentation;
+use crate::domain_name::DomainNameDoc;
 use crate::gateway_response::GatewayResponse;
 use crate::iam::{ManagedPolicy, Role};
 use crate::lambda::{CodeId, FunctionDoc};
@@ -118,6 +119,8 @@ pub struct State {
     pub vpc_links: BTreeMap<String, Arc<VpcLink>>,
     /// Client certificates by id.
     pub client_certificates: BTreeMap<String, Arc<ClientCertificate>>,
+    /// Custom domain names (with their base path mappings) by name.
+    pub domain_names: BTreeMap<String, Arc<DomainNameDoc>>,
 }
 
 /// How many API keys have a value of each hash.
@@ -200,6 +203,8 @@ pub enum Change {
     Secret(String, Option<Arc<Secret>>),
     VpcLink(String, Option<Arc<VpcLink>>),
     ClientCertificate(String, Option<Arc<ClientCertificate>>),
+    /// A domain name with all its base path mappings.
+    DomainName(String, Option<Arc<DomainNameDoc>>),
 }
 
 impl State {
@@ -322,6 +327,12 @@ impl State {
                 }
                 Change::ClientCertificate(id, None) => {
                     self.client_certificates.remove(id);
+                }
+                Change::DomainName(name, Some(doc)) => {
+                    self.domain_names.insert(name.clone(), doc.clone());
+                }
+                Change::DomainName(name, None) => {
+                    self.domain_names.remove(name);
                 }
             }
         }

@@ -47,6 +47,7 @@ pub const POLICY: &str = "iampolicy";
 pub const SECRET: &str = "secret";
 pub const VPC_LINK: &str = "vpclink";
 pub const CLIENT_CERTIFICATE: &str = "clientcert";
+pub const DOMAIN_NAME: &str = "domainname";
 
 fn encode<T: serde::Serialize>(value: &Option<Arc<T>>) -> Result<Option<String>, StoreError> {
     value
@@ -160,6 +161,7 @@ fn row(change: &Change) -> Result<Option<Row>, StoreError> {
         Change::Secret(name, secret) => (SECRET, name.clone(), encode(secret)?),
         Change::VpcLink(id, link) => (VPC_LINK, id.clone(), encode(link)?),
         Change::ClientCertificate(id, cert) => (CLIENT_CERTIFICATE, id.clone(), encode(cert)?),
+        Change::DomainName(name, doc) => (DOMAIN_NAME, name.clone(), encode(doc)?),
         // Written by rows() (several rows, or none here).
         Change::UsagePlan(..) | Change::UsagePlanKey { .. } | Change::Code(..) => return Ok(None),
     };
@@ -298,6 +300,11 @@ fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(), S
         CLIENT_CERTIFICATE => {
             state
                 .client_certificates
+                .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
+        }
+        DOMAIN_NAME => {
+            state
+                .domain_names
                 .insert(id.to_string(), Arc::new(decode(kind, id, body)?));
         }
         other => tracing::warn!(kind = other, id, "skipping stored object of unknown kind"),

@@ -3,9 +3,11 @@
 mod account;
 mod api_keys;
 mod authorizers;
+mod base_path_mappings;
 mod client_certificates;
 mod deployments;
 mod documentation;
+mod domain_names;
 mod gateway_responses;
 pub mod iam;
 mod integrations;
@@ -127,6 +129,16 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/clientcertificates/{clientcertificate_id}", client_certificates::get),
     ("PATCH", "/clientcertificates/{clientcertificate_id}", client_certificates::update),
     ("DELETE", "/clientcertificates/{clientcertificate_id}", client_certificates::delete),
+    ("POST", "/domainnames", domain_names::create),
+    ("GET", "/domainnames", domain_names::list),
+    ("GET", "/domainnames/{domain_name}", domain_names::get),
+    ("PATCH", "/domainnames/{domain_name}", domain_names::update),
+    ("DELETE", "/domainnames/{domain_name}", domain_names::delete),
+    ("POST", "/domainnames/{domain_name}/basepathmappings", base_path_mappings::create),
+    ("GET", "/domainnames/{domain_name}/basepathmappings", base_path_mappings::list),
+    ("GET", "/domainnames/{domain_name}/basepathmappings/{base_path}", base_path_mappings::get),
+    ("PATCH", "/domainnames/{domain_name}/basepathmappings/{base_path}", base_path_mappings::update),
+    ("DELETE", "/domainnames/{domain_name}/basepathmappings/{base_path}", base_path_mappings::delete),
     ("POST", "/vpclinks", vpc_links::create),
     ("GET", "/vpclinks", vpc_links::list),
     ("GET", "/vpclinks/{vpclink_id}", vpc_links::get),
