@@ -21,6 +21,8 @@ pub use request::{ControlRequest, Reply};
 
 /// The function a Lambda path or member names (a name, an ARN, `:$LATEST`).
 pub use ops::lambda::function_name as lambda_function_name;
+/// An OpenAPI file read as ImportRestApi reads it (JSON or YAML, bounded).
+pub use ops::openapi::document::parse_value as parse_openapi_document;
 use tollgate_model::{ApiError, Change, State};
 use tollgate_store::Store;
 

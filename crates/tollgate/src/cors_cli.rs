@@ -12,13 +12,11 @@
 //!
 //! The API must then be deployed, as in the console.
 
-use std::time::{Duration, SystemTime};
-
-use anyhow::{bail, Context};
-use bytes::Bytes;
+use anyhow::bail;
 use serde_json::{json, Value};
-use tollgate_aws::sigv4::{self, Credentials};
-use tollgate_gateway::upstream::{UpstreamClient, UpstreamRequest, UpstreamTarget};
+use tollgate_aws::sigv4::Credentials;
+
+use crate::control_client::{CallBody, ControlClient};
 
 pub struct CorsArgs {
     pub endpoint: String,
@@ -46,78 +44,18 @@ fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', ""))
 }
 
-/// Sends signed rest-json calls to the control plane.
-struct ControlClient {
-    endpoint: String,
-    region: String,
-    credentials: Credentials,
-    client: UpstreamClient,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl ControlClient {
-    fn send(&self, call: &Call) -> anyhow::Result<(u16, Value)> {
-        let url = format!("{}{}", self.endpoint.trim_end_matches('/'), call.path);
-        let target = UpstreamTarget::parse(&url).with_context(|| format!("not a URL: {url}"))?;
-        let body = call
-            .body
-            .as_ref()
-            .map(|b| Bytes::from(b.to_string()))
-            .unwrap_or_default();
-        let request = http::Request::builder()
-            .method(call.method.clone())
-            .uri(&url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(())?;
-        let (mut parts, ()) = request.into_parts();
-        sigv4::sign(
-            &mut parts,
-            &body,
-            &self.credentials,
-            &self.region,
-            "apigateway",
-            SystemTime::now(),
-        );
-        let upstream = UpstreamRequest {
-            method: call.method.clone(),
-            target,
-            headers: parts.headers,
-            body,
-            response_header_rule: None,
-        };
-        self.runtime.block_on(async {
-            let response = self
-                .client
-                .send(upstream, Duration::from_secs(30))
-                .await
-                .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
-            let status = response.status().as_u16();
-            let bytes = http_body_util::BodyExt::collect(response.into_body())
-                .await
-                .map_err(|e| anyhow::anyhow!("{url}: {e}"))?
-                .to_bytes();
-            let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            Ok((status, value))
-        })
-    }
-}
-
 /// Plans the calls, then makes them (or prints them), in order.
 pub fn enable(args: CorsArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    let client = ControlClient {
-        endpoint: args.endpoint.clone(),
-        region: args.region.clone(),
-        credentials: args.credentials.clone(),
-        client: UpstreamClient::default(),
-        runtime: tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
+    let client = ControlClient::new(&args.endpoint, &args.region, args.credentials.clone())?;
+    let send = |call: &Call| {
+        let body = call.body.clone().map_or(CallBody::None, CallBody::Json);
+        client.send(&call.method, &call.path, &body)
     };
     let base = format!(
         "/restapis/{}/resources/{}",
         args.rest_api_id, args.resource_id
     );
-    let (status, resource) = client.send(&Call {
+    let (status, resource) = send(&Call {
         method: http::Method::GET,
         path: format!("{base}?embed=methods"),
         body: None,
@@ -238,7 +176,7 @@ pub fn enable(args: CorsArgs, out: &mut impl std::io::Write) -> anyhow::Result<(
         if args.dry_run {
             continue;
         }
-        let (status, answer) = client.send(call)?;
+        let (status, answer) = send(call)?;
         if !(200..300).contains(&status) {
             bail!("{} {} failed: {status} {answer}", call.method, call.path);
         }

@@ -3,8 +3,10 @@
 //! server in-process.
 
 pub mod app;
+pub mod apply;
 pub mod config;
 mod connection;
+pub mod control_client;
 pub mod cors_cli;
 pub mod example;
 mod front_door;

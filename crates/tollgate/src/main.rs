@@ -33,6 +33,31 @@ enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Converge a REST API to an OpenAPI file (ImportRestApi, or PutRestApi
+    /// in overwrite mode, then CreateDeployment), printing what changes.
+    Apply {
+        /// The OpenAPI 3.0 or Swagger 2.0 file, JSON or YAML.
+        #[arg(short = 'f', long = "file")]
+        file: std::path::PathBuf,
+        /// Deploy to this stage afterwards.
+        #[arg(long)]
+        stage: Option<String>,
+        /// The API to converge [default: the one named as the file's info.title].
+        #[arg(long)]
+        rest_api_id: Option<String>,
+        /// Tollgate's (or AWS's) API Gateway endpoint.
+        #[arg(
+            long,
+            env = "AWS_ENDPOINT_URL",
+            default_value = "http://127.0.0.1:4566"
+        )]
+        endpoint_url: String,
+        #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+        region: String,
+        /// Print what would change without sending anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Browser access (CORS) as plain API Gateway configuration.
     Cors {
         #[command(subcommand)]
@@ -199,6 +224,25 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => serve(*args),
+        Command::Apply {
+            file,
+            stage,
+            rest_api_id,
+            endpoint_url,
+            region,
+            dry_run,
+        } => tollgate::apply::apply(
+            tollgate::apply::ApplyArgs {
+                endpoint: endpoint_url,
+                region,
+                credentials: cli_credentials(),
+                file,
+                rest_api_id,
+                stage,
+                dry_run,
+            },
+            &mut std::io::stdout().lock(),
+        ),
         Command::Cors {
             command:
                 CorsCommand::Enable {
@@ -215,10 +259,7 @@ fn main() -> anyhow::Result<()> {
             tollgate::cors_cli::CorsArgs {
                 endpoint: endpoint_url,
                 region,
-                credentials: tollgate_aws::sigv4::Credentials::new(
-                    std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
-                    std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
-                ),
+                credentials: cli_credentials(),
                 rest_api_id,
                 resource_id,
                 allow_origin,
@@ -407,4 +448,13 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// The credentials the configuring commands sign with: the AWS CLI's
+/// environment variables, else Tollgate's local defaults.
+fn cli_credentials() -> tollgate_aws::sigv4::Credentials {
+    tollgate_aws::sigv4::Credentials::new(
+        std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()),
+        std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+    )
 }

@@ -14,7 +14,7 @@ mod integrations;
 pub mod lambda;
 mod methods;
 mod models;
-mod openapi;
+pub(crate) mod openapi;
 mod request_validators;
 mod resources;
 mod rest_apis;
