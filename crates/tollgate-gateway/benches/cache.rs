@@ -132,6 +132,7 @@ async fn get(gateway: &Gateway, job: usize, key: usize) -> u16 {
         path,
         domain_name: "127.0.0.1".into(),
         port: 4566,
+        public: false,
     };
     let peer: SocketAddr = ([127, 0, 0, 1], 40000).into();
     let response = gateway

@@ -20,6 +20,7 @@ use crate::authorize::Authorization;
 use crate::integration::uri::UriTemplate;
 use crate::lambda_authorizer::CompiledAuthorizer;
 use crate::mapping::{self, Mapping};
+use crate::resource_policy::ResourcePolicy;
 use crate::router::Router;
 use crate::throttle::{Bucket, BucketRegistry, Limits};
 
@@ -42,6 +43,11 @@ pub struct CompiledStage {
     /// The deployment's Lambda authorizers by id; one that cannot be
     /// compiled keeps its reason, and its methods fail closed.
     pub authorizers: HashMap<String, Result<Arc<CompiledAuthorizer>, String>>,
+    /// The API's resource policy as deployed; `None` costs requests nothing.
+    /// One that cannot be compiled keeps its reason, and the API fails closed.
+    pub resource_policy: Option<Result<ResourcePolicy, String>>,
+    /// `endpointConfiguration.types` has PRIVATE: not served on the public listener.
+    pub private: bool,
 }
 
 #[derive(Debug)]
@@ -365,6 +371,18 @@ pub fn compile(
             .iter()
             .map(|(id, a)| (id.clone(), CompiledAuthorizer::compile(a).map(Arc::new)))
             .collect(),
+        resource_policy: deployment
+            .api
+            .policy
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .map(ResourcePolicy::compile),
+        private: deployment
+            .api
+            .endpoint_configuration
+            .types
+            .iter()
+            .any(|t| t == "PRIVATE"),
     }
 }
 

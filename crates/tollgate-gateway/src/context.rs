@@ -20,9 +20,10 @@ pub struct RequestContext {
     pub trace_id: String,
     pub started: Instant,
     pub request_time_epoch_ms: u128,
-    /// Set once, by [`RequestContext::new`]: [`RequestContext::source_ip`] keeps its text.
-    pub peer: SocketAddr,
-    /// `peer`'s address as text, made on first use.
+    /// The client's address: the peer's, or the one a trusted proxy
+    /// forwarded ([`crate::client_ip`]); what `sourceIp` and `aws:SourceIp` see.
+    pub source: IpAddr,
+    /// `source` as text, made on first use.
     source_ip: OnceLock<String>,
     /// The client's User-Agent, kept as sent (a shared buffer, not a copy).
     pub user_agent: Option<http::HeaderValue>,
@@ -152,7 +153,7 @@ impl RequestContext {
             trace_id: String::new(),
             started: Instant::now(),
             request_time_epoch_ms: now.as_millis(),
-            peer,
+            source: peer.ip(),
             source_ip: OnceLock::new(),
             user_agent: None,
             http_method: http_method.to_string(),
@@ -184,7 +185,7 @@ impl RequestContext {
     /// `$context.identity.sourceIp`. Formatted once and kept: a proxied
     /// request needs it for `X-Forwarded-For` and again for `$context`.
     pub fn source_ip(&self) -> &str {
-        self.source_ip.get_or_init(|| ip_text(self.peer.ip()))
+        self.source_ip.get_or_init(|| ip_text(self.source))
     }
 
     /// [`RequestContext::source_ip`]'s text, taken out of the context (for
@@ -192,7 +193,7 @@ impl RequestContext {
     pub fn take_source_ip(&mut self) -> String {
         match self.source_ip.take() {
             Some(text) => text,
-            None => ip_text(self.peer.ip()),
+            None => ip_text(self.source),
         }
     }
 

@@ -33,6 +33,12 @@ pub enum ErrorKind {
     AccessDenied {
         explicit: bool,
     },
+    /// The API's resource policy does not allow this method ARN for the
+    /// anonymous caller (AWS names the ARN in its message).
+    ResourcePolicyDenied {
+        explicit: bool,
+        resource: Box<str>,
+    },
     RequestTooLarge,
     /// The request body could not be read (malformed chunked coding, or the
     /// client stopped sending).
@@ -129,6 +135,12 @@ impl ErrorKind {
             ErrorKind::AccessDenied { explicit: false } => {
                 "User is not authorized to access this resource"
             }
+            ErrorKind::ResourcePolicyDenied { explicit, resource } => {
+                return Cow::Owned(format!(
+                    "User: anonymous is not authorized to perform: execute-api:Invoke on resource: {resource}{}",
+                    if *explicit { " with an explicit deny" } else { "" }
+                ))
+            }
             ErrorKind::RequestTooLarge => "Request Too Long",
             ErrorKind::BadRequestBody | ErrorKind::BadRequestPath => "Bad Request",
             ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
@@ -171,7 +183,9 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "UNAUTHORIZED",
             ErrorKind::AuthorizerConfiguration => "AUTHORIZER_CONFIGURATION_ERROR",
             ErrorKind::AuthorizerFailure => "AUTHORIZER_FAILURE",
-            ErrorKind::AccessDenied { .. } => "ACCESS_DENIED",
+            ErrorKind::AccessDenied { .. } | ErrorKind::ResourcePolicyDenied { .. } => {
+                "ACCESS_DENIED"
+            }
             ErrorKind::RequestTooLarge => "REQUEST_TOO_LARGE",
             ErrorKind::BadRequestBody => "BAD_REQUEST_BODY",
             ErrorKind::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -216,7 +230,8 @@ impl ErrorKind {
             | ErrorKind::UnknownStage
             | ErrorKind::InvalidApiKey
             | ErrorKind::Signature(_)
-            | ErrorKind::AccessDenied { .. } => 403,
+            | ErrorKind::AccessDenied { .. }
+            | ErrorKind::ResourcePolicyDenied { .. } => 403,
             ErrorKind::Throttled | ErrorKind::QuotaExceeded => 429,
             ErrorKind::Unauthorized => 401,
             ErrorKind::RequestTooLarge => 413,
@@ -253,7 +268,9 @@ impl ErrorKind {
             ErrorKind::AuthorizerConfiguration | ErrorKind::AuthorizerFailure => {
                 "AuthorizerConfigurationException"
             }
-            ErrorKind::AccessDenied { .. } => "AccessDeniedException",
+            ErrorKind::AccessDenied { .. } | ErrorKind::ResourcePolicyDenied { .. } => {
+                "AccessDeniedException"
+            }
             ErrorKind::RequestTooLarge => "RequestTooLargeException",
             ErrorKind::RequestHeadTooLarge => "RequestHeaderFieldsTooLargeException",
             ErrorKind::BadRequestBody
@@ -296,6 +313,10 @@ impl ErrorKind {
             }
             ErrorKind::AccessDenied { explicit: false } => {
                 r#"{"Message":"User is not authorized to access this resource"}"#
+            }
+            // Capital M too, as AWS's troubleshooting pages show it.
+            ErrorKind::ResourcePolicyDenied { .. } => {
+                return Cow::Owned(serde_json::json!({ "Message": self.message() }).to_string())
             }
             ErrorKind::RequestTooLarge => r#"{"message":"Request Too Long"}"#,
             ErrorKind::RequestHeadTooLarge => r#"{"message":"Request Header Fields Too Large"}"#,

@@ -18,6 +18,8 @@ pub struct InvokeTarget {
     pub domain_name: String,
     /// The port the client called (the Host header's, else 80).
     pub port: u16,
+    /// Arrived on the public (data-plane-only) listener: PRIVATE APIs are not served there.
+    pub public: bool,
 }
 
 /// Splits `{stage}/rest` (a leading `/` allowed) into the stage and `/rest`:
@@ -140,6 +142,7 @@ where
         path: path.to_string(),
         domain_name: hostname.to_string(),
         port,
+        public: false,
     })
 }
 

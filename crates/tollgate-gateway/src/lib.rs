@@ -8,6 +8,8 @@
 mod admission;
 mod authorize;
 mod cache;
+pub mod cidr;
+mod client_ip;
 pub mod clock;
 mod compile;
 mod context;
@@ -24,6 +26,7 @@ mod path;
 mod pipeline;
 mod policy;
 mod quota;
+mod resource_policy;
 mod response;
 mod router;
 pub mod test_invoke;
@@ -95,6 +98,8 @@ pub struct GatewaySettings {
     pub body_budget: Arc<BodyBudget>,
     /// How long an HTTP/2 client may pause between pieces of its body.
     pub body_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`); none by default.
+    pub trusted_proxies: Vec<cidr::Cidr>,
 }
 
 impl Default for GatewaySettings {
@@ -107,6 +112,7 @@ impl Default for GatewaySettings {
             },
             body_budget: BodyBudget::new(DEFAULT_BODY_BUDGET),
             body_timeout: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }

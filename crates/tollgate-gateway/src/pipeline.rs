@@ -63,6 +63,8 @@ struct Exchange {
     /// The request's headers (gateway responses may map them).
     headers: http::HeaderMap,
     held: Held,
+    /// Arrived on the public listener ([`InvokeTarget::public`]).
+    public: bool,
 }
 
 /// Serves one data-plane request.
@@ -91,6 +93,7 @@ pub(crate) fn run(
         stage: None,
         headers: http::HeaderMap::new(),
         held: Held::default(),
+        public: target.public,
     };
     let cx = &mut exchange.cx;
     cx.account_id = gateway.settings.account_id.clone();
@@ -99,6 +102,13 @@ pub(crate) fn run(
     cx.stage = target.stage;
     cx.path = target.path;
     cx.local_port = target.port;
+    if !gateway.settings.trusted_proxies.is_empty() {
+        cx.source = crate::client_ip::resolve(
+            peer.ip(),
+            request.headers(),
+            &gateway.settings.trusted_proxies,
+        );
+    }
     let head = read_head(&request, cx);
     let (parts, body) = request.into_parts();
     async move {
@@ -183,11 +193,26 @@ async fn phases(
     };
     ex.cx.deployment_id = stage.deployment_id.clone();
     ex.stage = Some(stage.clone());
+    // A PRIVATE API is not there for the public listener: the answer an
+    // unknown stage gets, so its existence is not told either.
+    if stage.private && ex.public {
+        return Err(ErrorKind::UnknownStage.because("a PRIVATE API on the public listener"));
+    }
 
     // 2. route
     let (method, path_params) = route(&stage, &parts.method, &ex.cx.path)?;
     ex.cx.resource_id = method.resource_id.clone();
     ex.cx.resource_path = method.resource_path.clone();
+
+    // 2b. the API's resource policy, for APIs that have one
+    if let (Some(policy), false) = (&stage.resource_policy, test_invoke) {
+        crate::resource_policy::check(
+            policy,
+            &gateway.settings.iam.region,
+            &parts.headers,
+            &ex.cx,
+        )?;
+    }
 
     // 3. authorize (from the head)
     // `NONE` asks nothing of the head: no authorize step to wait on.
@@ -573,6 +598,7 @@ fn finish(
         stage,
         headers,
         held,
+        ..
     } = ex;
     let (response, error) = match result {
         Ok(mut response) => {

@@ -36,7 +36,7 @@ pub struct Policy {
     statements: Vec<Statement>,
 }
 
-fn strings(value: &Value) -> Option<Vec<String>> {
+pub(crate) fn strings(value: &Value) -> Option<Vec<String>> {
     match value {
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(items) => items

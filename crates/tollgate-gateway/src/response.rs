@@ -205,6 +205,8 @@ mod tests {
             api_key_source: "HEADER".into(),
             tracing_enabled: false,
             authorizers: Default::default(),
+            resource_policy: None,
+            private: false,
         };
         let context =
             serde_json::json!({"requestId": "r1", "error": {"messageString": "\"Forbidden\""}});

@@ -212,6 +212,7 @@ pub async fn test_invoke(
         path: path.clone(),
         domain_name: "testinvoke.execute-api".into(),
         port: 443,
+        public: false,
     };
     let peer: SocketAddr = ([127, 0, 0, 1], 0).into();
     let started = Instant::now();

@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// spoken to in h2c with prior knowledge rather than HTTP/1.1.
     #[serde(default)]
     pub upstream_h2c: Vec<String>,
+    /// Proxies (CIDR ranges) whose `X-Forwarded-For` gives the client's address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     #[serde(default)]
     pub credentials: Vec<CredentialEntry>,
     /// Seconds a client may make no progress before it is disconnected.
@@ -77,6 +80,8 @@ pub struct Overrides {
     pub upstream_ca_file: Option<PathBuf>,
     /// Replaces the file's list when given.
     pub upstream_h2c: Option<Vec<String>>,
+    /// Replaces the file's list when given.
+    pub trusted_proxies: Option<Vec<String>>,
     pub client_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub body_budget_mib: Option<usize>,
@@ -101,6 +106,8 @@ pub struct Config {
     pub credentials: Vec<Credentials>,
     pub upstream_ca_file: Option<PathBuf>,
     pub upstream_h2c: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<tollgate_gateway::cidr::Cidr>,
     /// A client that makes no progress for this long is disconnected.
     pub client_timeout: Duration,
     pub max_connections: usize,
@@ -234,6 +241,15 @@ impl Config {
             credentials,
             upstream_ca_file: overrides.upstream_ca_file.or(file.upstream_ca_file),
             upstream_h2c: upstream_h2c(overrides.upstream_h2c.unwrap_or(file.upstream_h2c))?,
+            trusted_proxies: overrides
+                .trusted_proxies
+                .unwrap_or(file.trusted_proxies)
+                .iter()
+                .map(|p| {
+                    tollgate_gateway::cidr::Cidr::parse(p)
+                        .map_err(|e| anyhow::anyhow!("invalid --trusted-proxy: {e}"))
+                })
+                .collect::<anyhow::Result<_>>()?,
             client_timeout: client_timeout(
                 overrides
                     .client_timeout
@@ -335,6 +351,22 @@ mod tests {
         assert_eq!(c.account_id, "000000000000");
         assert_eq!(c.credentials[0].access_key_id, "test");
         assert!(c.upstream_h2c.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_and_none_by_default() -> anyhow::Result<()> {
+        let c = Config::resolve(FileConfig::default(), Overrides::default())?;
+        assert!(c.trusted_proxies.is_empty());
+        let file: FileConfig = toml::from_str(r#"trusted_proxies = ["10.0.0.0/8", "::1"]"#)?;
+        let c = Config::resolve(file, Overrides::default())?;
+        assert!(c.trusted_proxies[0].contains("10.9.9.9".parse()?));
+        assert!(c.trusted_proxies[1].contains("::1".parse()?));
+        let overrides = Overrides {
+            trusted_proxies: Some(vec!["10.0.0.0/33".into()]),
+            ..Overrides::default()
+        };
+        assert!(Config::resolve(FileConfig::default(), overrides).is_err());
         Ok(())
     }
 

@@ -42,7 +42,8 @@ pub async fn handle(
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())
         .unwrap_or("");
-    if let Some(target) = app.gateway.invoke_target(host, req.uri().path()) {
+    if let Some(mut target) = app.gateway.invoke_target(host, req.uri().path()) {
+        target.public = app.data_plane_only;
         // A client may choose its request id, if it is a UUID (spec §2.2);
         // only otherwise is one made.
         let request_id = client_request_id

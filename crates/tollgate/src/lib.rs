@@ -97,6 +97,7 @@ impl Server {
             },
             body_budget: body_budget.clone(),
             body_timeout: config.client_timeout,
+            trusted_proxies: config.trusted_proxies.clone(),
         };
         let listener = listen(config.listen)?;
         let public_listener = config.public_listen.map(listen).transpose()?;

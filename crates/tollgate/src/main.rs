@@ -163,6 +163,10 @@ struct ServeArgs {
     /// An http:// upstream (HOST:PORT) to speak h2c to; repeat, or comma-separate in the environment.
     #[arg(long, env = "TOLLGATE_UPSTREAM_H2C", value_delimiter = ',')]
     upstream_h2c: Option<Vec<String>>,
+    /// A proxy (IP or CIDR) whose X-Forwarded-For names the client; repeat, or
+    /// comma-separate in the environment [default: none: the peer is the client].
+    #[arg(long, env = "TOLLGATE_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Option<Vec<String>>,
     /// Seconds a client may make no progress (no whole request head, no piece
     /// of a body, no part of its response taken) before it is disconnected [default: 60].
     #[arg(long, env = "TOLLGATE_CLIENT_TIMEOUT")]
@@ -315,6 +319,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             secret_access_key: args.secret_access_key,
             upstream_ca_file: args.upstream_ca_file,
             upstream_h2c: args.upstream_h2c,
+            trusted_proxies: args.trusted_proxy,
             client_timeout: args.client_timeout,
             max_connections: args.max_connections,
             body_budget_mib: args.body_budget_mib,
