@@ -153,3 +153,41 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(server, apigw):
     assert (status, body) == (403, denied(api_id, explicit=True))
     status, _, body = get(url, source=TRUSTED_PROXY, headers={"X-Forwarded-For": "127.0.0.2, 127.0.0.9"})
     assert (status, body) == (200, {"ip": "127.0.0.9"})
+
+
+@pytest.fixture(scope="module")
+def echo_upstream():
+    """An upstream that answers the X-Forwarded-For it was sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"xff": self.headers.get("X-Forwarded-For")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_the_upstream_sees_the_chain_with_the_proxy_as_the_last_hop(server, apigw, echo_upstream):
+    api_id = apigw.create_rest_api(name="xff-chain")["id"]
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="HTTP_PROXY",
+                          integrationHttpMethod="GET", uri=f"{echo_upstream}/")
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    url = f"{server.endpoint}/_aws/execute-api/{api_id}/prod/"
+    # Through the trusted proxy: its client, then the proxy, as a chain of hops.
+    assert get(url, source=TRUSTED_PROXY, headers={"X-Forwarded-For": "127.0.0.9"})[2] == {"xff": "127.0.0.9, 127.0.0.3"}
+    # Directly: the client's claim is passed on, and the real peer appended (as AWS does).
+    assert get(url, source="127.0.0.1", headers={"X-Forwarded-For": "1.2.3.4"})[2] == {"xff": "1.2.3.4, 127.0.0.1"}

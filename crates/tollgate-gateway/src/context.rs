@@ -22,7 +22,9 @@ pub struct RequestContext {
     pub request_time_epoch_ms: u128,
     /// The client's address: the peer's, or the one a trusted proxy
     /// forwarded ([`crate::client_ip`]); what `sourceIp` and `aws:SourceIp` see.
-    pub source: IpAddr,
+    source: IpAddr,
+    /// The TCP peer's address: `source`, or the trusted proxy's.
+    pub peer: IpAddr,
     /// `source` as text, made on first use.
     source_ip: OnceLock<String>,
     /// The client's User-Agent, kept as sent (a shared buffer, not a copy).
@@ -154,6 +156,7 @@ impl RequestContext {
             started: Instant::now(),
             request_time_epoch_ms: now.as_millis(),
             source: peer.ip(),
+            peer: peer.ip(),
             source_ip: OnceLock::new(),
             user_agent: None,
             http_method: http_method.to_string(),
@@ -186,6 +189,29 @@ impl RequestContext {
     /// request needs it for `X-Forwarded-For` and again for `$context`.
     pub fn source_ip(&self) -> &str {
         self.source_ip.get_or_init(|| ip_text(self.source))
+    }
+
+    /// The client's address ([`RequestContext::source_ip`] as an address).
+    pub fn source(&self) -> IpAddr {
+        self.source
+    }
+
+    /// Sets the client's address (a trusted proxy named it), forgetting
+    /// any text made of the old one.
+    pub fn set_source(&mut self, source: IpAddr) {
+        self.source = source;
+        self.source_ip = OnceLock::new();
+    }
+
+    /// The hop this gateway appends to `X-Forwarded-For`: the peer's
+    /// address (behind a trusted proxy, the proxy's, after the client the
+    /// proxy already named).
+    pub fn forwarded_for_hop(&self) -> std::borrow::Cow<'_, str> {
+        if self.peer == self.source {
+            std::borrow::Cow::Borrowed(self.source_ip())
+        } else {
+            std::borrow::Cow::Owned(ip_text(self.peer))
+        }
     }
 
     /// [`RequestContext::source_ip`]'s text, taken out of the context (for
@@ -392,6 +418,16 @@ mod tests {
         assert!(cx.extended_request_id.ends_with('='));
         assert!(cx.trace_id.starts_with("Root=1-"));
         assert_eq!(cx.trace_id.len(), "Root=1-".len() + 8 + 1 + 24);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_proxy_is_the_forwarded_hop() {
+        let peer: SocketAddr = ([10, 0, 0, 1], 9).into();
+        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        assert_eq!(cx.forwarded_for_hop(), "10.0.0.1");
+        cx.set_source("203.0.113.7".parse().expect("an address"));
+        assert_eq!(cx.source_ip(), "203.0.113.7");
+        assert_eq!(cx.forwarded_for_hop(), "10.0.0.1");
     }
 
     #[test]

@@ -103,11 +103,11 @@ pub(crate) fn run(
     cx.path = target.path;
     cx.local_port = target.port;
     if !gateway.settings.trusted_proxies.is_empty() {
-        cx.source = crate::client_ip::resolve(
+        cx.set_source(crate::client_ip::resolve(
             peer.ip(),
             request.headers(),
             &gateway.settings.trusted_proxies,
-        );
+        ));
     }
     let head = read_head(&request, cx);
     let (parts, body) = request.into_parts();

@@ -268,7 +268,7 @@ pub fn check(
             arn: &arn,
             // Region, account and API id hold no `/`: the first is the stage's.
             api_suffix_at: arn.find('/').unwrap_or(arn.len()),
-            source_ip: cx.source,
+            source_ip: cx.source(),
             referer: headers
                 .get(http::header::REFERER)
                 .and_then(|v| v.to_str().ok()),
@@ -287,7 +287,7 @@ pub fn check(
         explicit,
         resource: arn.into_boxed_str(),
     }
-    .because(format_args!("the resource policy denies {}", cx.source)))
+    .because(format_args!("the resource policy denies {}", cx.source())))
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub fn prepare(inv: &Invocation<'_>) -> Result<UpstreamRequest, GatewayError> {
         set_header(&mut headers, name, value);
     }
     let forwarded_for = forwarded_for || !mapped.headers.is_empty();
-    append_forwarded_for(&mut headers, inv.cx.source_ip(), forwarded_for);
+    append_forwarded_for(&mut headers, &inv.cx.forwarded_for_hop(), forwarded_for);
     if let Ok(trace) = HeaderValue::from_str(inv.cx.downstream_trace()) {
         headers.insert(crate::response::TRACE_ID, trace);
     }

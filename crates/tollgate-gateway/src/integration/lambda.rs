@@ -133,8 +133,8 @@ fn substitute_stage_variables(text: &str, variables: &BTreeMap<String, String>) 
 /// Headers API Gateway adds to what the function sees (as AWS names them).
 fn added_headers(headers: &HeaderMap, cx: &RequestContext) -> Vec<(String, String)> {
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing}, {}", cx.source_ip()),
-        None => cx.source_ip().to_string(),
+        Some(existing) => format!("{existing}, {}", cx.forwarded_for_hop()),
+        None => cx.forwarded_for_hop().into_owned(),
     };
     let mut added = Vec::with_capacity(4);
     if !cx.trace_id.is_empty() {
