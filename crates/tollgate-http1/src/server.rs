@@ -19,6 +19,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use crate::body::{BodyFeeder, RequestBody};
@@ -114,7 +115,26 @@ pub fn plain_refusal(refused: HeadError) -> Response<Bytes> {
 
 /// Serves HTTP/1.x on `stream` until the client closes it, asks to, breaks
 /// the protocol or runs out of time ([`Limits`]).
-pub async fn serve<H, F, B>(stream: TcpStream, limits: Limits, mut handler: H) -> io::Result<()>
+pub async fn serve<H, F, B>(stream: TcpStream, limits: Limits, handler: H) -> io::Result<()>
+where
+    H: FnMut(Request<RequestBody>) -> F,
+    F: Future<Output = Response<B>>,
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
+    serve_until_closing(stream, limits, None, handler).await
+}
+
+/// [`serve`], and once `closing` turns true (a graceful shutdown) the
+/// connection ends at the next point where no request is lost: at once if
+/// it is idle between requests, else after the current response, which
+/// says `Connection: close`.
+pub async fn serve_until_closing<H, F, B>(
+    stream: TcpStream,
+    limits: Limits,
+    mut closing: Option<watch::Receiver<bool>>,
+    mut handler: H,
+) -> io::Result<()>
 where
     H: FnMut(Request<RequestBody>) -> F,
     F: Future<Output = Response<B>>,
@@ -129,7 +149,7 @@ where
         refusal: limits.refusal,
     };
     loop {
-        let head = match conn.read_head().await {
+        let head = match conn.read_head(closing.as_mut()).await {
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(refused) => return conn.refuse(refused).await,
@@ -178,6 +198,8 @@ where
         // What is left of a body that was not read whole is never read: the
         // connection ends after the response.
         keep_alive &= body.whole;
+        // Shutting down: this response is the connection's last.
+        keep_alive &= !closing.as_ref().is_some_and(|c| *c.borrow());
         let exchange = Exchange {
             keep_alive,
             ..exchange
@@ -328,18 +350,56 @@ impl Conn {
         Ok(())
     }
 
-    /// The next request's head; `Ok(None)` when the client closed between requests.
-    async fn read_head(&mut self) -> Result<Option<RequestHead>, HeadError> {
+    /// The next request's head; `Ok(None)` when the client closed between
+    /// requests, or `closing` turned true while none had begun to arrive.
+    async fn read_head(
+        &mut self,
+        closing: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<Option<RequestHead>, HeadError> {
+        let mut closing = closing;
         loop {
             if !self.buf.is_empty() {
                 if let Some(head) = parse_request_head(&mut self.buf)? {
                     return Ok(Some(head));
                 }
             }
-            match self.read_more().await {
+            let read = match closing.as_deref_mut() {
+                // Idle between requests: shutting down ends the wait. A
+                // head already begun is read to its end (the watchdog
+                // bounds it) and answered.
+                Some(closing) if self.buf.is_empty() => {
+                    if *closing.borrow() && !self.has_bytes_waiting() {
+                        return Ok(None);
+                    }
+                    tokio::select! {
+                        biased;
+                        read = self.read_more() => read,
+                        _ = closing.wait_for(|c| *c) => {
+                            if self.has_bytes_waiting() {
+                                continue;
+                            }
+                            return Ok(None);
+                        }
+                    }
+                }
+                _ => self.read_more().await,
+            };
+            match read {
                 Ok(0) | Err(_) => return Ok(None),
                 Ok(_) => {}
             }
+        }
+    }
+
+    /// Whether the client has sent bytes not yet read (a request that was
+    /// on its way when shutdown began is still served).
+    fn has_bytes_waiting(&mut self) -> bool {
+        if self.buf.capacity() - self.buf.len() < 1024 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        match self.stream.try_read_buf(&mut self.buf) {
+            Ok(n) => n > 0,
+            Err(_) => false,
         }
     }
 

@@ -17,7 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use tollgate_http1::request::HeadError;
-use tollgate_http1::server::{plain_refusal, serve, starts_with_http2_preface, Limits};
+use tollgate_http1::server::{
+    plain_refusal, serve, serve_until_closing, starts_with_http2_preface, Limits,
+};
 use tollgate_http1::BodyBudget;
 use tollgate_http1::RequestBody;
 
@@ -729,4 +731,58 @@ async fn a_large_response_read_steadily_is_not_cut() {
         "{:?}: not slow enough to tell",
         started.elapsed()
     );
+}
+
+/// A server whose connections watch `closing`; every request takes 300 ms.
+async fn start_closable(closing: tokio::sync::watch::Receiver<bool>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = Limits {
+        max_body: MAX_BODY,
+        client_timeout: Duration::from_secs(30),
+        body_budget: BodyBudget::new(1 << 20),
+        refusal: json_refusal,
+    };
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let slow = |req| async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                handler(req).await
+            };
+            tokio::spawn(serve_until_closing(
+                stream,
+                limits.clone(),
+                Some(closing.clone()),
+                slow,
+            ));
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn closing_ends_idle_connections_and_answers_the_request_in_hand_last() {
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let addr = start_closable(closing).await;
+    let mut idle = Client::connect(addr).await;
+    let first = idle.exchange(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        first.header("connection"),
+        None,
+        "kept alive before closing"
+    );
+    let mut busy = Client::connect(addr).await;
+    busy.send(b"GET /two HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    close.send(true).expect("connections watch");
+
+    // The idle connection is closed at once; the busy one gets its whole
+    // answer, told it is the last, then the close.
+    assert!(idle.closed().await);
+    let answer = busy.answer(false).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.seen().as_deref(), Some("GET /two"));
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(busy.closed().await);
 }

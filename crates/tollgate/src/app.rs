@@ -59,6 +59,8 @@ pub struct App {
     /// On the public listener only deployed APIs are served.
     pub data_plane_only: bool,
     pub limits: ClientLimits,
+    /// Turns true when a graceful shutdown begins (see [`crate::shutdown`]).
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl App {
@@ -69,6 +71,7 @@ impl App {
         observe: Arc<tollgate_observe::Observatory>,
         credentials: &[Credentials],
         limits: ClientLimits,
+        closing: tokio::sync::watch::Receiver<bool>,
     ) -> App {
         App {
             control,
@@ -78,6 +81,7 @@ impl App {
             secrets: Arc::new(admin_secrets(credentials)),
             data_plane_only: false,
             limits,
+            closing,
         }
     }
 

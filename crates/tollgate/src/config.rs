@@ -58,6 +58,8 @@ pub struct FileConfig {
     pub secrets_key_file: Option<PathBuf>,
     /// OTLP/HTTP collector spans of traced stages are exported to.
     pub otlp_endpoint: Option<String>,
+    /// Seconds open connections get to finish on SIGTERM or SIGINT.
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +93,7 @@ pub struct Overrides {
     pub lambda_idle_timeout: Option<u64>,
     pub secrets_key_file: Option<PathBuf>,
     pub otlp_endpoint: Option<String>,
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// The validated configuration the server runs with.
@@ -118,6 +121,8 @@ pub struct Config {
     pub secrets_key_file: Option<PathBuf>,
     /// `http(s)://host:port` of an OTLP/HTTP collector; none: spans are not exported.
     pub otlp_endpoint: Option<String>,
+    /// How long open connections get to finish when shutting down.
+    pub shutdown_grace: Duration,
 }
 
 /// How Lambda functions run.
@@ -291,6 +296,12 @@ impl Config {
             },
             secrets_key_file: overrides.secrets_key_file.or(file.secrets_key_file),
             otlp_endpoint: otlp_endpoint(overrides.otlp_endpoint.or(file.otlp_endpoint))?,
+            shutdown_grace: shutdown_grace(
+                overrides
+                    .shutdown_grace_secs
+                    .or(file.shutdown_grace_secs)
+                    .unwrap_or(crate::shutdown::DEFAULT_GRACE_SECS),
+            )?,
         })
     }
 }
@@ -298,6 +309,13 @@ impl Config {
 fn client_timeout(secs: u64) -> anyhow::Result<Duration> {
     if !(1..=3600).contains(&secs) {
         bail!("invalid client timeout {secs}: expected 1 to 3600 seconds");
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn shutdown_grace(secs: u64) -> anyhow::Result<Duration> {
+    if secs > 3600 {
+        bail!("invalid shutdown grace {secs}: expected 0 to 3600 seconds");
     }
     Ok(Duration::from_secs(secs))
 }

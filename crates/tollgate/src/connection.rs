@@ -26,16 +26,26 @@ pub async fn serve_connection(
     slot: Slot,
 ) {
     let client_timeout = app.limits.client_timeout;
-    let outcome =
-        match tollgate_http1::server::starts_with_http2_preface(&stream, client_timeout).await {
-            Ok(true) => serve_http2(app, stream, peer, client_timeout).await,
-            Ok(false) => {
-                let limits = app.limits.http1();
-                let app = &*app;
-                tollgate_http1::server::serve(stream, limits, |req| handle(app, peer, req)).await
-            }
-            Err(e) => Err(e),
-        };
+    let mut closing = app.closing.clone();
+    // A client that has sent nothing yet is not waited for once shutting down.
+    let preface = tokio::select! {
+        biased;
+        preface = tollgate_http1::server::starts_with_http2_preface(&stream, client_timeout) => preface,
+        _ = closing.wait_for(|c| *c) => return,
+    };
+    let outcome = match preface {
+        Ok(true) => serve_http2(app, stream, peer, client_timeout).await,
+        Ok(false) => {
+            let limits = app.limits.http1();
+            let closing = Some(app.closing.clone());
+            let app = &*app;
+            tollgate_http1::server::serve_until_closing(stream, limits, closing, |req| {
+                handle(app, peer, req)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
     drop(slot);
     if let Err(e) = outcome {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
@@ -103,6 +113,7 @@ async fn serve_http2(
         in_flight: AtomicUsize::new(0),
         last_change_ms: AtomicU64::new(0),
     });
+    let mut closing = app.closing.clone();
     let service = {
         let activity = activity.clone();
         service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -136,9 +147,13 @@ async fn serve_http2(
                     break;
                 }
             }
+            // Shutting down: GOAWAY at once, busy or not; streams already
+            // open are answered.
+            _ = closing.wait_for(|c| *c) => break,
         }
     }
-    // Idle: GOAWAY, then what is still being sent gets one more period.
+    // Idle or shutting down: GOAWAY, then what is still being sent gets one
+    // more period.
     connection.as_mut().graceful_shutdown();
     match tokio::time::timeout(client_timeout, connection).await {
         Ok(ended) => ended.map_err(std::io::Error::other),

@@ -16,6 +16,7 @@ pub mod listener;
 pub mod logs_tail;
 mod observe_api;
 mod prometheus;
+pub mod shutdown;
 pub mod usage_flush;
 
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub struct Server {
     listener: std::net::TcpListener,
     public_listener: Option<std::net::TcpListener>,
     app: Arc<app::App>,
+    /// Turned on when shutting down; connections watch it through `app`.
+    closing: tokio::sync::watch::Sender<bool>,
+    shutdown_grace: std::time::Duration,
 }
 
 /// The key Secrets Manager values are sealed with: the configured file, or
@@ -169,9 +173,12 @@ impl Server {
                 observe.update(state);
             }));
         }
+        let (closing, closing_seen) = shutdown::closing_channel();
         Ok(Server {
             listener,
             public_listener,
+            closing,
+            shutdown_grace: config.shutdown_grace,
             app: Arc::new(app::App::new(
                 control,
                 gateway,
@@ -183,6 +190,7 @@ impl Server {
                     connections: listener::ConnectionLimit::new(config.max_connections),
                     body_budget,
                 },
+                closing_seen,
             )),
         })
     }
@@ -208,7 +216,9 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, on the calling (current-thread)
-    /// runtime plus one more single-threaded runtime per remaining CPU.
+    /// runtime plus one more single-threaded runtime per remaining CPU; then
+    /// stops accepting, lets open connections finish their requests within
+    /// the grace period ([`shutdown`]), and writes the last usage counts.
     ///
     /// Thread per core: each thread accepts connections and serves them to the
     /// end, with its own upstream pool, so a request never hops between threads.
@@ -248,11 +258,12 @@ impl Server {
             self.app.gateway.clone(),
             stopped.clone(),
         ));
+        let connections = self.app.limits.connections.clone();
         let public = match self.public_listener {
             Some(listener) => {
                 let app = Arc::new(self.app.data_plane_only());
                 let listener = TcpListener::from_std(listener)?;
-                let stop_public = wait_for_stop(stopped.clone());
+                let stop_public = wait_for_stop(self.app.closing.clone());
                 Some(tokio::spawn(async move {
                     listener::serve(listener, app, stop_public, &[]).await
                 }))
@@ -266,6 +277,24 @@ impl Server {
             &handoffs,
         )
         .await?;
+        // The listeners are closed (new connections are refused); open ones
+        // end as soon as they hold no request.
+        let _ = self.closing.send(true);
+        let open = connections.open();
+        if open > 0 {
+            tracing::info!(
+                open,
+                grace_secs = self.shutdown_grace.as_secs(),
+                "shutting down: finishing requests in flight"
+            );
+        }
+        let left = shutdown::drain(&connections, self.shutdown_grace).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "grace period over: closing connections with requests in flight"
+            );
+        }
         let _ = stop.send(true);
         drop(handoffs);
         if let Some(public) = public {
@@ -283,6 +312,7 @@ impl Server {
         joined.await??;
         // Counts of the last requests are written before the process exits.
         flusher.await?;
+        shutdown::settle_logs().await;
         Ok(())
     }
 }

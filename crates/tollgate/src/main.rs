@@ -194,6 +194,10 @@ struct ServeArgs {
     /// [default: DATA_DIR/secrets.key, made on first start].
     #[arg(long, env = "TOLLGATE_SECRETS_KEY_FILE")]
     secrets_key_file: Option<PathBuf>,
+    /// Seconds open connections get to finish their requests on SIGTERM or
+    /// SIGINT before the process exits anyway; a second signal exits at once [default: 30].
+    #[arg(long, env = "TOLLGATE_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -329,6 +333,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             lambda_idle_timeout: args.lambda_idle_timeout,
             secrets_key_file: args.secrets_key_file,
             otlp_endpoint: args.otlp_endpoint,
+            shutdown_grace_secs: args.shutdown_grace_secs,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -433,25 +438,66 @@ async fn example_multitalk(
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on the first SIGTERM or SIGINT (graceful shutdown begins), and
+/// leaves a task that exits the process at once on the second.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let (first, first_seen) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut signals = Signals::new();
+        signals.next().await;
+        let _ = first.send(());
+        signals.next().await;
+        tracing::warn!("second signal: exiting without waiting for requests in flight");
+        // 128 + SIGINT, as a shell reports an interrupted command.
+        std::process::exit(130);
+    });
+    let _ = first_seen.await;
+    tracing::info!("signal received: no new connections; finishing requests in flight");
+}
+
+/// SIGTERM and SIGINT, listened for from the start (a stream made after a
+/// signal would not see it).
+struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.term) => {},
+                () = recv(&mut self.int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
