@@ -30,7 +30,7 @@ REGION = "us-east-1"
 ACCOUNT = "000000000000"
 ACCESS_KEY = "test"
 SECRET_KEY = "test"
-READY_RE = re.compile(r"tollgate listening on (http://127\.0\.0\.1:\d+)")
+READY_RE = re.compile(r"tollgate listening on (https?://127\.0\.0\.1:\d+)")
 
 # --- isolate every AWS client (boto3 in-process and the CLI subprocesses) from
 # whatever configuration the machine has: empty config files, fixed credentials.

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
@@ -113,10 +113,11 @@ pub fn plain_refusal(refused: HeadError) -> Response<Bytes> {
     response
 }
 
-/// Serves HTTP/1.x on `stream` until the client closes it, asks to, breaks
-/// the protocol or runs out of time ([`Limits`]).
-pub async fn serve<H, F, B>(stream: TcpStream, limits: Limits, handler: H) -> io::Result<()>
+/// Serves HTTP/1.x on `stream` (plain TCP, or TLS) until the client closes
+/// it, asks to, breaks the protocol or runs out of time ([`Limits`]).
+pub async fn serve<S, H, F, B>(stream: S, limits: Limits, handler: H) -> io::Result<()>
 where
+    S: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<RequestBody>) -> F,
     F: Future<Output = Response<B>>,
     B: Body<Data = Bytes>,
@@ -129,13 +130,14 @@ where
 /// connection ends at the next point where no request is lost: at once if
 /// it is idle between requests, else after the current response, which
 /// says `Connection: close`.
-pub async fn serve_until_closing<H, F, B>(
-    stream: TcpStream,
+pub async fn serve_until_closing<S, H, F, B>(
+    stream: S,
     limits: Limits,
     mut closing: Option<watch::Receiver<bool>>,
     mut handler: H,
 ) -> io::Result<()>
 where
+    S: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<RequestBody>) -> F,
     F: Future<Output = Response<B>>,
     B: Body<Data = Bytes>,
@@ -249,8 +251,8 @@ impl BodyRead {
     }
 }
 
-struct Conn {
-    stream: TcpStream,
+struct Conn<S> {
+    stream: S,
     /// Read from the client, not yet consumed by a request.
     buf: BytesMut,
     /// The response being written (reused from one request to the next).
@@ -327,7 +329,7 @@ impl Watchdog {
     }
 }
 
-impl Conn {
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Reads more into `buf`; `Ok(0)` is the end of the stream.
     async fn read_more(&mut self) -> io::Result<usize> {
         if self.buf.capacity() - self.buf.len() < 1024 {
@@ -368,18 +370,21 @@ impl Conn {
                 // head already begun is read to its end (the watchdog
                 // bounds it) and answered.
                 Some(closing) if self.buf.is_empty() => {
-                    if *closing.borrow() && !self.has_bytes_waiting() {
+                    let closed = *closing.borrow();
+                    if closed && !self.has_bytes_waiting().await {
                         return Ok(None);
                     }
-                    tokio::select! {
+                    let read = tokio::select! {
                         biased;
-                        read = self.read_more() => read,
-                        _ = closing.wait_for(|c| *c) => {
-                            if self.has_bytes_waiting() {
-                                continue;
-                            }
-                            return Ok(None);
-                        }
+                        read = self.read_more() => Some(read),
+                        // (The guard it returns is dropped here, not held
+                        // across the read below.)
+                        _ = closing.wait_for(|c| *c) => None,
+                    };
+                    match read {
+                        Some(read) => read,
+                        None if self.has_bytes_waiting().await => continue,
+                        None => return Ok(None),
                     }
                 }
                 _ => self.read_more().await,
@@ -393,13 +398,16 @@ impl Conn {
 
     /// Whether the client has sent bytes not yet read (a request that was
     /// on its way when shutdown began is still served).
-    fn has_bytes_waiting(&mut self) -> bool {
+    async fn has_bytes_waiting(&mut self) -> bool {
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(READ_CHUNK);
         }
-        match self.stream.try_read_buf(&mut self.buf) {
-            Ok(n) => n > 0,
-            Err(_) => false,
+        // One poll: what has arrived is taken, nothing is waited for.
+        let mut read = pin!(self.stream.read_buf(&mut self.buf));
+        let polled = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+        match polled {
+            Poll::Ready(Ok(n)) => n > 0,
+            _ => false,
         }
     }
 
@@ -639,8 +647,8 @@ impl Conn {
 /// Writes `bytes` to the client. Each part it takes is progress, so a large
 /// response read steadily is never cut, and the handler's own time before it
 /// does not count either.
-async fn write_guarded(
-    stream: &mut TcpStream,
+async fn write_guarded<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     watchdog: &mut Watchdog,
     mut bytes: &[u8],
 ) -> io::Result<()> {

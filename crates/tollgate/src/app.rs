@@ -61,6 +61,8 @@ pub struct App {
     pub limits: ClientLimits,
     /// Turns true when a graceful shutdown begins (see [`crate::shutdown`]).
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// TLS on every listener, when configured.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 impl App {
@@ -82,7 +84,13 @@ impl App {
             data_plane_only: false,
             limits,
             closing,
+            tls: None,
         }
+    }
+
+    /// Serves every connection over TLS.
+    pub fn with_tls(self, tls: Option<Arc<crate::tls::Tls>>) -> App {
+        App { tls, ..self }
     }
 
     /// The same application for the public, data-plane-only listener.

@@ -60,6 +60,9 @@ pub struct FileConfig {
     pub otlp_endpoint: Option<String>,
     /// Seconds open connections get to finish on SIGTERM or SIGINT.
     pub shutdown_grace_secs: Option<u64>,
+    /// PEM certificate chain and private key: TLS on every listener.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +97,8 @@ pub struct Overrides {
     pub secrets_key_file: Option<PathBuf>,
     pub otlp_endpoint: Option<String>,
     pub shutdown_grace_secs: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The validated configuration the server runs with.
@@ -123,6 +128,15 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// How long open connections get to finish when shutting down.
     pub shutdown_grace: Duration,
+    /// TLS on every listener; none: plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of the listeners' certificate chain and its key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// How Lambda functions run.
@@ -302,6 +316,14 @@ impl Config {
                     .or(file.shutdown_grace_secs)
                     .unwrap_or(crate::shutdown::DEFAULT_GRACE_SECS),
             )?,
+            tls: match (
+                overrides.tls_cert.or(file.tls_cert),
+                overrides.tls_key.or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!("--tls-cert and --tls-key go together: give both or neither"),
+            },
         })
     }
 }

@@ -1,6 +1,6 @@
 //! One client connection to its end: HTTP/1.x on Tollgate's own server, or
-//! h2c (HTTP/2 with prior knowledge) on hyper's, both under the client
-//! timeout.
+//! HTTP/2 on hyper's (h2c with prior knowledge, or h2 chosen by ALPN over
+//! TLS), all under the client timeout.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,40 +16,83 @@ use tollgate_http1::RequestBody;
 use crate::app::App;
 use crate::front_door::handle;
 use crate::listener::Slot;
+use crate::tls::Tls;
 
-/// HTTP/1.x (keep-alive) or h2c on one connection, to its end. `slot` is the
-/// connection's place under the connection limit, freed when it ends.
+/// HTTP/1.x (keep-alive), h2c, or either over TLS on one connection, to its
+/// end. `slot` is the connection's place under the connection limit, freed
+/// when it ends.
 pub async fn serve_connection(
     app: Arc<App>,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     slot: Slot,
 ) {
+    let outcome = match app.tls.clone() {
+        Some(tls) => serve_tls(app, &tls, stream, peer).await,
+        None => serve_plain(app, stream, peer).await,
+    };
+    drop(slot);
+    if let Err(e) = outcome {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+}
+
+/// Plain TCP: h2c when the client opens with HTTP/2's preface, else HTTP/1.x.
+async fn serve_plain(
+    app: Arc<App>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
     let client_timeout = app.limits.client_timeout;
     let mut closing = app.closing.clone();
     // A client that has sent nothing yet is not waited for once shutting down.
     let preface = tokio::select! {
         biased;
         preface = tollgate_http1::server::starts_with_http2_preface(&stream, client_timeout) => preface,
-        _ = closing.wait_for(|c| *c) => return,
+        _ = closing.wait_for(|c| *c) => return Ok(()),
     };
-    let outcome = match preface {
-        Ok(true) => serve_http2(app, stream, peer, client_timeout).await,
-        Ok(false) => {
-            let limits = app.limits.http1();
-            let closing = Some(app.closing.clone());
-            let app = &*app;
-            tollgate_http1::server::serve_until_closing(stream, limits, closing, |req| {
-                handle(app, peer, req)
-            })
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    drop(slot);
-    if let Err(e) = outcome {
-        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    if preface? {
+        serve_http2(app, stream, peer, client_timeout).await
+    } else {
+        serve_http1(&app, stream, peer).await
     }
+}
+
+/// TLS: the handshake, then HTTP/2 or HTTP/1.x as ALPN chose.
+async fn serve_tls(
+    app: Arc<App>,
+    tls: &Tls,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let client_timeout = app.limits.client_timeout;
+    let mut closing = app.closing.clone();
+    // Timed as a request head is; a client that has not finished it is not
+    // waited for once shutting down.
+    let handshake = tokio::time::timeout(client_timeout, tls.acceptor().accept(stream));
+    let stream = tokio::select! {
+        biased;
+        done = handshake => done.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))?,
+        _ = closing.wait_for(|c| *c) => return Ok(()),
+    };
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        serve_http2(app, stream, peer, client_timeout).await
+    } else {
+        serve_http1(&app, stream, peer).await
+    }
+}
+
+/// HTTP/1.x on Tollgate's server, until the client is done or shutdown.
+async fn serve_http1<S>(app: &App, stream: S, peer: SocketAddr) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let limits = app.limits.http1();
+    let closing = Some(app.closing.clone());
+    tollgate_http1::server::serve_until_closing(stream, limits, closing, |req| {
+        handle(app, peer, req)
+    })
+    .await
 }
 
 /// Whether an h2c connection is at work: requests in flight, and when the
@@ -102,12 +145,15 @@ const PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// on HTTP/1: a connection with no request in flight for that long is shut
 /// down (GOAWAY, then close), and a peer that stops answering pings is
 /// dropped.
-async fn serve_http2(
+async fn serve_http2<S>(
     app: Arc<App>,
-    stream: tokio::net::TcpStream,
+    stream: S,
     peer: SocketAddr,
     client_timeout: Duration,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity {
         started: Instant::now(),
         in_flight: AtomicUsize::new(0),

@@ -17,6 +17,7 @@ pub mod logs_tail;
 mod observe_api;
 mod prometheus;
 pub mod shutdown;
+pub mod tls;
 pub mod usage_flush;
 
 use std::sync::Arc;
@@ -105,7 +106,12 @@ impl Server {
         };
         let listener = listen(config.listen)?;
         let public_listener = config.public_listen.map(listen).transpose()?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let endpoint = format!("{scheme}://{}", listener.local_addr()?);
         let observe = Arc::new(
             tollgate_observe::Observatory::start(tollgate_observe::ObserveConfig {
                 data_dir: &config.data_dir,
@@ -174,24 +180,39 @@ impl Server {
             }));
         }
         let (closing, closing_seen) = shutdown::closing_channel();
+        let tls = match &config.tls {
+            Some(files) => Some(Arc::new(tls::Tls::load(&files.cert, &files.key)?)),
+            None => {
+                if !config.listen.ip().is_loopback() {
+                    tracing::warn!(
+                        listen = %config.listen,
+                        "the control plane listens beyond loopback without TLS: admin requests and API keys cross the network in clear (--tls-cert, --tls-key)"
+                    );
+                }
+                None
+            }
+        };
         Ok(Server {
             listener,
             public_listener,
             closing,
             shutdown_grace: config.shutdown_grace,
-            app: Arc::new(app::App::new(
-                control,
-                gateway,
-                lambda,
-                observe,
-                &config.credentials,
-                app::ClientLimits {
-                    client_timeout: config.client_timeout,
-                    connections: listener::ConnectionLimit::new(config.max_connections),
-                    body_budget,
-                },
-                closing_seen,
-            )),
+            app: Arc::new(
+                app::App::new(
+                    control,
+                    gateway,
+                    lambda,
+                    observe,
+                    &config.credentials,
+                    app::ClientLimits {
+                        client_timeout: config.client_timeout,
+                        connections: listener::ConnectionLimit::new(config.max_connections),
+                        body_budget,
+                    },
+                    closing_seen,
+                )
+                .with_tls(tls),
+            ),
         })
     }
 
@@ -207,6 +228,11 @@ impl Server {
     /// The data plane, for observers registered before serving (tests, tools).
     pub fn gateway(&self) -> Arc<Gateway> {
         self.app.gateway.clone()
+    }
+
+    /// TLS, when configured: [`tls::Tls::reload`] swaps the certificate.
+    pub fn tls(&self) -> Option<Arc<tls::Tls>> {
+        self.app.tls.clone()
     }
 
     pub fn public_addr(&self) -> Option<std::net::SocketAddr> {

@@ -198,6 +198,13 @@ struct ServeArgs {
     /// SIGINT before the process exits anyway; a second signal exits at once [default: 30].
     #[arg(long, env = "TOLLGATE_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// PEM certificate chain: TLS (1.2 and 1.3, ALPN h2 and http/1.1) on every
+    /// listener; with --tls-key. SIGHUP reloads both files.
+    #[arg(long, env = "TOLLGATE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TOLLGATE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -334,6 +341,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             secrets_key_file: args.secrets_key_file,
             otlp_endpoint: args.otlp_endpoint,
             shutdown_grace_secs: args.shutdown_grace_secs,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -341,12 +350,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let server = Server::bind(&config)?;
+        // Before the ready line: a signal sent as soon as it is seen must
+        // find the handlers in place.
+        let signals = Signals::new();
+        let reload = server.tls().map(reload_tls_on_sighup);
         let addr = server.local_addr()?;
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
         // Tests and scripts wait for this line.
         let mut stdout = std::io::stdout();
-        writeln!(stdout, "tollgate listening on http://{addr}")?;
+        writeln!(stdout, "tollgate listening on {scheme}://{addr}")?;
         if let Some(public) = server.public_addr() {
-            writeln!(stdout, "tollgate public data plane on http://{public}")?;
+            writeln!(stdout, "tollgate public data plane on {scheme}://{public}")?;
+        }
+        if let Some(reload) = reload {
+            tokio::spawn(reload);
         }
         stdout.flush()?;
         tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "serving");
@@ -359,12 +376,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     eprintln!("the MultiTalk example could not be set up: {e:#}");
                 }
             };
-            let (served, ()) = tokio::join!(server.run(shutdown_signal()), provisioning);
+            let (served, ()) = tokio::join!(server.run(shutdown_signal(signals)), provisioning);
             served?;
             tracing::info!("stopped");
             return Ok(());
         }
-        server.run(shutdown_signal()).await?;
+        server.run(shutdown_signal(signals)).await?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -440,10 +457,9 @@ async fn example_multitalk(
 
 /// Resolves on the first SIGTERM or SIGINT (graceful shutdown begins), and
 /// leaves a task that exits the process at once on the second.
-async fn shutdown_signal() {
+async fn shutdown_signal(mut signals: Signals) {
     let (first, first_seen) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let mut signals = Signals::new();
         signals.next().await;
         let _ = first.send(());
         signals.next().await;
@@ -453,6 +469,36 @@ async fn shutdown_signal() {
     });
     let _ = first_seen.await;
     tracing::info!("signal received: no new connections; finishing requests in flight");
+}
+
+/// Reloads the certificate and key on each SIGHUP; a bad file is logged and
+/// the certificate in use stays. SIGHUP is caught from the call on (its
+/// default would end the process).
+fn reload_tls_on_sighup(
+    tls: std::sync::Arc<tollgate::tls::Tls>,
+) -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    async move {
+        #[cfg(unix)]
+        {
+            let Ok(mut hangups) = hangups else {
+                tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
+                return;
+            };
+            while hangups.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "SIGHUP: TLS certificate not reloaded; the previous one stays"
+                    ),
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tls;
+    }
 }
 
 /// SIGTERM and SIGINT, listened for from the start (a stream made after a
