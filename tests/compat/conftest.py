@@ -23,6 +23,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parents[2]
 TOLLGATE_BIN = os.environ.get("TOLLGATE_BIN", str(REPO / "target" / "debug" / "tollgate"))
@@ -143,6 +144,20 @@ def _check_status(http_response, model, **_):
         assert http_response.status_code == expected, (
             f"{model.name}: HTTP {http_response.status_code}, the AWS model says {expected}"
         )
+
+
+def expect_error(code, status, message, fn, **kwargs):
+    """Call fn(**kwargs), which must fail with `code`/`status` (and `message` if given)."""
+    with pytest.raises(ClientError) as ei:
+        fn(**kwargs)
+    resp = ei.value.response
+    assert resp["Error"]["Code"] == code, resp
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
+    if message is not None:
+        assert resp["Error"]["Message"] == message, resp
+    headers = resp["ResponseMetadata"]["HTTPHeaders"]
+    assert "x-amzn-requestid" in headers, headers
+    return resp
 
 
 def make_client(endpoint, service="apigateway", *, access_key=ACCESS_KEY, secret_key=SECRET_KEY,

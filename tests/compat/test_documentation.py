@@ -7,20 +7,9 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, strip_meta
+from conftest import ACCOUNT, expect_error, strip_meta
 
 API_PROPS = '{ "description": "Sample API description" }'
-
-
-def expect_error(code, status, message, fn, **kwargs):
-    with pytest.raises(ClientError) as ei:
-        fn(**kwargs)
-    resp = ei.value.response
-    assert resp["Error"]["Code"] == code, resp
-    assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
-    if message is not None:
-        assert resp["Error"]["Message"] == message, resp
-    return resp
 
 
 @pytest.fixture

@@ -10,21 +10,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, Server, make_client, strip_meta
+from conftest import ACCOUNT, REGION, Server, expect_error, make_client, strip_meta
 
 REGIONAL_CERT = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0f6a1b2c-1111-2222-3333-444455556666"
 EDGE_CERT = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/9e8d7c6b-1111-2222-3333-444455556666"
-
-
-def expect_error(code, status, message, fn, **kwargs):
-    with pytest.raises(ClientError) as ei:
-        fn(**kwargs)
-    resp = ei.value.response
-    assert resp["Error"]["Code"] == code, resp
-    assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
-    if message is not None:
-        assert resp["Error"]["Message"] == message, resp
-    return resp
 
 
 def mock_api(apigw, name, stage="prod"):

@@ -12,7 +12,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, strip_meta
+from conftest import ACCOUNT, REGION, expect_error, strip_meta
 
 ID10 = re.compile(r"^[a-z0-9]{10}$")
 ID6 = re.compile(r"^[a-z0-9]{6}$")
@@ -34,19 +34,6 @@ DEFAULT_METHOD_SETTING = {
 
 
 # --- helpers -----------------------------------------------------------------
-
-def expect_error(code, status, message, fn, **kwargs):
-    """Call fn(**kwargs), which must fail with `code`/`status` (and `message` if given)."""
-    with pytest.raises(ClientError) as ei:
-        fn(**kwargs)
-    resp = ei.value.response
-    assert resp["Error"]["Code"] == code, resp
-    assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
-    if message is not None:
-        assert resp["Error"]["Message"] == message, resp
-    headers = resp["ResponseMetadata"]["HTTPHeaders"]
-    assert "x-amzn-requestid" in headers, headers
-    return resp
 
 
 def patch(*ops):

@@ -7,20 +7,9 @@ import signal
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, Server, strip_meta
+from conftest import ACCOUNT, REGION, Server, expect_error, strip_meta
 
 NLB = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/net/my-nlb/50dc6c495c0c9188"
-
-
-def expect_error(code, status, message, fn, **kwargs):
-    with pytest.raises(ClientError) as ei:
-        fn(**kwargs)
-    resp = ei.value.response
-    assert resp["Error"]["Code"] == code, resp
-    assert resp["ResponseMetadata"]["HTTPStatusCode"] == status, resp
-    if message is not None:
-        assert resp["Error"]["Message"] == message, resp
-    return resp
 
 
 def test_lifecycle(apigw, unique):
