@@ -4,7 +4,7 @@
 //! `tollgate_observe_dropped_total{queue="outcomes"}`), never the request.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tollgate_gateway::{Observer, Outcome, TraceRecord};
@@ -12,7 +12,7 @@ use tollgate_model::State;
 
 use crate::access_logs::AccessLogs;
 use crate::execution_logs::ExecutionLogs;
-use crate::metrics::requests::{self, DetailedMetrics};
+use crate::metrics::requests::{DetailedMetrics, RequestMetrics};
 use crate::metrics::MetricStore;
 use crate::otlp::{
     parse_trace_header, span_id_of_hex, trace_id_of_root, Attribute, Exporter, SpanData, SpanKind,
@@ -21,6 +21,10 @@ use crate::queue::{self, Sender};
 
 /// Outcomes waiting for the observers' thread.
 const QUEUE_CAPACITY: usize = 65_536;
+
+/// How long a request's metrics may wait in the observers' tallies before
+/// they reach the metric store (and GetMetricStatistics).
+const METRICS_FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 pub struct Hub {
     outcomes: Sender<Box<Outcome>>,
@@ -43,7 +47,19 @@ impl Hub {
         std::thread::Builder::new()
             .name("tollgate-observers".into())
             .spawn(move || {
-                while let Some(batch) = queue::next_batch(&receiver, Duration::from_secs(1), 1024) {
+                let mut tallies = RequestMetrics::default();
+                let mut last_flush = Instant::now();
+                loop {
+                    // With tallies waiting, wake in time to flush them.
+                    let wait = if tallies.is_empty() {
+                        Duration::from_secs(1)
+                    } else {
+                        METRICS_FLUSH_EVERY.saturating_sub(last_flush.elapsed())
+                    };
+                    let Some(batch) = queue::next_batch(&receiver, wait, 1024) else {
+                        tallies.flush(&metrics);
+                        break;
+                    };
                     let detailed = settings.load();
                     for outcome in batch {
                         logs.accept(&outcome);
@@ -53,7 +69,11 @@ impl Hub {
                                 exporter.export(span);
                             }
                         }
-                        requests::record(&metrics, &detailed, &outcome);
+                        tallies.record(&detailed, &outcome);
+                    }
+                    if !tallies.is_empty() && last_flush.elapsed() >= METRICS_FLUSH_EVERY {
+                        tallies.flush(&metrics);
+                        last_flush = Instant::now();
                     }
                 }
             })?;

@@ -26,6 +26,8 @@ const QUEUE_CAPACITY: usize = 65_536;
 /// Most spans per export request, and the longest a span waits.
 const BATCH: usize = 512;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Least time between two posts while spans keep coming.
+const POST_SPACING: Duration = Duration::from_millis(100);
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +131,16 @@ fn bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+/// A nested message, written in place: its length is known only after its
+/// fields, so the length's varint is inserted before them (a move of the
+/// message's bytes, cheaper than a buffer per message).
 fn message(buf: &mut Vec<u8>, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
-    let mut inner = Vec::new();
-    write(&mut inner);
-    bytes_field(buf, field, &inner);
+    key(buf, field, 2);
+    let start = buf.len();
+    write(buf);
+    let mut length = Vec::with_capacity(10);
+    varint(&mut length, (buf.len() - start) as u64);
+    buf.splice(start..start, length);
 }
 
 fn uint_field(buf: &mut Vec<u8>, field: u32, v: u64) {
@@ -265,10 +273,20 @@ fn export_all(
             return;
         }
     };
-    while let Some(batch) = queue::next_batch(&receiver, FLUSH_EVERY, BATCH) {
+    let mut last_post: Option<std::time::Instant> = None;
+    while let Some(mut batch) = queue::next_batch(&receiver, FLUSH_EVERY, BATCH) {
         if batch.is_empty() {
             continue;
         }
+        // Under steady traffic, let spans gather between posts: a post
+        // costs as much as many spans.
+        if let Some(since) = last_post.map(|t| t.elapsed()) {
+            if since < POST_SPACING {
+                std::thread::sleep(POST_SPACING - since);
+                queue::drain_into(&receiver, &mut batch, BATCH);
+            }
+        }
+        last_post = Some(std::time::Instant::now());
         let body = Bytes::from(encode_export(&service, &batch));
         let sent = runtime.block_on(post(&client, &target, body));
         if let Err(reason) = sent {

@@ -92,13 +92,18 @@ pub fn next_batch<T>(receiver: &Receiver<T>, wait: Duration, max: usize) -> Opti
         Err(mpsc::RecvTimeoutError::Timeout) => return Some(batch),
         Err(mpsc::RecvTimeoutError::Disconnected) => return None,
     }
+    drain_into(receiver, &mut batch, max);
+    Some(batch)
+}
+
+/// Moves what is queued into `batch` without waiting, until it holds `max`.
+pub fn drain_into<T>(receiver: &Receiver<T>, batch: &mut Vec<T>, max: usize) {
     while batch.len() < max {
         match receiver.try_recv() {
             Ok(item) => batch.push(item),
             Err(_) => break,
         }
     }
-    Some(batch)
 }
 
 #[cfg(test)]

@@ -431,17 +431,19 @@ impl LogStore {
                 events,
             } in batches
             {
-                let made = tx.execute(
-                    "INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)",
-                    params![group, now_ms],
-                )?;
+                // Cached statements: this runs several times a second.
+                let made = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![group, now_ms])?;
                 if made > 0 {
                     created.push(group.clone());
                 }
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR IGNORE INTO log_streams (group_name, name, created_ms) VALUES (?1, ?2, ?3)",
-                    params![group, stream, now_ms],
-                )?;
+                )?
+                .execute(params![group, stream, now_ms])?;
                 append(&tx, group, stream, events, now_ms)?;
             }
             tx.commit()?;
@@ -635,19 +637,17 @@ fn append(
     let bytes: i64 = events.iter().map(|(_, m)| event_size(m)).sum();
     let first = events.iter().map(|(t, _)| *t).min().unwrap_or(now_ms);
     let last = events.iter().map(|(t, _)| *t).max().unwrap_or(now_ms);
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE log_streams SET
             first_event_ms = min(coalesce(first_event_ms, ?3), ?3),
             last_event_ms = max(coalesce(last_event_ms, ?4), ?4),
             last_ingestion_ms = ?5,
             stored_bytes = stored_bytes + ?6
          WHERE group_name = ?1 AND name = ?2",
-        params![group, stream, first, last, now_ms, bytes],
-    )?;
-    tx.execute(
-        "UPDATE log_groups SET stored_bytes = stored_bytes + ?2 WHERE name = ?1",
-        params![group, bytes],
-    )?;
+    )?
+    .execute(params![group, stream, first, last, now_ms, bytes])?;
+    tx.prepare_cached("UPDATE log_groups SET stored_bytes = stored_bytes + ?2 WHERE name = ?1")?
+        .execute(params![group, bytes])?;
     Ok(())
 }
 

@@ -6,13 +6,17 @@
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::store::{LogStore, StreamBatch};
 use crate::queue::{self, Sender};
 
 /// How long a line may wait for its batch.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Least time between two transactions while lines keep coming (a line
+/// waits at most this long more than it would otherwise).
+const WRITE_SPACING: Duration = Duration::from_millis(50);
 
 /// Lines waiting, all writers together.
 const QUEUE_CAPACITY: usize = 65_536;
@@ -46,11 +50,21 @@ pub fn now_ms() -> i64 {
 }
 
 fn run(store: &LogStore, receiver: &Receiver<LogLine>) {
-    while let Some(lines) = queue::next_batch(receiver, FLUSH_EVERY, BATCH) {
+    let mut last_write: Option<Instant> = None;
+    while let Some(mut lines) = queue::next_batch(receiver, FLUSH_EVERY, BATCH) {
         if lines.is_empty() {
             continue;
         }
+        // Under steady traffic, let lines gather for a while after the last
+        // transaction: a transaction costs as much as hundreds of lines.
+        if let Some(since) = last_write.map(|t| t.elapsed()) {
+            if since < WRITE_SPACING {
+                std::thread::sleep(WRITE_SPACING - since);
+                queue::drain_into(receiver, &mut lines, BATCH);
+            }
+        }
         write(store, lines);
+        last_write = Some(Instant::now());
     }
 }
 

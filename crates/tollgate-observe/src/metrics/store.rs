@@ -234,6 +234,32 @@ impl MetricStore {
         Ok(())
     }
 
+    /// Merges whole minutes of statistics gathered elsewhere (the request
+    /// recorder's tallies) under one lock; returns how many were refused
+    /// because the store holds [`MAX_SERIES`] series.
+    pub fn merge_minutes(&self, minutes: Vec<(MetricKey, i64, Stats, &'static str)>) -> usize {
+        let mut refused = 0;
+        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, timestamp_ms, stats, unit) in minutes {
+            let series = match all.get_mut(&key) {
+                Some(s) => s,
+                None => {
+                    if all.len() >= MAX_SERIES {
+                        refused += 1;
+                        continue;
+                    }
+                    all.entry(key).or_default()
+                }
+            };
+            if series.unit.as_deref() != Some(unit) {
+                series.unit = Some(unit.to_string());
+            }
+            let minute = timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+            series.minutes.entry(minute).or_default().merge(&stats);
+        }
+        refused
+    }
+
     /// Forgets minutes older than the retention, and series left empty.
     pub fn prune(&self, now_ms: i64) {
         let cutoff = now_ms - RETENTION_MS;
