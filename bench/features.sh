@@ -889,13 +889,14 @@ breakdown() {
   callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk '
     function take(i) { v = $1; gsub(/,/, "", v); if (v + 0 > best[i]) best[i] = v + 0 }
     /^ *[0-9,]+ \(/ {
-      if ($0 ~ /connection\.rs:tollgate::connection::serve_connection::\{\{closure\}\}/) take(1)
+      if ($0 ~ /connection\.rs:tollgate::connection::serve_(connection|plain)::\{\{closure\}\}/) take(1)
       if ($0 ~ /tollgate-observe\/src\/hub\.rs:std::sys::backtrace::__rust_begin_short_backtrace/) take(2)
-      if ($0 ~ /requests\.rs:tollgate_observe::metrics::requests::record/) take(3)
+      if ($0 ~ /requests\.rs:tollgate_observe::metrics::requests::RequestMetrics::record/) take(3)
+      if ($0 ~ /requests\.rs:tollgate_observe::metrics::requests::RequestMetrics::flush/) take(6)
       if ($0 ~ /writer\.rs:tollgate_observe::logs::writer::run/) take(4)
       if ($0 ~ /otlp\.rs:tollgate_observe::otlp::export_all/) take(5)
     }
-    END { printf "%d %d %d %d %d\n", best[1], best[2], best[3], best[4], best[5] }'
+    END { printf "%d %d %d %d %d\n", best[1], best[2], best[3] + best[6], best[4], best[5] }'
 }
 if want instructions; then
   log "instructions: starting a second tollgate under callgrind (slow)"
@@ -1157,7 +1158,7 @@ if want instructions; then
   done
   echo "    request: serve_connection on the serving threads (parse, pipeline, upstream exchange, response);"
   echo "    observers: the thread turning outcome records into log lines, metrics and spans, of which metrics:"
-  echo "    requests::record (CloudWatch series + Prometheus counters); logwriter: SQLite batches; otlp: encoding"
+  echo "    RequestMetrics::record and ::flush (CloudWatch tallies, Prometheus series); logwriter: SQLite batches; otlp: encoding"
   echo "    and posting spans; rest: the runtimes outside a connection (accept, timers), the usage flush, idle"
   [ -z "${INSTR_INVALID:-}" ] || echo "  INVALID: $INSTR_INVALID"
 else
