@@ -76,6 +76,11 @@ class Relay:
     def stop(self):
         """New connections are refused and open ones cut."""
         if self.listener is not None:
+            # shutdown wakes the thread blocked in accept (close alone does not).
+            try:
+                self.listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self.listener.close()
             self.listener = None
         with self.lock:
@@ -290,6 +295,8 @@ def test_migrate_copies_an_embedded_store(tmp_path):
     import subprocess
     import zipfile
     from conftest import TOLLGATE_BIN
+    for d in ("embedded", "pg"):
+        (tmp_path / d).mkdir()
     src = Server(tmp_path / "embedded", ["--store", "embedded"]).start()
     apigw = src.client()
     api_id, _ = mock_api(apigw, "migrated-api", '{"v": "migrated"}', key_required=True)
