@@ -337,7 +337,7 @@ impl ControlPlane {
             }
             tollgate_store::RemoteChanges::Reload(fresh) => {
                 tracing::info!("reloading the whole configuration from the shared store");
-                *state = fresh;
+                *state = *fresh;
                 self.tell(state, &[]);
             }
         }

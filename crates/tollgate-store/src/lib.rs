@@ -66,7 +66,7 @@ pub enum RemoteChanges {
     Apply(Vec<Change>),
     /// This instance fell too far behind (the change log was pruned past
     /// it): replace the whole state.
-    Reload(State),
+    Reload(Box<State>),
 }
 
 /// Called (on a blocking thread) when another instance may have committed

@@ -478,7 +478,7 @@ async fn remote(shared: &Shared) -> Result<(RemoteChanges, i64), StoreError> {
         drop(tx);
         let (loading, seq) = load_all(client).await?;
         let (state, _) = loading.finish();
-        return Ok((RemoteChanges::Reload(state), seq));
+        return Ok((RemoteChanges::Reload(Box::new(state)), seq));
     }
     let log = tx
         .query(
