@@ -280,13 +280,13 @@ impl ControlPlane {
     /// changes, which are made durable, applied and told to the listeners.
     /// When another instance sharing the store changed one of the same
     /// documents meanwhile, this instance catches up and runs `op` again
-    /// (once: a second conflict is reported as 409).
+    /// (up to [`MAX_CATCH_UPS`] times; then the conflict is reported as 409).
     fn run<R>(
         &self,
         op: impl Fn(&State) -> Result<(R, Vec<Change>), ApiError>,
     ) -> Result<R, ApiError> {
         let mut state = self.lock_state();
-        let mut retried = false;
+        let mut catch_ups = 0;
         loop {
             let (reply, changes) = op(&state)?;
             if changes.is_empty() {
@@ -298,9 +298,11 @@ impl ControlPlane {
                     self.tell(&state, &changes);
                     return Ok(reply);
                 }
-                Err(tollgate_store::StoreError::Conflict { kind, id }) if !retried => {
+                Err(tollgate_store::StoreError::Conflict { kind, id })
+                    if catch_ups < MAX_CATCH_UPS =>
+                {
                     tracing::info!(%kind, %id, "changed by another instance meanwhile: catching up and retrying");
-                    retried = true;
+                    catch_ups += 1;
                     self.catch_up(&mut state).map_err(store_error)?;
                 }
                 Err(e) => return Err(store_error(e)),
@@ -384,6 +386,11 @@ impl ControlPlane {
         })
     }
 }
+
+/// Catch-ups (and reruns) of one operation whose write clashed with another
+/// instance's: each clash means the other instance committed within the
+/// few milliseconds of this one's rerun, so a few suffice under contention.
+const MAX_CATCH_UPS: u32 = 3;
 
 /// A failed store call as the client sees it: 503 (retry later) when the
 /// database is unreachable, 409 when another instance kept changing the

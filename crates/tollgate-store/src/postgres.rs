@@ -1118,6 +1118,46 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_notification_is_made_up_for_by_polling() -> Result<(), StoreError> {
+        let Some(db) = TestDb::create() else {
+            return Ok(());
+        };
+        let a = PostgresStore::open(&db.url)?;
+        let b = PostgresStore::open(&db.url)?;
+        b.load()?;
+        let (woken, wakes) = std::sync::mpsc::channel();
+        let woken = std::sync::Mutex::new(woken);
+        b.watch(Box::new(move || {
+            let _ = woken.lock().map(|w| w.send(()));
+        }));
+        wakes
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a wake-up once listening");
+        // A change logged without its NOTIFY (as if the notification were lost).
+        let body = serde_json::to_string(key("k", &"k".repeat(30)).as_ref())?;
+        a.call(|shared| async move {
+            let mut guard = shared.client.lock().await;
+            let client = shared.connected(&mut guard).await?;
+            client
+                .batch_execute(&format!(
+                    "INSERT INTO documents VALUES ('apikey', 'k', '{body}');
+                     INSERT INTO change_log (origin, kind, id) VALUES ('elsewhere', 'apikey', 'k');"
+                ))
+                .await
+                .map_err(pg_error)
+        })?;
+        wakes
+            .recv_timeout(POLL_INTERVAL + Duration::from_secs(1))
+            .expect("a wake-up from the poll");
+        let changes = applied(&b)?;
+        assert!(
+            matches!(changes.as_slice(), [Change::ApiKey(id, Some(_))] if id == "k"),
+            "{changes:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn lost_connections_fail_as_unavailable_then_recover() -> Result<(), StoreError> {
         let Some(db) = TestDb::create() else {
             return Ok(());
