@@ -110,7 +110,14 @@ struct Shared {
     origin: String,
     /// The highest change-log sequence number applied to the caller's state.
     seen: AtomicI64,
+    /// When connecting last failed: calls within [`RECONNECT_PAUSE`] of it
+    /// fail at once instead of each waiting out a connection attempt (the
+    /// usage writer calls every 20 ms, under the control plane's lock).
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long after a failed connection attempt calls fail without trying.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`)
@@ -137,6 +144,7 @@ impl PostgresStore {
                 client: tokio::sync::Mutex::new(None),
                 origin: format!("{}-{}-{:08x}", hostname(), std::process::id(), rand_u32()),
                 seen: AtomicI64::new(0),
+                failed_at: std::sync::Mutex::new(None),
             }),
         };
         store.call(|shared| async move {
@@ -211,13 +219,23 @@ impl Shared {
         guard: &'a mut Option<Client>,
     ) -> Result<&'a mut Client, StoreError> {
         if guard.as_ref().is_none_or(Client::is_closed) {
+            let paused = self
+                .failed_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|at| at.elapsed() < RECONNECT_PAUSE);
+            if paused {
+                return Err(StoreError::Unavailable(
+                    "not connected (the last attempt failed just now)".into(),
+                ));
+            }
             // Whatever stops a connection now (refused, a database not
             // accepting connections, a server starting up) may pass.
-            let (client, connection) = self
-                .config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
+            let connected = self.config.connect(NoTls).await;
+            *self.failed_at.lock().unwrap_or_else(|e| e.into_inner()) =
+                connected.is_err().then(std::time::Instant::now);
+            let (client, connection) =
+                connected.map_err(|e| StoreError::Unavailable(format!("cannot connect: {e}")))?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::warn!(error = %e, "PostgreSQL connection lost");
