@@ -6,6 +6,13 @@ boto3, exactly as a user would; nothing here talks to AWS.
 Server contract: `tollgate serve --listen 127.0.0.1:0 --data-dir DIR` prints
 `tollgate listening on http://127.0.0.1:PORT` once ready; SIGTERM stops it
 gracefully. The binary is `$TOLLGATE_BIN`, default `<repo>/target/debug/tollgate`.
+
+TOLLGATE_TEST_STORE=postgres runs every server on PostgreSQL instead of the
+embedded store: each data directory gets a fresh database of its own
+(`tollgate_test_<random>`, on `$TOLLGATE_TEST_POSTGRES`, default
+postgres://root@127.0.0.1:5432/test, else the same as user postgres), so a
+restart in the same directory finds its configuration again; the databases
+are dropped when the session ends.
 """
 
 import json
@@ -54,6 +61,65 @@ os.environ.update(
 )
 
 
+# --- PostgreSQL databases for servers on the shared store ---------------------
+
+TEST_STORE = os.environ.get("TOLLGATE_TEST_STORE", "embedded")
+_pg_admin = {}
+_pg_databases = {}  # data dir -> URL of its database
+_pg_created = []  # names, dropped at the end
+
+
+def _psql(url, sql):
+    return subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+        capture_output=True, text=True, timeout=30,
+    )
+
+
+def pg_admin_url():
+    """A URL of the test server's `test` database; fails under CI=true when
+    there is none (or no psql), skips elsewhere."""
+    if "url" in _pg_admin:
+        return _pg_admin["url"]
+    candidates = ([os.environ["TOLLGATE_TEST_POSTGRES"]] if os.environ.get("TOLLGATE_TEST_POSTGRES")
+                  else ["postgres://root@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test"])
+    problem = "psql not found"
+    if shutil.which("psql"):
+        for url in candidates:
+            p = _psql(url, "SELECT 1")
+            if p.returncode == 0:
+                _pg_admin["url"] = url
+                return url
+            problem = p.stderr.strip()
+    message = f"PostgreSQL on 127.0.0.1:5432 (database test) is needed: {problem}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pg_query(sql, url=None):
+    """Runs `sql` as the admin (or on `url`); returns psql's unaligned output."""
+    p = _psql(url or pg_admin_url(), sql)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def create_pg_database():
+    """A fresh database; returns (its URL, its name)."""
+    admin = pg_admin_url()
+    name = f"tollgate_test_{uuid.uuid4().hex[:12]}"
+    pg_query(f"CREATE DATABASE {name}")
+    _pg_created.append(name)
+    return admin.rsplit("/", 1)[0] + "/" + name, name
+
+
+def store_url_for(data_dir):
+    """The database a server in `data_dir` keeps its configuration in."""
+    if data_dir not in _pg_databases:
+        _pg_databases[data_dir] = create_pg_database()[0]
+    return _pg_databases[data_dir]
+
+
 class Server:
     """One `tollgate serve` process on an ephemeral port."""
 
@@ -73,8 +139,11 @@ class Server:
         self.output = []
         # no TOLLGATE_* settings or ./tollgate.toml from the caller's environment
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_")}
+        store = []
+        if TEST_STORE == "postgres" and "--store" not in self.args:
+            store = ["--store", store_url_for(self.data_dir)]
         self.proc = subprocess.Popen(
-            [TOLLGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, *self.args],
+            [TOLLGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, *store, *self.args],
             cwd=self.data_dir,
             env=env,
             stdout=subprocess.PIPE,
@@ -250,3 +319,5 @@ def pytest_runtest_call(item):
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_ISOLATION_DIR, ignore_errors=True)
+    for name in _pg_created:
+        _psql(_pg_admin["url"], f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

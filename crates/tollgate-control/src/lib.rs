@@ -106,19 +106,18 @@ impl ControlPlane {
                 )
             })?
         };
-        let mut state = self.lock_state();
-        let mut op = json_ops::JsonOp {
-            state: &state,
-            input,
-            config: &self.config,
-            now: tollgate_model::time::now_epoch_seconds(),
-            sealing,
-            changes: Vec::new(),
-        };
-        let reply = handler(&mut op)?;
-        let changes = op.changes;
-        self.commit_and_apply(&mut state, changes)?;
-        Ok(reply)
+        self.run(|state| {
+            let mut op = json_ops::JsonOp {
+                state,
+                input: input.clone(),
+                config: &self.config,
+                now: tollgate_model::time::now_epoch_seconds(),
+                sealing,
+                changes: Vec::new(),
+            };
+            let reply = handler(&mut op)?;
+            Ok((reply, op.changes))
+        })
     }
 
     pub fn config(&self) -> &ControlConfig {
@@ -215,14 +214,7 @@ impl ControlPlane {
         )];
         self.store.commit(&changes)?;
         state.apply(&changes);
-        for listener in self
-            .listeners
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            listener(&state, &changes);
-        }
+        self.tell(&state, &changes);
         Ok(())
     }
 
@@ -270,58 +262,158 @@ impl ControlPlane {
                 ),
             )
         })?;
-        let mut state = self.lock_state();
-        let mut op = query::QueryOp {
-            state: &state,
-            req: request,
-            config: &self.config,
-            now: tollgate_model::time::now_epoch_seconds(),
-            caller,
-            changes: Vec::new(),
-        };
-        let reply = handler(&mut op)?;
-        let changes = op.changes;
-        self.commit_and_apply(&mut state, changes)?;
-        Ok(reply)
+        self.run(|state| {
+            let mut op = query::QueryOp {
+                state,
+                req: request,
+                config: &self.config,
+                now: tollgate_model::time::now_epoch_seconds(),
+                caller,
+                changes: Vec::new(),
+            };
+            let reply = handler(&mut op)?;
+            Ok((reply, op.changes))
+        })
     }
 
-    /// Makes `changes` durable, applies them and tells the listeners.
-    fn commit_and_apply(&self, state: &mut State, changes: Vec<Change>) -> Result<(), ApiError> {
-        if changes.is_empty() {
-            return Ok(());
+    /// Runs one operation against the state: `op` returns its reply and
+    /// changes, which are made durable, applied and told to the listeners.
+    /// When another instance sharing the store changed one of the same
+    /// documents meanwhile, this instance catches up and runs `op` again
+    /// (up to [`MAX_CATCH_UPS`] times; then the conflict is reported as 409).
+    fn run<R>(
+        &self,
+        op: impl Fn(&State) -> Result<(R, Vec<Change>), ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut state = self.lock_state();
+        let mut catch_ups = 0;
+        loop {
+            let (reply, changes) = op(&state)?;
+            if changes.is_empty() {
+                return Ok(reply);
+            }
+            match self.store.commit(&changes) {
+                Ok(()) => {
+                    state.apply(&changes);
+                    self.tell(&state, &changes);
+                    return Ok(reply);
+                }
+                Err(tollgate_store::StoreError::Conflict { kind, id })
+                    if catch_ups < MAX_CATCH_UPS =>
+                {
+                    tracing::info!(%kind, %id, "changed by another instance meanwhile: catching up and retrying");
+                    catch_ups += 1;
+                    self.catch_up(&mut state).map_err(store_error)?;
+                }
+                Err(e) => return Err(store_error(e)),
+            }
         }
-        self.store.commit(&changes).map_err(|e| {
-            tracing::error!(error = %e, "store commit failed");
-            ApiError::internal()
-        })?;
-        state.apply(&changes);
+    }
+
+    /// Tells every listener about `changes` just applied to `state`.
+    fn tell(&self, state: &State, changes: &[Change]) {
         for listener in self
             .listeners
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            listener(state, &changes);
+            listener(state, changes);
+        }
+    }
+
+    /// Applies what other instances sharing the store committed since this
+    /// one last looked, and tells the listeners (the data plane recompiles
+    /// only the stages whose API or deployment changed).
+    fn catch_up(&self, state: &mut State) -> Result<(), tollgate_store::StoreError> {
+        match self.store.remote_changes()? {
+            tollgate_store::RemoteChanges::Apply(changes) => {
+                if !changes.is_empty() {
+                    tracing::debug!(
+                        count = changes.len(),
+                        "applying changes made by another instance"
+                    );
+                    state.apply(&changes);
+                    self.tell(state, &changes);
+                }
+            }
+            tollgate_store::RemoteChanges::Reload(fresh) => {
+                tracing::info!("reloading the whole configuration from the shared store");
+                *state = *fresh;
+                self.tell(state, &[]);
+            }
         }
         Ok(())
+    }
+
+    /// Catches up with other instances now (a store shared by several
+    /// instances wakes this through [`ControlPlane::follow_store`]).
+    pub fn sync_with_store(&self) -> Result<(), tollgate_store::StoreError> {
+        let mut state = self.lock_state();
+        self.catch_up(&mut state)
+    }
+
+    /// Follows changes other instances make to a shared store: applied
+    /// within a notification's round trip, or the store's polling interval
+    /// when a notification is lost. A failed catch-up (the database is
+    /// unreachable) keeps the state as it is; the next wake-up retries.
+    pub fn follow_store(self: &Arc<Self>) {
+        let control = Arc::downgrade(self);
+        self.store.watch(Box::new(move || {
+            let Some(control) = control.upgrade() else {
+                return;
+            };
+            if let Err(e) = control.sync_with_store() {
+                tracing::warn!(error = %e, "cannot read changes from the shared store; serving the configuration as it is");
+            }
+        }));
     }
 
     /// Runs one API Gateway operation. Blocking: call it off the async runtime.
     pub fn handle(&self, request: &ControlRequest) -> Result<Reply, ApiError> {
         let (handler, params) = self.router.route(&request.method, &request.path)?;
-        let mut state = self.lock_state();
-        let mut op = ops::Op {
-            state: &state,
-            req: request,
-            params,
-            now: tollgate_model::time::now_epoch_seconds(),
-            config: &self.config,
-            changes: Vec::new(),
-        };
-        let reply = handler(&mut op)?;
-        let changes: Vec<Change> = op.changes;
-        self.commit_and_apply(&mut state, changes)?;
-        Ok(reply)
+        self.run(|state| {
+            let mut op = ops::Op {
+                state,
+                req: request,
+                params: params.clone(),
+                now: tollgate_model::time::now_epoch_seconds(),
+                config: &self.config,
+                changes: Vec::new(),
+            };
+            let reply = handler(&mut op)?;
+            Ok((reply, op.changes))
+        })
+    }
+}
+
+/// Catch-ups (and reruns) of one operation whose write clashed with another
+/// instance's: each clash means the other instance committed within the
+/// few milliseconds of this one's rerun, so a few suffice under contention.
+const MAX_CATCH_UPS: u32 = 3;
+
+/// A failed store call as the client sees it: 503 (retry later) when the
+/// database is unreachable, 409 when another instance kept changing the
+/// same document, else 500; never the database's own words.
+fn store_error(e: tollgate_store::StoreError) -> ApiError {
+    match e {
+        tollgate_store::StoreError::Unavailable(_) => {
+            tracing::warn!(error = %e, "store unavailable: control-plane write refused");
+            ApiError::new(
+                tollgate_model::ErrorCode::ServiceUnavailable,
+                "Service unavailable: the configuration store cannot be reached. Please try again later.",
+            )
+        }
+        tollgate_store::StoreError::Conflict { .. } => {
+            tracing::warn!(error = %e, "store conflict after a retry");
+            ApiError::conflict(
+                "Another request changed this resource at the same time. Please try again.",
+            )
+        }
+        e => {
+            tracing::error!(error = %e, "store commit failed");
+            ApiError::internal()
+        }
     }
 }
 

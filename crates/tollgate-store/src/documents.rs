@@ -311,3 +311,94 @@ fn load_row(state: &mut State, kind: &str, id: &str, body: &str) -> Result<(), S
     }
     Ok(())
 }
+
+/// The kind a code zip's change is logged under (zips are not documents).
+pub const CODE: &str = "code";
+
+/// The `(kind, id)` of every object the changes touch, as a change log
+/// records them for other instances: document rows and code zips.
+pub fn touched(rows: &[Row], changes: &[Change]) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = rows
+        .iter()
+        .filter(|r| !matches!(r.body, Body::DeleteUnder))
+        .map(|r| (r.kind, r.id.clone()))
+        .collect();
+    out.extend(changes.iter().filter_map(|c| match c {
+        Change::Code(id, _) => Some((CODE, id.clone())),
+        _ => None,
+    }));
+    out
+}
+
+/// The change that brings another instance's copy of one object to what
+/// the store holds now (`body` None: it is gone). A plan comes without its
+/// keys: the caller fills them in from their own rows.
+pub fn change_of(kind: &str, id: &str, body: Option<&str>) -> Result<Option<Change>, StoreError> {
+    fn doc<T: serde::de::DeserializeOwned>(
+        kind: &str,
+        id: &str,
+        body: Option<&str>,
+    ) -> Result<Option<Arc<T>>, StoreError> {
+        body.map(|b| decode(kind, id, b).map(Arc::new)).transpose()
+    }
+    let change = match kind {
+        REST_API => Change::RestApi(id.to_string(), doc(kind, id, body)?),
+        DEPLOYMENT => {
+            let (api_id, deployment_id) = id.split_once('/').unwrap_or((id, ""));
+            Change::Deployment {
+                api_id: api_id.to_string(),
+                deployment_id: deployment_id.to_string(),
+                doc: doc(kind, id, body)?,
+            }
+        }
+        API_KEY => Change::ApiKey(id.to_string(), doc(kind, id, body)?),
+        USAGE_PLAN => Change::UsagePlan(id.to_string(), doc(kind, id, body)?),
+        USAGE_PLAN_KEY => {
+            let Some((plan_id, key_id)) = id.split_once('/') else {
+                return Ok(None);
+            };
+            Change::UsagePlanKey {
+                plan_id: plan_id.to_string(),
+                key_id: key_id.to_string(),
+                member: body.is_some(),
+            }
+        }
+        ACCOUNT => match body {
+            Some(b) => Change::Account(decode(kind, id, b)?),
+            None => Change::Account(Default::default()),
+        },
+        USAGE => {
+            let Some(key) = UsageKey::parse_store_id(id) else {
+                return Ok(None);
+            };
+            let used = body.map(|b| decode(kind, id, b)).transpose()?;
+            Change::Usage(key, used)
+        }
+        USAGE_ADJUSTMENT => {
+            let Some(key) = UsageKey::parse_store_id(id) else {
+                return Ok(None);
+            };
+            let extra = body.map(|b| decode(kind, id, b)).transpose()?;
+            Change::UsageAdjustment(key, extra)
+        }
+        FUNCTION => Change::Function(id.to_string(), doc(kind, id, body)?),
+        // The zip stays in the store (read with `Store::code` when a
+        // function is deployed); the state keeps only which ids exist.
+        CODE => Change::Code(id.to_string(), body.map(|_| Arc::new(Vec::new()))),
+        ROLE => Change::Role(id.to_string(), doc(kind, id, body)?),
+        POLICY => Change::Policy(id.to_string(), doc(kind, id, body)?),
+        SECRET => Change::Secret(id.to_string(), doc(kind, id, body)?),
+        VPC_LINK => Change::VpcLink(id.to_string(), doc(kind, id, body)?),
+        CLIENT_CERTIFICATE => Change::ClientCertificate(id.to_string(), doc(kind, id, body)?),
+        DOMAIN_NAME => Change::DomainName(id.to_string(), doc(kind, id, body)?),
+        other => {
+            tracing::warn!(
+                kind = other,
+                id,
+                "skipping a changed object of unknown kind"
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(change))
+}

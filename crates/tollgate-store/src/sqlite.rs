@@ -12,6 +12,12 @@ use tollgate_model::{Change, State};
 use crate::documents::{rows, Body, Loading, USAGE};
 use crate::{Store, StoreError};
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(Box::new(e))
+    }
+}
+
 /// SQLite in WAL mode with `synchronous=NORMAL`: a committed transaction survives
 /// a crash of the process (kill -9); a power loss may drop the last few.
 ///

@@ -63,6 +63,9 @@ pub struct FileConfig {
     /// PEM certificate chain and private key: TLS on every listener.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Where the configuration lives: a `postgres://` URL shared by several
+    /// instances; absent, the embedded store in the data directory.
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +102,7 @@ pub struct Overrides {
     pub shutdown_grace_secs: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub store: Option<String>,
 }
 
 /// The validated configuration the server runs with.
@@ -130,6 +134,63 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// TLS on every listener; none: plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Where the control-plane configuration is stored.
+    pub store: StoreLocation,
+}
+
+/// Where the control-plane configuration is stored.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// SQLite in the data directory: one instance.
+    Embedded,
+    /// PostgreSQL at this URL, shared by every instance given the same one.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// `postgres://…` or `postgresql://…`; `embedded` (or `sqlite`) for the default.
+    pub fn parse(text: &str) -> anyhow::Result<StoreLocation> {
+        if text == "embedded" || text == "sqlite" {
+            return Ok(StoreLocation::Embedded);
+        }
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            bail!("invalid store {:?}: expected a postgres://user@host:port/database URL, or `embedded`", redact(text));
+        }
+        tollgate_store::PostgresStore::check_url(text)
+            .map_err(|e| anyhow::anyhow!("invalid store URL {:?}: {e}", redact(text)))?;
+        Ok(StoreLocation::Postgres(text.to_string()))
+    }
+}
+
+/// Logs and errors show a store URL without its password.
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Embedded => f.write_str("embedded"),
+            StoreLocation::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    match path {
+        Some(p) => format!("{scheme}://{authority}/{p}"),
+        None => format!("{scheme}://{authority}"),
+    }
 }
 
 /// The PEM files of the listeners' certificate chain and its key.
@@ -324,6 +385,10 @@ impl Config {
                 (None, None) => None,
                 _ => bail!("--tls-cert and --tls-key go together: give both or neither"),
             },
+            store: match overrides.store.or(file.store) {
+                Some(text) => StoreLocation::parse(&text)?,
+                None => StoreLocation::Embedded,
+            },
         })
     }
 }
@@ -497,5 +562,30 @@ mod tests {
             assert!(Config::resolve(FileConfig::default(), o).is_err());
         }
         assert!(toml::from_str::<FileConfig>("listne = \"x\"").is_err());
+    }
+
+    #[test]
+    fn store_is_embedded_unless_a_postgres_url_is_given() -> anyhow::Result<()> {
+        let c = Config::resolve(FileConfig::default(), Overrides::default())?;
+        assert_eq!(c.store, StoreLocation::Embedded);
+        let file: FileConfig = toml::from_str(r#"store = "postgres://u@127.0.0.1:5432/db""#)?;
+        let c = Config::resolve(file, Overrides::default())?;
+        assert_eq!(
+            c.store,
+            StoreLocation::Postgres("postgres://u@127.0.0.1:5432/db".into())
+        );
+        for bad in ["mysql://x/y", "postgres://u@h:notaport/db", "/var/lib/x"] {
+            let overrides = Overrides {
+                store: Some(bad.into()),
+                ..Overrides::default()
+            };
+            assert!(
+                Config::resolve(FileConfig::default(), overrides).is_err(),
+                "{bad}"
+            );
+        }
+        let shown = format!("{:?}", StoreLocation::parse("postgres://u:hunter2@h/db")?);
+        assert_eq!(shown, "postgres://u:***@h/db");
+        Ok(())
     }
 }

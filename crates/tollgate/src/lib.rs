@@ -14,6 +14,7 @@ mod idempotency_store;
 mod lambda;
 pub mod listener;
 pub mod logs_tail;
+pub mod migrate;
 mod observe_api;
 mod prometheus;
 pub mod shutdown;
@@ -26,7 +27,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tollgate_control::{ControlConfig, ControlPlane};
 use tollgate_gateway::{Gateway, GatewaySettings, IamCredentials, UpstreamClient};
-use tollgate_store::SqliteStore;
+use tollgate_store::{PostgresStore, SqliteStore, Store};
 
 pub use config::Config;
 
@@ -65,6 +66,21 @@ fn secrets_key(config: &Config) -> anyhow::Result<tollgate_control::sealing::Sea
         .with_context(|| format!("the secrets key {} must be 32 bytes", path.display()))
 }
 
+/// The configured store: the embedded one in the data directory, or PostgreSQL.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.store {
+        config::StoreLocation::Embedded => {
+            Arc::new(SqliteStore::open(&config.data_dir).with_context(|| {
+                format!("cannot open the store in {}", config.data_dir.display())
+            })?)
+        }
+        config::StoreLocation::Postgres(url) => Arc::new(
+            PostgresStore::open(url)
+                .with_context(|| format!("cannot open the store {:?}", config.store))?,
+        ),
+    })
+}
+
 /// Binds a non-blocking listener that every worker thread can accept from.
 fn listen(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     let listener =
@@ -76,10 +92,9 @@ fn listen(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 impl Server {
     /// Opens the store, loads the state and binds the listener.
     pub fn bind(config: &Config) -> anyhow::Result<Server> {
-        let store = SqliteStore::open(&config.data_dir)
-            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+        let store = open_store(config)?;
         let control = ControlPlane::open(
-            Arc::new(store),
+            store,
             ControlConfig {
                 account_id: config.account_id.clone(),
                 region: config.region.clone(),
@@ -179,6 +194,8 @@ impl Server {
                 observe.update(state);
             }));
         }
+        // Changes other instances make to a shared store, applied as ours are.
+        control.follow_store();
         let (closing, closing_seen) = shutdown::closing_channel();
         let tls = match &config.tls {
             Some(files) => Some(Arc::new(tls::Tls::load(&files.cert, &files.key)?)),

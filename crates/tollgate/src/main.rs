@@ -58,6 +58,19 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy an embedded store (DATA_DIR) into PostgreSQL, for several
+    /// instances sharing one configuration (`serve --store URL`).
+    Migrate {
+        /// The data directory of the embedded store.
+        #[arg(long)]
+        from: PathBuf,
+        /// postgres://user@host:port/database
+        #[arg(long)]
+        to: String,
+        /// Replace what the target already holds (else a non-empty target is refused).
+        #[arg(long)]
+        replace: bool,
+    },
     /// Browser access (CORS) as plain API Gateway configuration.
     Cors {
         #[command(subcommand)]
@@ -205,6 +218,11 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "TOLLGATE_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Where the configuration is stored: postgres://user@host:port/database,
+    /// shared by every instance given the same URL [default: the embedded
+    /// store in --data-dir].
+    #[arg(long, env = "TOLLGATE_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// Admin access key id for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_ACCESS_KEY_ID")]
     access_key_id: Option<String>,
@@ -239,6 +257,14 @@ fn main() -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(args) => serve(*args),
+        Command::Migrate { from, to, replace } => tollgate::migrate::migrate(
+            &tollgate::migrate::MigrateArgs {
+                from: &from,
+                to: &to,
+                replace,
+            },
+            &mut std::io::stdout().lock(),
+        ),
         Command::Apply {
             file,
             stage,
@@ -343,6 +369,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             shutdown_grace_secs: args.shutdown_grace_secs,
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
+            store: args.store,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -366,7 +393,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tokio::spawn(reload);
         }
         stdout.flush()?;
-        tracing::info!(%addr, data_dir = %config.data_dir.display(), region = %config.region, "serving");
+        tracing::info!(%addr, data_dir = %config.data_dir.display(), store = ?config.store, region = %config.region, "serving");
         if example.is_some() {
             let endpoint = format!("http://{addr}");
             let app = server.app();
