@@ -889,7 +889,7 @@ breakdown() {
   callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null | awk '
     function take(i) { v = $1; gsub(/,/, "", v); if (v + 0 > best[i]) best[i] = v + 0 }
     /^ *[0-9,]+ \(/ {
-      if ($0 ~ /connection\.rs:tollgate::connection::serve_(connection|plain)::\{\{closure\}\}/) take(1)
+      if ($0 ~ /server\.rs:tollgate_http1::server::serve_until_closing::\{\{closure\}\}/) take(1)
       if ($0 ~ /tollgate-observe\/src\/hub\.rs:std::sys::backtrace::__rust_begin_short_backtrace/) take(2)
       if ($0 ~ /requests\.rs:tollgate_observe::metrics::requests::RequestMetrics::record/) take(3)
       if ($0 ~ /requests\.rs:tollgate_observe::metrics::requests::RequestMetrics::flush/) take(6)
@@ -1156,7 +1156,7 @@ if want instructions; then
     printf '    %-6s %9d %10d %9d %10d %8d %8d\n' "$kind" $((p_req / INSTR_N)) $((p_obs / INSTR_N)) $((p_met / INSTR_N)) \
       $((p_log / INSTR_N)) $((p_otlp / INSTR_N)) $(((INSTR[$kind] - p_req - p_obs - p_log - p_otlp) / INSTR_N))
   done
-  echo "    request: serve_connection on the serving threads (parse, pipeline, upstream exchange, response);"
+  echo "    request: the HTTP/1 connection loop (serve_until_closing: parse, pipeline, upstream exchange, response);"
   echo "    observers: the thread turning outcome records into log lines, metrics and spans, of which metrics:"
   echo "    RequestMetrics::record and ::flush (CloudWatch tallies, Prometheus series); logwriter: SQLite batches; otlp: encoding"
   echo "    and posting spans; rest: the runtimes outside a connection (accept, timers), the usage flush, idle"
