@@ -280,8 +280,9 @@ fn export_all(
         }
         // Under steady traffic, let spans gather between posts: a post
         // costs as much as many spans.
+        // A full batch goes at once: spacing must never cap the rate.
         if let Some(since) = last_post.map(|t| t.elapsed()) {
-            if since < POST_SPACING {
+            if since < POST_SPACING && batch.len() < BATCH {
                 std::thread::sleep(POST_SPACING - since);
                 queue::drain_into(&receiver, &mut batch, BATCH);
             }

@@ -57,8 +57,9 @@ fn run(store: &LogStore, receiver: &Receiver<LogLine>) {
         }
         // Under steady traffic, let lines gather for a while after the last
         // transaction: a transaction costs as much as hundreds of lines.
+        // A full batch goes at once: spacing must never cap the rate.
         if let Some(since) = last_write.map(|t| t.elapsed()) {
-            if since < WRITE_SPACING {
+            if since < WRITE_SPACING && lines.len() < BATCH {
                 std::thread::sleep(WRITE_SPACING - since);
                 queue::drain_into(receiver, &mut lines, BATCH);
             }

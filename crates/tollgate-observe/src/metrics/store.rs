@@ -166,11 +166,90 @@ struct Series {
     unit: Option<String>,
 }
 
-/// Every series, behind one lock taken by the metrics writer (once per
-/// batch of requests), PutMetricData and readers; never by a request.
+/// The default memory budget: past it the oldest minutes go first (see
+/// [`MetricStore::with_budget`]).
+pub const DEFAULT_BUDGET_BYTES: usize = 256 << 20;
+
+/// Estimated bytes of one minute of a series, besides its bins: the map
+/// entry and the Stats.
+const MINUTE_BYTES: usize = 128;
+/// Estimated bytes of one histogram bin (map entry and node share).
+const BIN_BYTES: usize = 32;
+/// Estimated bytes of a series besides its name and minutes.
+const SERIES_BYTES: usize = 160;
+
+fn minute_bytes(stats: &Stats) -> usize {
+    MINUTE_BYTES + BIN_BYTES * stats.bins.len()
+}
+
+fn key_bytes(key: &MetricKey) -> usize {
+    SERIES_BYTES
+        + key.namespace.len()
+        + key.name.len()
+        + key
+            .dimensions
+            .iter()
+            .map(|(n, v)| 48 + n.len() + v.len())
+            .sum::<usize>()
+}
+
+/// The series and an estimate of the memory they take.
 #[derive(Default)]
+struct Held {
+    series: HashMap<MetricKey, Series>,
+    bytes: usize,
+}
+
+impl Held {
+    /// The series of `key`, made if the store may hold one more.
+    fn series_mut(&mut self, key: &MetricKey) -> Result<&mut Series, RecordError> {
+        if !self.series.contains_key(key) {
+            if self.series.len() >= MAX_SERIES {
+                return Err(RecordError::TooManySeries);
+            }
+            self.bytes += key_bytes(key);
+        }
+        Ok(self.series.entry(key.clone()).or_default())
+    }
+
+    /// Forgets the minutes before `cutoff` and the series left empty.
+    fn drop_before(&mut self, cutoff: i64) -> usize {
+        let mut freed = 0;
+        let mut dropped = 0;
+        self.series.retain(|key, series| {
+            let kept = series.minutes.split_off(&cutoff);
+            let old = std::mem::replace(&mut series.minutes, kept);
+            dropped += old.len();
+            freed += old.values().map(minute_bytes).sum::<usize>();
+            if series.minutes.is_empty() {
+                freed += key_bytes(key);
+                false
+            } else {
+                true
+            }
+        });
+        self.bytes = self.bytes.saturating_sub(freed);
+        dropped
+    }
+}
+
+/// Every series, behind one lock taken by the metrics writer (once per
+/// flush of the request tallies), PutMetricData and readers; never by a
+/// request.
+///
+/// Memory is bounded twice: by [`MAX_SERIES`] and by a byte budget (an
+/// estimate from the minutes and histogram bins held). Past the budget the
+/// oldest minutes of every series are forgotten before the 15 days are up,
+/// counted in `tollgate_metric_minutes_evicted_total` and logged.
 pub struct MetricStore {
-    series: Mutex<HashMap<MetricKey, Series>>,
+    held: Mutex<Held>,
+    budget: usize,
+}
+
+impl Default for MetricStore {
+    fn default() -> Self {
+        MetricStore::with_budget(DEFAULT_BUDGET_BYTES)
+    }
 }
 
 /// Why a sample was not recorded.
@@ -196,6 +275,18 @@ pub enum Sample {
 }
 
 impl MetricStore {
+    /// A store that keeps its estimated size under `budget` bytes.
+    pub fn with_budget(budget: usize) -> MetricStore {
+        MetricStore {
+            held: Mutex::new(Held::default()),
+            budget,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Adds `sample` at `timestamp_ms` to `key`'s series.
     pub fn record(
         &self,
@@ -204,23 +295,17 @@ impl MetricStore {
         sample: Sample,
         unit: Option<&str>,
     ) -> Result<(), RecordError> {
-        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let series = match all.get_mut(key) {
-            Some(s) => s,
-            None => {
-                if all.len() >= MAX_SERIES {
-                    return Err(RecordError::TooManySeries);
-                }
-                all.entry(key.clone()).or_default()
-            }
-        };
+        let mut held = self.lock();
+        let series = held.series_mut(key)?;
         if let Some(unit) = unit {
             if series.unit.as_deref() != Some(unit) {
                 series.unit = Some(unit.to_string());
             }
         }
         let minute = timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let is_new = !series.minutes.contains_key(&minute);
         let stats = series.minutes.entry(minute).or_default();
+        let before = if is_new { 0 } else { minute_bytes(stats) };
         match sample {
             Sample::Value(v) => stats.add(v),
             Sample::Weighted { value, count } => stats.add_weighted(value, count),
@@ -231,6 +316,9 @@ impl MetricStore {
                 max,
             } => stats.add_set(count, sum, min, max),
         }
+        let grown = minute_bytes(stats).saturating_sub(before);
+        held.bytes += grown;
+        self.keep_to_budget(&mut held);
         Ok(())
     }
 
@@ -239,35 +327,62 @@ impl MetricStore {
     /// because the store holds [`MAX_SERIES`] series.
     pub fn merge_minutes(&self, minutes: Vec<(MetricKey, i64, Stats, &'static str)>) -> usize {
         let mut refused = 0;
-        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.lock();
         for (key, timestamp_ms, stats, unit) in minutes {
-            let series = match all.get_mut(&key) {
-                Some(s) => s,
-                None => {
-                    if all.len() >= MAX_SERIES {
-                        refused += 1;
-                        continue;
-                    }
-                    all.entry(key).or_default()
-                }
+            let Ok(series) = held.series_mut(&key) else {
+                refused += 1;
+                continue;
             };
             if series.unit.as_deref() != Some(unit) {
                 series.unit = Some(unit.to_string());
             }
             let minute = timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
-            series.minutes.entry(minute).or_default().merge(&stats);
+            let is_new = !series.minutes.contains_key(&minute);
+            let held_stats = series.minutes.entry(minute).or_default();
+            let before = if is_new { 0 } else { minute_bytes(held_stats) };
+            held_stats.merge(&stats);
+            let grown = minute_bytes(held_stats).saturating_sub(before);
+            held.bytes += grown;
         }
+        self.keep_to_budget(&mut held);
         refused
+    }
+
+    /// Forgets the oldest minute of every series, one minute at a time,
+    /// until the store is back under 90% of its budget.
+    fn keep_to_budget(&self, held: &mut Held) {
+        if held.bytes <= self.budget {
+            return;
+        }
+        let mut dropped = 0;
+        while held.bytes > self.budget / 10 * 9 {
+            let Some(oldest) = held
+                .series
+                .values()
+                .filter_map(|s| s.minutes.keys().next().copied())
+                .min()
+            else {
+                held.bytes = 0;
+                break;
+            };
+            dropped += held.drop_before(oldest + MINUTE_MS);
+        }
+        metrics::counter!("tollgate_metric_minutes_evicted_total").increment(dropped as u64);
+        tracing::warn!(
+            budget_bytes = self.budget,
+            minutes_dropped = dropped,
+            "the metric store reached its memory budget: its oldest minutes were forgotten before the 15-day retention"
+        );
     }
 
     /// Forgets minutes older than the retention, and series left empty.
     pub fn prune(&self, now_ms: i64) {
-        let cutoff = now_ms - RETENTION_MS;
-        let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        all.retain(|_, series| {
-            series.minutes = series.minutes.split_off(&cutoff);
-            !series.minutes.is_empty()
-        });
+        self.lock().drop_before(now_ms - RETENTION_MS);
+    }
+
+    /// The store's estimated size in bytes.
+    pub fn estimated_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Stats of `key` per `period_ms` (aligned to the epoch), for periods
@@ -279,8 +394,8 @@ impl MetricStore {
         end_ms: i64,
         period_ms: i64,
     ) -> (Vec<(i64, Stats)>, Option<String>) {
-        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(series) = all.get(key) else {
+        let held = self.lock();
+        let Some(series) = held.series.get(key) else {
             return (Vec::new(), None);
         };
         let period_ms = period_ms.max(MINUTE_MS);
@@ -307,8 +422,9 @@ impl MetricStore {
         dimensions: &[(String, Option<String>)],
         since_ms: Option<i64>,
     ) -> Vec<MetricKey> {
-        let all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let mut keys: Vec<MetricKey> = all
+        let held = self.lock();
+        let mut keys: Vec<MetricKey> = held
+            .series
             .iter()
             .filter(|(k, s)| {
                 namespace.is_none_or(|n| k.namespace == n)
@@ -328,7 +444,7 @@ impl MetricStore {
 
     /// How many series are held.
     pub fn len(&self) -> usize {
-        self.series.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().series.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -356,6 +472,45 @@ mod tests {
         assert!((p50 - 500.0).abs() / 500.0 < 0.02, "{p50}");
         assert_eq!(s.statistic("p101"), None);
         assert_eq!(s.statistic("bogus"), None);
+    }
+
+    #[test]
+    fn the_budget_forgets_the_oldest_minutes_first() {
+        let store = MetricStore::with_budget(64 * 1024);
+        let keys: Vec<MetricKey> = (0..20)
+            .map(|i| {
+                MetricKey::new(
+                    "AWS/ApiGateway",
+                    "Latency",
+                    vec![("Resource".into(), format!("/r{i}"))],
+                )
+            })
+            .collect();
+        // Two hours of minutes, each with a spread of latencies.
+        for minute in 0..120 {
+            for key in &keys {
+                for v in 1..20 {
+                    store
+                        .record(
+                            key,
+                            minute * MINUTE_MS,
+                            Sample::Value(f64::from(v) * 3.0),
+                            None,
+                        )
+                        .expect("recorded");
+                }
+            }
+            assert!(store.estimated_bytes() <= 64 * 1024, "minute {minute}");
+        }
+        let (newest, _) = store.periods(&keys[0], 119 * MINUTE_MS, 120 * MINUTE_MS, MINUTE_MS);
+        assert_eq!(newest.len(), 1, "the last minute is kept");
+        assert_eq!(newest[0].1.count, 19.0);
+        let (oldest, _) = store.periods(&keys[0], 0, MINUTE_MS, MINUTE_MS);
+        assert!(oldest.is_empty(), "the first minute went first");
+        // Forgetting everything leaves nothing counted.
+        store.prune(RETENTION_MS + 200 * MINUTE_MS);
+        assert_eq!(store.estimated_bytes(), 0);
+        assert!(store.is_empty());
     }
 
     #[test]
