@@ -335,13 +335,14 @@ http {
         listen 127.0.0.1:$port$ssl;
 $ssl_conf
         default_type application/json;
-        location / {
+        # The seed's /api/{proxy+} -> http://UP/{proxy}: /api/bench -> /bench.
+        location /api/ {
             if (\$api_key_ok = 0) { return 403 '{"message":"Forbidden"}'; }
             limit_req zone=plan burst=$BIG nodelay;
             limit_req_status 429;
             limit_req_log_level info;
             error_page 429 = @throttled;
-            proxy_pass http://bench_upstream;
+            proxy_pass http://bench_upstream/;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
