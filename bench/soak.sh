@@ -238,7 +238,7 @@ echo
 # window (the last 10 minutes, or what follows REF).
 MEM=$(awk -F'\t' -v tol="$MEM_TOLERANCE_PCT" 'NR > 1 { n++; rss[n] = $4 }
   END {
-    if (n < 2) { print "? ? ? ? ? ? 0"; exit }
+    if (n < 2) { print "? ? ? ? ? ? 0 ? ?"; exit }
     ref = (n >= 20) ? 10 : int((n + 2) / 3); if (ref < 1) ref = 1
     from = (n - 9 > ref) ? n - 9 : ref + 1
     max = 0; for (i = from; i <= n; i++) if (rss[i] > max) max = rss[i]
@@ -247,10 +247,14 @@ MEM=$(awk -F'\t' -v tol="$MEM_TOLERANCE_PCT" 'NR > 1 { n++; rss[n] = $4 }
     for (i = ref; i <= n; i++) { k++; sx += i; sy += rss[i]; sxx += i * i; sxy += i * rss[i] }
     slope = (k > 1) ? (k * sxy - sx * sy) / (k * sxx - sx * sx) : 0
     pct = (max - rss[ref]) * 100 / rss[ref]
-    printf "%d %d %d %d %.2f %.1f %d\n", ref, from, rss[ref], max, pct, slope, (pct <= tol) }' "$WORK/minutes.tsv")
-read -r MEM_REF MEM_FROM MEM_REF_KIB MEM_MAX_KIB MEM_PCT MEM_SLOPE MEM_FLAT <<<"$MEM"
+    # the median of the window, which one transient reading does not move
+    m = 0; for (i = from; i <= n; i++) w[++m] = rss[i]
+    for (i = 2; i <= m; i++) { v = w[i]; j = i - 1; while (j > 0 && w[j] > v) { w[j + 1] = w[j]; j-- } w[j + 1] = v }
+    med = (m % 2) ? w[(m + 1) / 2] : (w[m / 2] + w[m / 2 + 1]) / 2
+    printf "%d %d %d %d %.2f %.1f %d %d %.2f\n", ref, from, rss[ref], max, pct, slope, (pct <= tol), med, (med - rss[ref]) * 100 / rss[ref] }' "$WORK/minutes.tsv")
+read -r MEM_REF MEM_FROM MEM_REF_KIB MEM_MAX_KIB MEM_PCT MEM_SLOPE MEM_FLAT MEM_MED_KIB MEM_MED_PCT <<<"$MEM"
 echo "  RSS: $(mib "$RSS_START") MiB before the soak (after the capacity run), $(mib "$MEM_REF_KIB") MiB after minute $MEM_REF,"
-echo "    at most $(mib "$MEM_MAX_KIB") MiB over minutes $MEM_FROM-$N: ${MEM_PCT} % above minute $MEM_REF's;"
+echo "    at most $(mib "$MEM_MAX_KIB") MiB over minutes $MEM_FROM-$N: ${MEM_PCT} % above minute $MEM_REF's (median $(mib "$MEM_MED_KIB") MiB: ${MEM_MED_PCT} %);"
 echo "    slope from minute $MEM_REF on: $(awk -v s="$MEM_SLOPE" 'BEGIN { printf "%.2f", s / 1024 }') MiB per minute ($(awk -v s="$MEM_SLOPE" 'BEGIN { printf "%.0f", s * 1440 / 1024 }') MiB a day at this rate)"
 echo "    /metrics: $(wc -c <"$WORK/metrics-0.txt") bytes before, $(wc -c <"$prev_metrics") after; data dir (logs.db) $(du -sh "$WORK/tollgate-data" | cut -f1)"
 echo

@@ -173,16 +173,18 @@ done
 echo "  (cpu_us/req: user + system time of the serving process(es) over the requests: Tollgate's process, nginx's master"
 echo "   and workers; DISTURBED: 1-minute load above $LOAD_LIMIT when the measured run started: other work on the box)"
 echo
+# ratio A B [goal]: A/B req/s and CPU per request; PASS/FAIL against 0.9x with goal.
 ratio() {
-  awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" -v ca="${CPU_US[$1]:-?}" -v cb="${CPU_US[$2]:-?}" 'BEGIN {
+  awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" -v ca="${CPU_US[$1]:-?}" -v cb="${CPU_US[$2]:-?}" -v verdict="${3:-}" 'BEGIN {
     if (b <= 0) { print "?"; exit }
     r = a / b; c = (ca + 0 > 0 && cb + 0 > 0) ? sprintf("%.2fx", ca / cb) : "?"
-    printf "%.3fx (CPU per request %s: %s vs %s us) %s\n", r, c, ca, cb, (r >= 0.9 ? "PASS" : "FAIL") }'
+    v = (verdict == "") ? "" : (r >= 0.9 ? "PASS" : "FAIL")
+    printf "%.3fx (CPU per request %s: %s vs %s us) %s\n", r, c, ca, cb, v }'
 }
 for pair in $PAIRS; do
   case $pair in
-    keepalive) echo "  keep-alive, Tollgate/nginx:        $(ratio tg-keepalive ngx-keepalive)   (goal >= 0.9x)" ;;
-    close) echo "  new connection per request:        $(ratio tg-close ngx-close)   (goal >= 0.9x)" ;;
+    keepalive) echo "  keep-alive, Tollgate/nginx:        $(ratio tg-keepalive ngx-keepalive goal)   (goal >= 0.9x)" ;;
+    close) echo "  new connection per request:        $(ratio tg-close ngx-close goal)   (goal >= 0.9x)" ;;
     seed) echo "  seed stage (access log + tracing) vs nginx with access log: $(ratio tg-seed ngx-log)   (reference)"
       echo "    nginx access log lines: $NGX_LOG_LINES" ;;
   esac
