@@ -55,6 +55,8 @@ LOG_PREFIX=soak
 for v in SOAK_MINUTES LOAD_PCT SOAK_KEYS LIMITED_RATE LIMITED_BURST MEM_TOLERANCE_PCT; do
   if ! [[ ${!v} =~ ^[0-9]+$ ]] || [ "${!v}" -lt 1 ]; then die "$v must be a whole number >= 1 (got '${!v}')"; fi
 done
+# (memory is judged on two minutes or more)
+[ "$SOAK_MINUTES" -ge 2 ] || die "SOAK_MINUTES must be at least 2 (got $SOAK_MINUTES)"
 for v in INVALID_PCT LIMITED_PCT; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -lt 50 ] || die "$v must be a whole number under 50 (got '${!v}')"
 done
