@@ -3,6 +3,8 @@
 -- same script serves the one-key run (a file of one line) and the many-keys
 -- run (10 000 lines): the work wrk does per request is the same in both.
 -- Every request is formatted once, in init(), so request() only picks one.
+-- WRK_CLOSE=1 adds "Connection: close": a new connection (and, over https, a
+-- full TLS handshake) for every request (bench/tls.sh).
 local seed = 0
 function setup_more(thread)
   seed = seed + 1
@@ -15,11 +17,14 @@ local requests, n = {}, 0
 function init(args)
   local path = os.getenv("WRK_KEYS_FILE")
   assert(path and path ~= "", "WRK_KEYS_FILE is not set")
+  local close = os.getenv("WRK_CLOSE") == "1"
   local file = assert(io.open(path, "r"))
   for line in file:lines() do
     if line ~= "" then
       n = n + 1
-      requests[n] = wrk.format(nil, nil, { ["x-api-key"] = line })
+      local headers = { ["x-api-key"] = line }
+      if close then headers["Connection"] = "close" end
+      requests[n] = wrk.format(nil, nil, headers)
     end
   end
   file:close()
