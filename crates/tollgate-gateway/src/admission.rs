@@ -18,7 +18,8 @@ use crate::clock::Clock;
 use crate::compile::{CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
 use crate::error::{ErrorKind, GatewayError};
-use crate::quota::{QuotaCounters, QuotaDecision};
+use crate::quota::{period_start, QuotaCounters, QuotaDecision};
+use crate::shared_counters::{CheckRequest, Refusal, SharedCounters, SharedLease};
 use crate::throttle::{Bucket, LazyBuckets, Limits};
 use crate::usage_plans::{KeyEntry, KeyIndex, PlanBinding, UpdateContext};
 
@@ -33,6 +34,10 @@ pub struct UsagePlans {
     /// The account-wide bucket (GetAccount's throttleSettings).
     account_bucket: Arc<Bucket>,
     clock: Arc<dyn Clock>,
+    /// Counters shared with other instances in Redis: the plan's throttles,
+    /// quota and in-flight limit are checked there instead of in `quotas`
+    /// and `plan_buckets` (stage and account throttles stay local).
+    shared: Option<Arc<SharedCounters>>,
 }
 
 impl UsagePlans {
@@ -47,11 +52,20 @@ impl UsagePlans {
                 rate: account.rate_limit,
             })),
             clock,
+            shared: None,
         }
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    pub fn set_shared(&mut self, counters: Arc<SharedCounters>) {
+        self.shared = Some(counters);
+    }
+
+    pub fn shared(&self) -> Option<&Arc<SharedCounters>> {
+        self.shared.as_ref()
     }
 
     /// Applies committed changes to keys, plans, usage and the account's
@@ -135,27 +149,38 @@ impl UsagePlans {
         };
 
         let now = self.clock.monotonic_nanos();
-        let method_bucket = binding.as_ref().and_then(|bound| {
-            let (key, b) = (&bound.key, bound.binding());
-            let throttles = &b.plan.method_throttles;
+        let method_throttle = binding.as_ref().and_then(|bound| {
+            let throttles = &bound.binding().plan.method_throttles;
             if throttles.is_empty() {
                 return None;
             }
-            let limits = throttles.get(&method.plan_throttle_key).or_else(|| {
-                // An ANY method takes the plan's throttle for the method the client used.
-                let any = method.http_method == "ANY";
-                any.then(|| throttles.get(&format!("{}/{}", method.resource_path, cx.http_method)))
-                    .flatten()
-            })?;
-            Some(self.plan_buckets.get(
-                &format!(
-                    "planm:{}:{}:{}",
-                    b.plan.id, key.id, method.plan_throttle_key
-                ),
-                *limits,
-                now,
-            ))
+            throttles
+                .get(&method.plan_throttle_key)
+                .map(|l| (method.plan_throttle_key.clone(), *l))
+                .or_else(|| {
+                    // An ANY method takes the plan's throttle for the method the client used.
+                    if method.http_method != "ANY" {
+                        return None;
+                    }
+                    let name = format!("{}/{}", method.resource_path, cx.http_method);
+                    throttles.get(&name).map(|l| (name, *l))
+                })
         });
+        let shared = self.shared.is_some();
+        let method_bucket = match (&binding, &method_throttle, shared) {
+            (Some(bound), Some((_, limits)), false) => {
+                let (key, b) = (&bound.key, bound.binding());
+                Some(self.plan_buckets.get(
+                    &format!(
+                        "planm:{}:{}:{}",
+                        b.plan.id, key.id, method.plan_throttle_key
+                    ),
+                    *limits,
+                    now,
+                ))
+            }
+            _ => None,
+        };
         // Narrowest layer first: a request its own plan refuses then never
         // writes to the account bucket, which every thread shares, so a flood of
         // throttled requests does not make the threads fight over one cache line.
@@ -163,7 +188,10 @@ impl UsagePlans {
         if let Some(bucket) = &method_bucket {
             taken.take(bucket, "the plan's method throttle")?;
         }
-        let plan_bucket = binding.as_ref().and_then(|b| b.binding().bucket());
+        let plan_bucket = binding
+            .as_ref()
+            .and_then(|b| b.binding().bucket())
+            .filter(|_| !shared);
         if let Some(bucket) = plan_bucket {
             taken.take(bucket, "the plan's throttle")?;
         }
@@ -176,19 +204,111 @@ impl UsagePlans {
             stage: method.stage_bucket.is_some(),
             method_bucket,
         };
-        Ok(Admitted { binding, tokens })
+        Ok(Admitted {
+            binding,
+            tokens,
+            method_throttle: method_throttle.filter(|_| shared),
+        })
     }
 
     /// Counts an admitted request against its plan's quota and in-flight
-    /// limit; a refusal gives its throttle tokens back.
-    pub fn count(
+    /// limit (with shared counters, also its plan's throttles, in one
+    /// round trip to Redis); a refusal gives its throttle tokens back.
+    pub async fn count(
         &self,
         admitted: Admitted,
         method: &CompiledMethod,
         body: &[u8],
         cx: &RequestContext,
     ) -> Result<Admission, GatewayError> {
-        let Admitted { binding, tokens } = admitted;
+        match (&self.shared, &admitted.binding) {
+            (Some(shared), Some(_)) => self.count_shared(shared, admitted, method, body, cx).await,
+            _ => self.count_local(admitted, method, body, cx),
+        }
+    }
+
+    async fn count_shared(
+        &self,
+        shared: &Arc<SharedCounters>,
+        admitted: Admitted,
+        method: &CompiledMethod,
+        body: &[u8],
+        cx: &RequestContext,
+    ) -> Result<Admission, GatewayError> {
+        let Admitted {
+            binding,
+            tokens,
+            method_throttle,
+        } = admitted;
+        let Some(bound) = binding else {
+            return Ok(Admission::default());
+        };
+        let b = bound.binding();
+        let plan = &b.plan;
+        let cost = plan.cost(&method.resource_path, &cx.http_method, body);
+        let day = self.today();
+        let quota = plan.quota.as_ref().map(|q| {
+            let start = period_start(q.period, day);
+            let mut limit = q.limit - bound.key.adjustment(&plan.id, start);
+            if start == period_start(q.period, plan.created_day) {
+                limit -= q.offset;
+            }
+            (q, limit)
+        });
+        let request = CheckRequest {
+            keys: b.usage.redis_keys(&shared.settings().prefix),
+            hints: &b.usage.remote,
+            api_id: &plan.api_id,
+            stage: &plan.stage,
+            method_throttle: method_throttle.as_ref().map(|(n, l)| (n.as_str(), *l)),
+            plan_throttle: plan.throttle,
+            quota,
+            concurrency: plan.concurrency,
+            cost,
+            today: day,
+        };
+        let refusal = match shared.check(request).await {
+            Ok(lease) => {
+                return Ok(Admission {
+                    counted: None,
+                    shared: Some(lease),
+                })
+            }
+            Err(r) => r,
+        };
+        let now = self.clock.monotonic_nanos();
+        tokens.give_back(b, method, &self.account_bucket, now);
+        Err(match refusal {
+            Refusal::MethodThrottle => {
+                ErrorKind::Throttled.because("refused by the plan's method throttle (shared)")
+            }
+            Refusal::PlanThrottle => {
+                ErrorKind::Throttled.because("refused by the plan's throttle (shared)")
+            }
+            Refusal::InFlight => ErrorKind::Throttled.because(format_args!(
+                "usage plan {} allows {} requests of a key in flight",
+                plan.id,
+                plan.concurrency.unwrap_or_default()
+            )),
+            Refusal::Quota => ErrorKind::QuotaExceeded
+                .because(format_args!("quota of usage plan {} exhausted", plan.id)),
+            Refusal::Unavailable => {
+                ErrorKind::Overloaded.because("the shared usage counters (Redis) cannot be reached")
+            }
+        })
+    }
+
+    /// [`UsagePlans::count`] with this process's counters.
+    pub fn count_local(
+        &self,
+        admitted: Admitted,
+        method: &CompiledMethod,
+        body: &[u8],
+        cx: &RequestContext,
+    ) -> Result<Admission, GatewayError> {
+        let Admitted {
+            binding, tokens, ..
+        } = admitted;
         let Some(bound) = binding else {
             return Ok(Admission::default());
         };
@@ -207,6 +327,7 @@ impl UsagePlans {
         match decision {
             QuotaDecision::Admitted => Ok(Admission {
                 counted: Some(Counted { bound, cost, day }),
+                shared: None,
             }),
             QuotaDecision::Exceeded => {
                 let now = self.clock.monotonic_nanos();
@@ -231,6 +352,9 @@ impl UsagePlans {
 pub struct Admitted {
     binding: Option<Bound>,
     tokens: Tokens,
+    /// With shared counters: the plan's method throttle to check in Redis
+    /// (its `/path/METHOD` and limits).
+    method_throttle: Option<(String, Limits)>,
 }
 
 /// A key and which of its plan bindings covers the request's stage: one
@@ -251,6 +375,8 @@ impl Bound {
 #[derive(Debug, Default)]
 pub struct Admission {
     counted: Option<Counted>,
+    /// Counted in Redis instead (its lease ends when this drops).
+    shared: Option<SharedLease>,
 }
 
 #[derive(Debug)]
@@ -263,6 +389,9 @@ struct Counted {
 impl Admission {
     /// Takes back the quota a request used when it is refused before its integration.
     pub fn refund(mut self) {
+        if let Some(lease) = self.shared.take() {
+            lease.refund();
+        }
         if let Some(c) = self.counted.take() {
             let b = c.bound.binding();
             b.usage.refund(c.cost, c.day, b.plan.concurrency.is_some());

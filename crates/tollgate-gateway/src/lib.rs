@@ -29,6 +29,7 @@ mod quota;
 mod resource_policy;
 mod response;
 mod router;
+pub mod shared_counters;
 pub mod test_invoke;
 mod throttle;
 mod usage_plans;
@@ -178,6 +179,26 @@ impl Gateway {
     pub fn with_idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Gateway {
         self.idempotency = Some(store);
         self
+    }
+
+    /// Counts usage plans in Redis, shared with other instances
+    /// ([`shared_counters`]) instead of in this process alone.
+    pub fn with_shared_counters(
+        mut self,
+        counters: Arc<shared_counters::SharedCounters>,
+    ) -> Gateway {
+        self.usage_plans.set_shared(counters);
+        self
+    }
+
+    /// The shared counters, when configured.
+    pub fn shared_counters(&self) -> Option<&Arc<shared_counters::SharedCounters>> {
+        self.usage_plans.shared()
+    }
+
+    /// The data plane's clock (the binary starts shared counters on it).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.usage_plans.clock().clone()
     }
 
     /// Uses `client` for integrations (e.g. one trusting extra CA certificates).
@@ -375,8 +396,42 @@ pub mod bench_support {
             .map_err(|e| e.kind)?;
         gateway
             .usage_plans
-            .count(admitted, &compiled, b"", &cx)
+            .count_local(admitted, &compiled, b"", &cx)
             .map(drop)
+            .map_err(|e| e.kind)
+    }
+
+    /// As [`admit`], with shared counters when the gateway has them; the
+    /// admission is returned so the caller decides when the request ends.
+    pub async fn admit_shared(
+        gateway: &Gateway,
+        api_id: &str,
+        stage: &str,
+        method: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<impl Drop, ErrorKind> {
+        let stage = gateway
+            .stage(api_id, stage)
+            .ok_or(ErrorKind::UnknownStage)?;
+        let matched = stage
+            .router
+            .find(path)
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let compiled = matched
+            .method(method)
+            .cloned()
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
+        let admitted = gateway
+            .usage_plans
+            .admit(&stage, &compiled, headers, &mut cx)
+            .map_err(|e| e.kind)?;
+        gateway
+            .usage_plans
+            .count(admitted, &compiled, b"", &cx)
+            .await
             .map_err(|e| e.kind)
     }
 

@@ -271,7 +271,8 @@ async fn phases(
         ex.held.admission = Some(
             gateway
                 .usage_plans
-                .count(admitted, &method, &body, &ex.cx)?,
+                .count(admitted, &method, &body, &ex.cx)
+                .await?,
         );
     }
 

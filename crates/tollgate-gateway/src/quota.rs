@@ -13,13 +13,14 @@
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 // FxHash: these maps are keyed by plan and key ids from the configuration.
 use rustc_hash::{FxHashMap, FxHashSet};
 use tollgate_model::time::Date;
 use tollgate_model::usage_plan::UsageKey;
 
+use crate::shared_counters::{RedisKeys, RemoteHints};
 use crate::throttle::{Bucket, Limits};
 use crate::usage_plans::{Period, Quota};
 
@@ -203,12 +204,22 @@ pub struct UsageCell {
     usage: Mutex<KeyUsage>,
     /// Where the cell goes when it changes.
     dirty: Arc<DirtyList>,
+    /// With shared counters: the key's entries in Redis (named on first use)
+    /// and what this instance knows of them.
+    redis_keys: OnceLock<RedisKeys>,
+    pub remote: RemoteHints,
 }
 
 impl UsageCell {
     #[cfg(test)]
     pub fn plan_id(&self) -> &str {
         &self.plan_id
+    }
+
+    /// The names of this key's entries in Redis under `prefix` (fixed once made).
+    pub(crate) fn redis_keys(&self, prefix: &str) -> &RedisKeys {
+        self.redis_keys
+            .get_or_init(|| RedisKeys::new(prefix, &self.plan_id, &self.key_id))
     }
 
     #[cfg(test)]
@@ -396,6 +407,8 @@ impl QuotaCounters {
             })),
             usage: Mutex::new(KeyUsage::seeded(seed())),
             dirty: self.dirty[list].clone(),
+            redis_keys: OnceLock::new(),
+            remote: RemoteHints::default(),
         });
         plan.insert(CellOfKey(cell.clone()));
         cell
