@@ -1,0 +1,432 @@
+//! Usage-plan counters shared in Redis: two gateways compiled from one
+//! configuration, each with its own connection (as two instances), enforce
+//! one plan together. Needs Redis on 127.0.0.1:6379 (each test keys its
+//! entries under a random prefix and deletes them) and, for the outage
+//! tests, `redis-server` to start a private one. Under CI=true a missing
+//! Redis fails these tests instead of skipping them.
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tollgate_gateway::bench_support::admit_shared;
+use tollgate_gateway::clock::SystemClock;
+use tollgate_gateway::error::ErrorKind;
+use tollgate_gateway::fixtures::{key_headers, key_value, keyed_state, API, STAGE};
+use tollgate_gateway::shared_counters::{FailurePolicy, SharedCounters, SharedSettings};
+use tollgate_gateway::{Gateway, GatewaySettings};
+use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
+use tollgate_model::State;
+
+const SYSTEM_REDIS: &str = "127.0.0.1:6379";
+
+/// The system Redis, or None (the test is skipped) when it is not there
+/// outside CI.
+fn system_redis() -> Option<String> {
+    if TcpStream::connect_timeout(
+        &SYSTEM_REDIS.parse().expect("address"),
+        Duration::from_millis(500),
+    )
+    .is_ok()
+    {
+        return Some(format!("redis://{SYSTEM_REDIS}/0"));
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true: Redis must run on {SYSTEM_REDIS}"
+    );
+    eprintln!("skipped: no Redis on {SYSTEM_REDIS}");
+    None
+}
+
+fn random_prefix() -> String {
+    format!("tollgate-test:{:016x}:", rand::random::<u64>())
+}
+
+/// Deletes every entry under `prefix`.
+async fn clean(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+    }
+}
+
+async fn get_count(url: &str, key: &str) -> i64 {
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    redis::cmd("GET")
+        .arg(key)
+        .query_async::<Option<i64>>(&mut conn)
+        .await
+        .expect("GET")
+        .unwrap_or(0)
+}
+
+fn instance(state: &State, url: &str, prefix: &str, failure: FailurePolicy) -> Arc<Gateway> {
+    let clock = Arc::new(SystemClock::default());
+    let counters = SharedCounters::start(
+        SharedSettings {
+            url: url.into(),
+            prefix: prefix.into(),
+            failure,
+            share: 0.5,
+            timeout: Duration::from_millis(50),
+        },
+        clock.clone(),
+    )
+    .expect("counters");
+    let gateway =
+        Gateway::with_clock(GatewaySettings::default(), clock).with_shared_counters(counters);
+    gateway.update(state, &[]);
+    Arc::new(gateway)
+}
+
+async fn request(gateway: &Gateway, key: usize) -> Result<(), ErrorKind> {
+    admit_shared(
+        gateway,
+        API,
+        STAGE,
+        "GET",
+        "/api/v1/jobs",
+        &key_headers(Some(&key_value(key))),
+    )
+    .await
+    .map(drop)
+}
+
+fn quota(limit: i64) -> Option<QuotaSettings> {
+    Some(QuotaSettings {
+        limit,
+        offset: 0,
+        period: Some("DAY".into()),
+    })
+}
+
+fn today() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 / 86_400)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quota_holds_exactly_across_instances() {
+    let Some(url) = system_redis() else { return };
+    let prefix = random_prefix();
+    let keys = 8;
+    let state = keyed_state(keys, 2, None, quota(100));
+    let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    // 150 requests per key, round-robin over the two instances, 16 at once.
+    let mut tasks = Vec::new();
+    for worker in 0..16usize {
+        let (a, b) = (a.clone(), b.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut results = Vec::new();
+            for i in 0..(150 * keys / 16) {
+                let n = worker * (150 * keys / 16) + i;
+                let gateway = if n % 2 == 0 { &a } else { &b };
+                results.push((n % keys, request(gateway, n % keys).await));
+            }
+            results
+        }));
+    }
+    let mut admitted = vec![0; keys];
+    for t in tasks {
+        for (key, result) in t.await.expect("task") {
+            match result {
+                Ok(()) => admitted[key] += 1,
+                Err(e) => assert_eq!(e, ErrorKind::QuotaExceeded),
+            }
+        }
+    }
+    assert_eq!(admitted, vec![100; keys]);
+    // The day's counts GetUsage reads agree.
+    let counters = a.shared_counters().expect("shared");
+    for k in 0..keys {
+        let plan = format!("plan{:05}", k % 2);
+        let used = counters
+            .used_on_days(&plan, &format!("k{k:09}"), today()..=today())
+            .await
+            .expect("read");
+        assert_eq!(used, vec![100], "key {k}");
+    }
+    clean(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_throttle_holds_across_instances() {
+    let Some(url) = system_redis() else { return };
+    let prefix = random_prefix();
+    let (burst, rate) = (20u32, 50.0);
+    let state = keyed_state(
+        1,
+        1,
+        Some(ThrottleSettings {
+            burst_limit: Some(i64::from(burst)),
+            rate_limit: Some(rate),
+        }),
+        None,
+    );
+    let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    // A flood for 1.5 s, round-robin: the burst, then the rate, in total.
+    let start = Instant::now();
+    let mut admitted = 0u32;
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_millis(1500) {
+        let gateway = if n % 2 == 0 { &a } else { &b };
+        n += 1;
+        match request(gateway, 0).await {
+            Ok(()) => admitted += 1,
+            Err(e) => assert_eq!(e, ErrorKind::Throttled),
+        }
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let expected = f64::from(burst) + rate * elapsed;
+    assert!(
+        (f64::from(admitted) - expected).abs() <= 3.0,
+        "admitted {admitted} of {n}, expected {expected:.1}"
+    );
+    // The flood was refused mostly without a round trip (empty-bucket hints).
+    let trips = a.shared_counters().map_or(0, |c| c.round_trips())
+        + b.shared_counters().map_or(0, |c| c.round_trips());
+    assert!(trips < n, "{trips} round trips for {n} requests");
+    eprintln!("throttle: {admitted} admitted of {n} (expected {expected:.1}), {trips} round trips");
+    clean(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_flight_limits_are_shared() {
+    let Some(url) = system_redis() else { return };
+    let prefix = random_prefix();
+    let mut state = keyed_state(1, 1, None, None);
+    for doc in state.usage_plans.values_mut() {
+        Arc::make_mut(doc)
+            .plan
+            .tags
+            .insert("tollgate:concurrency".into(), "3".into());
+    }
+    let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let headers = key_headers(Some(&key_value(0)));
+    let mut held = Vec::new();
+    for (i, g) in [&a, &b, &a].into_iter().enumerate() {
+        let admission = admit_shared(g, API, STAGE, "GET", "/api/x", &headers).await;
+        assert!(admission.is_ok(), "request {i}");
+        held.push(admission);
+    }
+    assert_eq!(
+        admit_shared(&b, API, STAGE, "GET", "/api/x", &headers)
+            .await
+            .map(drop),
+        Err(ErrorKind::Throttled)
+    );
+    // One ends (its release is sent in the background).
+    held.pop();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match admit_shared(&b, API, STAGE, "GET", "/api/x", &headers).await {
+            Ok(admission) => {
+                drop(admission);
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e, ErrorKind::Throttled);
+                assert!(Instant::now() < deadline, "the slot was never released");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    drop(held);
+    clean(&url, &prefix).await;
+}
+
+/// A private Redis on a free loopback port, to stop and start.
+struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    fn start() -> Option<PrivateRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut redis = PrivateRedis { port, child: None };
+        if !redis.restart() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: redis-server must be installed"
+            );
+            eprintln!("skipped: cannot start redis-server");
+            return None;
+        }
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts it (again); true once it answers.
+    fn restart(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Requests until one is answered otherwise than `while_err`, for at most `limit`.
+async fn until_answer_changes(gateway: &Gateway, limit: Duration) -> Result<(), ErrorKind> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = request(gateway, 0).await;
+        if r.is_ok() || Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn closed_policy_answers_503_while_redis_is_down_then_recovers() {
+    let Some(mut redis) = PrivateRedis::start() else {
+        return;
+    };
+    let prefix = random_prefix();
+    let state = keyed_state(1, 1, None, quota(1000));
+    let a = instance(&state, &redis.url(), &prefix, FailurePolicy::Closed);
+    let b = instance(&state, &redis.url(), &prefix, FailurePolicy::Closed);
+    for i in 0..10 {
+        assert_eq!(request(if i % 2 == 0 { &a } else { &b }, 0).await, Ok(()));
+    }
+    redis.stop();
+    // Every keyed request is refused with 503 (Overloaded), and fast.
+    for g in [&a, &b, &a, &b] {
+        let started = Instant::now();
+        assert_eq!(request(g, 0).await, Err(ErrorKind::Overloaded));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "a dead Redis held a request {:?}",
+            started.elapsed()
+        );
+    }
+    let counters = a.shared_counters().expect("shared");
+    assert!(counters.is_down());
+    assert_eq!(counters.outages(), 1);
+    // Many more refusals, still one outage.
+    for _ in 0..50 {
+        assert_eq!(request(&a, 0).await, Err(ErrorKind::Overloaded));
+    }
+    assert_eq!(counters.outages(), 1);
+    assert!(redis.restart(), "redis-server restarted");
+    for g in [&a, &b] {
+        assert_eq!(until_answer_changes(g, Duration::from_secs(5)).await, Ok(()));
+    }
+    // Counting resumed (in a Redis that lost everything: 10 + 2 are gone, 2 now).
+    let day = format!("{prefix}plan00000:k000000000:d:{}", today());
+    assert_eq!(get_count(&redis.url(), &day).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_policy_enforces_each_instances_share_then_sends_its_counts() {
+    let Some(mut redis) = PrivateRedis::start() else {
+        return;
+    };
+    let prefix = random_prefix();
+    let state = keyed_state(1, 1, None, quota(100));
+    let a = instance(&state, &redis.url(), &prefix, FailurePolicy::Local);
+    let b = instance(&state, &redis.url(), &prefix, FailurePolicy::Local);
+    for i in 0..40 {
+        assert_eq!(request(if i % 2 == 0 { &a } else { &b }, 0).await, Ok(()));
+    }
+    redis.stop();
+    // 60 left when Redis went away: each of the two instances may use 30.
+    let mut admitted = [0, 0];
+    for i in 0..100 {
+        let g = if i % 2 == 0 { &a } else { &b };
+        match request(g, 0).await {
+            Ok(()) => admitted[i % 2] += 1,
+            Err(e) => assert_eq!(e, ErrorKind::QuotaExceeded),
+        }
+    }
+    assert_eq!(admitted, [30, 30]);
+    // Redis comes back empty (no persistence): the requests admitted while
+    // it was down are sent to it, and counting resumes there.
+    assert!(redis.restart(), "redis-server restarted");
+    let day = format!("{prefix}plan00000:k000000000:d:{}", today());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get_count(&redis.url(), &day).await < 60 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get_count(&redis.url(), &day).await, 60);
+    for g in [&a, &b] {
+        let counters = g.shared_counters().expect("shared");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while counters.is_down() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!counters.is_down());
+    }
+    // The quota (rebuilt from the day counts) has 40 left.
+    let mut more = 0;
+    for i in 0..60 {
+        if request(if i % 2 == 0 { &a } else { &b }, 0).await.is_ok() {
+            more += 1;
+        }
+    }
+    assert_eq!(more, 40);
+}
