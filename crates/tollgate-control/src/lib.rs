@@ -42,6 +42,21 @@ impl Default for ControlConfig {
     }
 }
 
+/// Usage counts kept outside the store: the shared counters (Redis) several
+/// instances count into. GetUsage and UpdateUsage read them instead of the
+/// store's per-day counts when the control plane has one.
+pub trait UsageCounts: Send + Sync {
+    /// Requests counted on each day from `first` to `last` (days since the
+    /// epoch, inclusive) for `key_id` under `plan_id`. Blocking.
+    fn used_on_days(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<i64>, String>;
+}
+
 /// Called with the new state and the changes just committed (the data plane
 /// recompiles what it serves from them). The first call, at subscription, has
 /// no changes: it means "everything".
@@ -55,6 +70,8 @@ pub struct ControlPlane {
     config: ControlConfig,
     router: router::Router,
     listeners: Mutex<Vec<StateListener>>,
+    /// Where usage counts are read when not from the store.
+    usage_counts: Option<Arc<dyn UsageCounts>>,
 }
 
 impl ControlPlane {
@@ -71,7 +88,14 @@ impl ControlPlane {
             config,
             router: router::Router::new(),
             listeners: Mutex::new(Vec::new()),
+            usage_counts: None,
         })
+    }
+
+    /// Reads usage counts from `counts` (shared counters) instead of the store.
+    pub fn with_usage_counts(mut self, counts: Arc<dyn UsageCounts>) -> ControlPlane {
+        self.usage_counts = Some(counts);
+        self
     }
 
     /// Seals Secrets Manager values with `key`.
@@ -380,6 +404,7 @@ impl ControlPlane {
                 now: tollgate_model::time::now_epoch_seconds(),
                 config: &self.config,
                 changes: Vec::new(),
+                usage_counts: self.usage_counts.as_deref(),
             };
             let reply = handler(&mut op)?;
             Ok((reply, op.changes))

@@ -82,6 +82,13 @@ pub enum SharedCountersError {
     Redis(String),
 }
 
+/// Whether `url` is a Redis URL the client accepts.
+pub fn check_url(url: &str) -> Result<(), SharedCountersError> {
+    redis::Client::open(url)
+        .map(drop)
+        .map_err(|e| SharedCountersError::Url(e.to_string()))
+}
+
 /// The Redis side of one key under one plan: names of its entries.
 #[derive(Debug)]
 pub(crate) struct RedisKeys {
@@ -246,6 +253,9 @@ enum Deferred {
     },
 }
 
+/// A period's quota counter (if the plan has a quota) and a day's count.
+type CountKeys = (Option<String>, String);
+
 /// Per-instance limits used while Redis is down ([`FailurePolicy::Local`]).
 #[derive(Default)]
 struct Fallback {
@@ -255,7 +265,7 @@ struct Fallback {
     in_flight: Mutex<HashMap<String, Arc<AtomicU32>>>,
     /// Counts admitted while down, added to Redis once it is back:
     /// (quota key, day key) → (day, amount).
-    unsent: Mutex<HashMap<(Option<String>, String), (i64, i64)>>,
+    unsent: Mutex<HashMap<CountKeys, (i64, i64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -264,6 +274,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The shared counters of one instance.
 pub struct SharedCounters {
+    /// For the control plane's blocking reads (GetUsage).
+    client: redis::Client,
     conn: ConnectionManager,
     check: LuaScript,
     adjust: LuaScript,
@@ -307,10 +319,11 @@ impl SharedCounters {
             .set_response_timeout(Some(settings.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| SharedCountersError::Redis(e.to_string()))?;
         let (deferred, queue) = tokio::sync::mpsc::unbounded_channel();
         let counters = Arc::new(SharedCounters {
+            client,
             conn,
             check: LuaScript::new(include_str!("shared_counters/check.lua")),
             adjust: LuaScript::new(include_str!("shared_counters/adjust.lua")),
@@ -688,6 +701,34 @@ impl SharedCounters {
             Ok(Err(e)) => Err(SharedCountersError::Redis(e.to_string())),
             Err(_) => Err(SharedCountersError::Redis("no answer in time".into())),
         }
+    }
+
+    /// [`SharedCounters::used_on_days`] for blocking callers (the control
+    /// plane runs off the async runtime), on a connection of its own.
+    pub fn used_on_days_blocking(
+        &self,
+        plan_id: &str,
+        key_id: &str,
+        days: std::ops::RangeInclusive<i64>,
+    ) -> Result<Vec<i64>, SharedCountersError> {
+        let keys = self.keys(plan_id, key_id);
+        let names: Vec<String> = days.map(|d| keys.day(d)).collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let timeout = (self.settings.timeout * 10).max(Duration::from_millis(500));
+        let redis = |e: redis::RedisError| SharedCountersError::Redis(e.to_string());
+        let mut conn = self
+            .client
+            .get_connection_with_timeout(timeout)
+            .map_err(redis)?;
+        conn.set_read_timeout(Some(timeout)).map_err(redis)?;
+        conn.set_write_timeout(Some(timeout)).map_err(redis)?;
+        let values: Vec<Option<i64>> = redis::cmd("MGET")
+            .arg(&names)
+            .query(&mut conn)
+            .map_err(redis)?;
+        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
     }
 
     /// Sends the counts admitted while Redis was down; true when all went.

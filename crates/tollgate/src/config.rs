@@ -66,6 +66,9 @@ pub struct FileConfig {
     /// Where the configuration lives: a `postgres://` URL shared by several
     /// instances; absent, the embedded store in the data directory.
     pub store: Option<String>,
+    /// `[counters]`: usage plans counted in Redis (see `counters.rs`).
+    #[serde(default)]
+    pub counters: crate::counters::CountersFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +106,7 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub store: Option<String>,
+    pub counters: crate::counters::CountersArgs,
 }
 
 /// The validated configuration the server runs with.
@@ -136,6 +140,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Where the control-plane configuration is stored.
     pub store: StoreLocation,
+    /// Usage plans counted in Redis, shared; none: in this process.
+    pub counters: Option<tollgate_gateway::shared_counters::SharedSettings>,
 }
 
 /// Where the control-plane configuration is stored.
@@ -389,6 +395,7 @@ impl Config {
                 Some(text) => StoreLocation::parse(&text)?,
                 None => StoreLocation::Embedded,
             },
+            counters: crate::counters::resolve(file.counters, overrides.counters)?,
         })
     }
 }

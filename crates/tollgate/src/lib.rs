@@ -8,6 +8,7 @@ pub mod config;
 mod connection;
 pub mod control_client;
 pub mod cors_cli;
+pub mod counters;
 pub mod example;
 mod front_door;
 mod idempotency_store;
@@ -158,24 +159,29 @@ impl Server {
             on_invocation: Some(lambda::invocation_observer(&observe)),
         })
         .with_context(|| format!("cannot start the Lambda host in {}", lambda_dir.display()))?;
-        let gateway = Arc::new(
-            Gateway::new(settings)
-                .with_upstream_client(
-                    UpstreamClient::with_extra_roots(&extra_roots)?
-                        .with_h2c_upstreams(&config.upstream_h2c),
-                )
-                .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone())))
-                .with_idempotency_store(Arc::new(
-                    idempotency_store::SqliteIdempotency::open(&config.data_dir).with_context(
-                        || {
-                            format!(
-                                "cannot open the idempotency store in {}",
-                                config.data_dir.display()
-                            )
-                        },
-                    )?,
-                )),
-        );
+        let mut gateway = Gateway::new(settings)
+            .with_upstream_client(
+                UpstreamClient::with_extra_roots(&extra_roots)?
+                    .with_h2c_upstreams(&config.upstream_h2c),
+            )
+            .with_function_invoker(Arc::new(lambda::HostInvoker(lambda.clone())))
+            .with_idempotency_store(Arc::new(
+                idempotency_store::SqliteIdempotency::open(&config.data_dir).with_context(
+                    || {
+                        format!(
+                            "cannot open the idempotency store in {}",
+                            config.data_dir.display()
+                        )
+                    },
+                )?,
+            ));
+        let mut control = control;
+        if let Some(settings) = &config.counters {
+            let shared = counters::start(settings, gateway.clock())?;
+            control = control.with_usage_counts(Arc::new(counters::SharedUsage(shared.clone())));
+            gateway = gateway.with_shared_counters(shared);
+        }
+        let gateway = Arc::new(gateway);
         let control = Arc::new(control);
         let code_root = lambda_dir.join("code");
         std::fs::create_dir_all(&code_root)

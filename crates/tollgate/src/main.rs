@@ -229,6 +229,8 @@ struct ServeArgs {
     /// Admin secret access key for SigV4 [default: test, loopback only].
     #[arg(long, env = "TOLLGATE_SECRET_ACCESS_KEY", hide_env_values = true)]
     secret_access_key: Option<String>,
+    #[command(flatten)]
+    counters: tollgate::counters::CountersArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -370,6 +372,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
             store: args.store,
+            counters: args.counters,
         },
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()

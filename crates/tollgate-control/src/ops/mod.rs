@@ -47,6 +47,8 @@ pub struct Op<'a> {
     pub now: i64,
     pub config: &'a ControlConfig,
     pub changes: Vec<Change>,
+    /// Shared usage counters, read by GetUsage and UpdateUsage instead of the store's.
+    pub usage_counts: Option<&'a dyn crate::UsageCounts>,
 }
 
 pub type Handler = fn(&mut Op<'_>) -> Result<Reply, ApiError>;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tollgate_model::patch::PatchOp;
 use tollgate_model::time::Date;
 use tollgate_model::usage_plan::{period_start, UsageKey, UsagePlanDoc};
-use tollgate_model::{ApiError, Change, State};
+use tollgate_model::{ApiError, Change, ErrorCode, State};
 
 use super::{Op, PatchInput};
 use crate::pagination::page;
@@ -33,17 +33,67 @@ fn used_on(state: &State, plan_id: &str, key_id: &str, day: Date) -> i64 {
     state.usage.get(&key).copied().unwrap_or(0)
 }
 
-/// Requests counted in `day`'s quota period up to and including `day`, with any UpdateUsage adjustment.
-fn used_in_period(state: &State, plan: &UsagePlanDoc, key_id: &str, day: Date) -> i64 {
-    let period = plan
-        .plan
+/// One key's per-day counts over a range of days: from the store, or from
+/// the shared counters when the instances count in Redis (the store then
+/// holds no counts of theirs).
+struct DayCounts {
+    first: i64,
+    used: Vec<i64>,
+}
+
+impl DayCounts {
+    fn load(
+        op: &Op<'_>,
+        plan_id: &str,
+        key_id: &str,
+        first: Date,
+        last: Date,
+    ) -> Result<DayCounts, ApiError> {
+        let (first, last) = (first.days_since_epoch(), last.days_since_epoch());
+        let used = match op.usage_counts {
+            Some(counts) => counts
+                .used_on_days(plan_id, key_id, first, last)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot read usage counts from the shared counters");
+                    ApiError::new(
+                        ErrorCode::ServiceUnavailable,
+                        "Usage counts are unavailable at the moment; try again",
+                    )
+                })?,
+            None => (first..=last)
+                .map(|d| used_on(op.state, plan_id, key_id, Date::from_days_since_epoch(d)))
+                .collect(),
+        };
+        Ok(DayCounts { first, used })
+    }
+
+    fn on(&self, day: Date) -> i64 {
+        usize::try_from(day.days_since_epoch() - self.first)
+            .ok()
+            .and_then(|i| self.used.get(i).copied())
+            .unwrap_or(0)
+    }
+}
+
+fn quota_period(plan: &UsagePlanDoc) -> &str {
+    plan.plan
         .quota
         .as_ref()
         .and_then(|q| q.period.as_deref())
-        .unwrap_or("DAY");
-    let start = period_start(period, day);
+        .unwrap_or("DAY")
+}
+
+/// Requests counted in `day`'s quota period up to and including `day`, with any UpdateUsage adjustment.
+fn used_in_period(
+    state: &State,
+    plan: &UsagePlanDoc,
+    key_id: &str,
+    day: Date,
+    counts: &DayCounts,
+) -> i64 {
+    let start = period_start(quota_period(plan), day);
     let counted: i64 = (start.days_since_epoch()..=day.days_since_epoch())
-        .map(|d| used_on(state, &plan.plan.id, key_id, Date::from_days_since_epoch(d)))
+        .map(|d| counts.on(Date::from_days_since_epoch(d)))
         .sum();
     let adjustment = state
         .usage_adjustments
@@ -58,13 +108,19 @@ fn used_in_period(state: &State, plan: &UsagePlanDoc, key_id: &str, day: Date) -
 }
 
 /// `[used that day, remaining in its period after that day]`; remaining is 0 without a quota.
-fn day_pair(state: &State, plan: &UsagePlanDoc, key_id: &str, day: Date) -> Value {
-    let used = used_on(state, &plan.plan.id, key_id, day);
+fn day_pair(
+    state: &State,
+    plan: &UsagePlanDoc,
+    key_id: &str,
+    day: Date,
+    counts: &DayCounts,
+) -> Value {
+    let used = counts.on(day);
     let remaining = plan
         .plan
         .quota
         .as_ref()
-        .map(|q| (q.limit - used_in_period(state, plan, key_id, day)).max(0))
+        .map(|q| (q.limit - used_in_period(state, plan, key_id, day, counts)).max(0))
         .unwrap_or(0);
     json!([used, remaining])
 }
@@ -95,17 +151,28 @@ pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         )));
     }
     let key_filter = op.req.query("keyId");
+    // The first day's quota period may start before the range.
+    let first = period_start(quota_period(plan), start);
     let items = plan
         .key_ids
         .iter()
         .filter(|k| key_filter.is_none_or(|f| f == k.as_str()))
         .map(|key_id| {
+            let counts = DayCounts::load(op, &plan.plan.id, key_id, first, end)?;
             let pairs: Vec<Value> = (start.days_since_epoch()..=end.days_since_epoch())
-                .map(|d| day_pair(op.state, plan, key_id, Date::from_days_since_epoch(d)))
+                .map(|d| {
+                    day_pair(
+                        op.state,
+                        plan,
+                        key_id,
+                        Date::from_days_since_epoch(d),
+                        &counts,
+                    )
+                })
                 .collect();
-            (key_id.clone(), json!({ "key": key_id, "pairs": pairs }))
+            Ok((key_id.clone(), json!({ "key": key_id, "pairs": pairs })))
         })
-        .collect::<Vec<_>>();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let paged = page(op.req, items)?;
     let values: BTreeMap<String, Value> = paged["item"]
         .as_array()
@@ -154,7 +221,8 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         .get(&adjustment_key)
         .copied()
         .unwrap_or(0);
-    let counted = used_in_period(op.state, plan, &key_id, today) - stored;
+    let counts = DayCounts::load(op, &plan.plan.id, &key_id, start, today)?;
+    let counted = used_in_period(op.state, plan, &key_id, today, &counts) - stored;
     let mut adjustment = stored;
     for patch in &input.patch_operations {
         match (patch.op, patch.path.as_str()) {
@@ -168,7 +236,7 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
             _ => return Err(patch.unsupported()),
         }
     }
-    let used_today = used_on(op.state, &plan.plan.id, &key_id, today);
+    let used_today = counts.on(today);
     let pair = json!([used_today, (quota.limit - counted - adjustment).max(0)]);
     let body = json!({
         "usagePlanId": plan.plan.id,
