@@ -338,6 +338,7 @@ impl SharedCounters {
             next_lease: AtomicU64::new(0),
             clock,
         });
+        metrics::gauge!("tollgate_counters_redis_up").set(1.0);
         tokio::spawn(background(counters.clone(), queue));
         Ok(counters)
     }
