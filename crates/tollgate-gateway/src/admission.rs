@@ -222,7 +222,11 @@ impl UsagePlans {
         cx: &RequestContext,
     ) -> Result<Admission, GatewayError> {
         match (&self.shared, &admitted.binding) {
-            (Some(shared), Some(_)) => self.count_shared(shared, admitted, method, body, cx).await,
+            // Boxed: the embedded path's future (every request's, inside the
+            // pipeline's) stays as small as it was without shared counters.
+            (Some(shared), Some(_)) => {
+                Box::pin(self.count_shared(shared, admitted, method, body, cx)).await
+            }
             _ => self.count_local(admitted, method, body, cx),
         }
     }

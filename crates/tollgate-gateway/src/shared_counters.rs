@@ -274,8 +274,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The shared counters of one instance.
 pub struct SharedCounters {
-    /// For the control plane's blocking reads (GetUsage).
+    /// For the control plane's blocking reads (GetUsage), with the
+    /// connection they keep between calls.
     client: redis::Client,
+    blocking: Mutex<Option<redis::Connection>>,
     conn: ConnectionManager,
     check: LuaScript,
     adjust: LuaScript,
@@ -324,6 +326,7 @@ impl SharedCounters {
         let (deferred, queue) = tokio::sync::mpsc::unbounded_channel();
         let counters = Arc::new(SharedCounters {
             client,
+            blocking: Mutex::new(None),
             conn,
             check: LuaScript::new(include_str!("shared_counters/check.lua")),
             adjust: LuaScript::new(include_str!("shared_counters/adjust.lua")),
@@ -719,16 +722,25 @@ impl SharedCounters {
         }
         let timeout = (self.settings.timeout * 10).max(Duration::from_millis(500));
         let redis = |e: redis::RedisError| SharedCountersError::Redis(e.to_string());
-        let mut conn = self
-            .client
-            .get_connection_with_timeout(timeout)
-            .map_err(redis)?;
-        conn.set_read_timeout(Some(timeout)).map_err(redis)?;
-        conn.set_write_timeout(Some(timeout)).map_err(redis)?;
+        let mut held = lock(&self.blocking);
+        let mut conn = match held.take() {
+            Some(conn) => conn,
+            None => {
+                let conn = self
+                    .client
+                    .get_connection_with_timeout(timeout)
+                    .map_err(redis)?;
+                conn.set_read_timeout(Some(timeout)).map_err(redis)?;
+                conn.set_write_timeout(Some(timeout)).map_err(redis)?;
+                conn
+            }
+        };
+        // A failed call drops the connection: the next call opens another.
         let values: Vec<Option<i64>> = redis::cmd("MGET")
             .arg(&names)
             .query(&mut conn)
             .map_err(redis)?;
+        *held = Some(conn);
         Ok(values.into_iter().map(Option::unwrap_or_default).collect())
     }
 
@@ -853,6 +865,9 @@ async fn background(
         if c.is_down() {
             tokio::time::sleep(PROBE_INTERVAL).await;
             if c.ping().await && c.send_unsent().await {
+                // The local shares' use is in Redis now: a next outage
+                // starts from what Redis reports then.
+                lock(&c.fallback.quotas).clear();
                 c.down.store(false, Ordering::Release);
                 metrics::gauge!("tollgate_counters_redis_up").set(1.0);
                 tracing::warn!(

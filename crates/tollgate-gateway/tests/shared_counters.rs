@@ -374,7 +374,10 @@ async fn closed_policy_answers_503_while_redis_is_down_then_recovers() {
     assert_eq!(counters.outages(), 1);
     assert!(redis.restart(), "redis-server restarted");
     for g in [&a, &b] {
-        assert_eq!(until_answer_changes(g, Duration::from_secs(5)).await, Ok(()));
+        assert_eq!(
+            until_answer_changes(g, Duration::from_secs(5)).await,
+            Ok(())
+        );
     }
     // Counting resumed (in a Redis that lost everything: 10 + 2 are gone, 2 now).
     let day = format!("{prefix}plan00000:k000000000:d:{}", today());
