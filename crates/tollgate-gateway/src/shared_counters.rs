@@ -68,6 +68,9 @@ const LEASE: Duration = Duration::from_secs(15 * 60);
 /// How long a quota Redis said is exhausted refuses without asking again.
 const EXHAUSTED_RECHECK_NANOS: u64 = 1_000_000_000;
 
+/// Late answers in a row that make an outage.
+const SLOW_IN_A_ROW: u32 = 3;
+
 /// How often a down Redis is probed.
 const PROBE_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -284,6 +287,8 @@ pub struct SharedCounters {
     settings: SharedSettings,
     /// Redis is believed down: requests follow the policy without asking it.
     down: AtomicBool,
+    /// Late answers since the last timely one.
+    slow: AtomicU32,
     /// Wakes the probe when a request finds Redis down.
     probe: tokio::sync::Notify,
     outages: AtomicU64,
@@ -332,6 +337,7 @@ impl SharedCounters {
             adjust: LuaScript::new(include_str!("shared_counters/adjust.lua")),
             settings,
             down: AtomicBool::new(false),
+            slow: AtomicU32::new(0),
             probe: tokio::sync::Notify::new(),
             outages: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
@@ -390,9 +396,18 @@ impl SharedCounters {
             )
         });
         match self.ask(&req, lease_id.as_deref()).await {
-            Ok(answer) => self.answered(&req, answer, lease_id, now),
+            Ok(answer) => {
+                self.slow.store(0, Ordering::Relaxed);
+                self.answered(&req, answer, lease_id, now)
+            }
             Err(e) => {
-                self.went_down(&e);
+                // A refused or broken connection is an outage at once; late
+                // answers only when they keep coming (one slow reply on a
+                // busy host is not worth a switch of every request).
+                let late = e.is_timeout();
+                if !late || self.slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_IN_A_ROW {
+                    self.went_down(&e);
+                }
                 self.without_redis(&req)
             }
         }
@@ -652,12 +667,8 @@ impl SharedCounters {
             }
             entry.1 += req.cost;
         }
-        let mut unsent = lock(&fb.unsent);
-        let e = unsent
-            .entry((quota_key.clone(), day_key.clone()))
-            .or_insert((req.today, 0));
-        e.1 += req.cost;
-        drop(unsent);
+        // Sent once Redis answers (kept aside while it is down).
+        self.adjust_later(quota_key.clone(), day_key.clone(), req.today, req.cost);
         Ok(SharedLease {
             counters: self.clone(),
             quota_key,
@@ -868,6 +879,7 @@ async fn background(
                 // The local shares' use is in Redis now: a next outage
                 // starts from what Redis reports then.
                 lock(&c.fallback.quotas).clear();
+                c.slow.store(0, Ordering::Relaxed);
                 c.down.store(false, Ordering::Release);
                 metrics::gauge!("tollgate_counters_redis_up").set(1.0);
                 tracing::warn!(
