@@ -64,6 +64,6 @@ if max_in_flight >= 0 then
   redis.call('ZADD', KEYS[5], now_ms + lease_ms, ARGV[10])
   redis.call('PEXPIRE', KEYS[5], lease_ms)
 end
-redis.call('INCRBY', KEYS[4], cost)
-redis.call('EXPIREAT', KEYS[4], ARGV[8])
+-- The day's count gets its expiry when it is made (or refunded to zero).
+if redis.call('INCRBY', KEYS[4], cost) <= cost then redis.call('EXPIREAT', KEYS[4], ARGV[8]) end
 return {0, used}
