@@ -236,7 +236,10 @@ run_mode() {
   per_req=$(awk -v c="$calls" -v r="$total_req" 'BEGIN { if (r == 0) print "n/a"; else printf "%.3f", c / r }')
   printf '  %-8s round %s total:       %10s req/s  2xx %s%%  load1 %s -> %s' "$mode" "$round" "$total_rps" "$pct" "$load_before" "$(load1)"
   if [ "$mode" = redis ]; then
-    printf '  redis commands/request %s (evalsha %s, eval %s, all %s)' "$per_req" "$evalsha" "$evals" "$calls"
+    local trips
+    trips=$(awk -v c="$((evalsha + evals))" -v r="$total_req" 'BEGIN { if (r == 0) print "n/a"; else printf "%.3f", c / r }')
+    printf '  redis round trips/request %s (evalsha %s, eval %s); commands/request %s counting those the script runs' \
+      "$trips" "$evalsha" "$evals" "$per_req"
   fi
   printf '\n'
   if awk -v p="$pct" -v m="$MIN_OK_PCT" 'BEGIN { exit !(p < m) }'; then

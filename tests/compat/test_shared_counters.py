@@ -47,6 +47,7 @@ def free_port():
 
 def two_instances(tmp_path, upstream_url, counters_args, **plan):
     """Configures one instance, copies its data directory, and starts both with `counters_args`."""
+    (tmp_path / "a").mkdir()
     first = Server(tmp_path / "a").start()
     try:
         a = keyed_api(first.client(), upstream_url, **plan)
