@@ -275,6 +275,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Numbers [`SharedCounters`] instances for their per-thread connections.
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's connections, by [`SharedCounters`] instance.
+    static THREAD_CONNECTIONS: std::cell::RefCell<Vec<(u64, ConnectionManager)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The shared counters of one instance.
 pub struct SharedCounters {
     /// For the control plane's blocking reads (GetUsage), with the
@@ -282,6 +291,10 @@ pub struct SharedCounters {
     client: redis::Client,
     blocking: Mutex<Option<redis::Connection>>,
     conn: ConnectionManager,
+    /// For the per-thread connections of [`SharedCounters::thread_connection`].
+    conn_config: redis::aio::ConnectionManagerConfig,
+    /// Tells this instance's per-thread connections from another's.
+    id: u64,
     check: LuaScript,
     adjust: LuaScript,
     settings: SharedSettings,
@@ -326,13 +339,15 @@ impl SharedCounters {
             .set_response_timeout(Some(settings.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
             .map_err(|e| SharedCountersError::Redis(e.to_string()))?;
         let (deferred, queue) = tokio::sync::mpsc::unbounded_channel();
         let counters = Arc::new(SharedCounters {
             client,
             blocking: Mutex::new(None),
             conn,
+            conn_config: config,
+            id: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             check: LuaScript::new(include_str!("shared_counters/check.lua")),
             adjust: LuaScript::new(include_str!("shared_counters/adjust.lua")),
             settings,
@@ -350,6 +365,32 @@ impl SharedCounters {
         metrics::gauge!("tollgate_counters_redis_up").set(1.0);
         tokio::spawn(background(counters.clone(), queue));
         Ok(counters)
+    }
+
+    /// The connection of the current thread's runtime, made on first use.
+    /// Each serving thread runs a runtime of its own (DESIGN.md): with one
+    /// connection for all, every request's answer would be read by the
+    /// connection's task on another thread and handed back across threads.
+    fn thread_connection(&self) -> ConnectionManager {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.conn.clone();
+        }
+        THREAD_CONNECTIONS.with(|held| {
+            let mut held = held.borrow_mut();
+            if let Some((_, conn)) = held.iter().find(|(id, _)| *id == self.id) {
+                return conn.clone();
+            }
+            match ConnectionManager::new_lazy_with_config(
+                self.client.clone(),
+                self.conn_config.clone(),
+            ) {
+                Ok(conn) => {
+                    held.push((self.id, conn.clone()));
+                    conn
+                }
+                Err(_) => self.conn.clone(),
+            }
+        })
     }
 
     pub fn settings(&self) -> &SharedSettings {
@@ -502,7 +543,7 @@ impl SharedCounters {
                 .arg(req.today);
         };
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let mut conn = self.conn.clone();
+        let mut conn = self.thread_connection();
         let call = self.check.eval(&keys, args, &mut conn);
         match tokio::time::timeout(self.settings.timeout, call).await {
             Ok(answer) => answer,
