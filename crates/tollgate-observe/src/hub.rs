@@ -22,6 +22,14 @@ use crate::queue::{self, Sender};
 /// Outcomes waiting for the observers' thread.
 const QUEUE_CAPACITY: usize = 65_536;
 
+/// Most records handled between two looks at the queue.
+const BATCH: usize = 1024;
+
+/// How long the observers' thread lets records gather after a batch that
+/// did not fill: far below what the queue holds at any rate it can keep up
+/// with, and what a record waits at most besides its own handling.
+const GATHER_FOR: Duration = Duration::from_millis(5);
+
 /// How long a request's metrics may wait in the observers' tallies before
 /// they reach the metric store (and GetMetricStatistics).
 const METRICS_FLUSH_EVERY: Duration = Duration::from_millis(50);
@@ -56,11 +64,12 @@ impl Hub {
                     } else {
                         METRICS_FLUSH_EVERY.saturating_sub(last_flush.elapsed())
                     };
-                    let Some(batch) = queue::next_batch(&receiver, wait, 1024) else {
+                    let Some(batch) = queue::next_batch(&receiver, wait, BATCH) else {
                         tallies.flush(&metrics);
                         break;
                     };
                     let detailed = settings.load();
+                    let batch_len = batch.len();
                     for outcome in batch {
                         logs.accept(&outcome);
                         execution.accept(&outcome);
@@ -74,6 +83,12 @@ impl Hub {
                     if !tallies.is_empty() && last_flush.elapsed() >= METRICS_FLUSH_EVERY {
                         tallies.flush(&metrics);
                         last_flush = Instant::now();
+                    }
+                    // Under steady traffic, let records gather: a thread
+                    // that waits on an empty queue is woken (a system call
+                    // on the request's side) for every record.
+                    if batch_len > 0 && batch_len < BATCH {
+                        std::thread::sleep(GATHER_FOR);
                     }
                 }
             })?;
