@@ -114,7 +114,7 @@ impl PgSession {
         });
         result
             .recv()
-            .map_err(|_| StoreError::Unavailable("the session's runtime stopped".into()).into())?
+            .map_err(|_| StoreError::Unavailable("the session's runtime stopped".into()))?
     }
 }
 
