@@ -45,6 +45,8 @@ pub enum StartError {
     Thread(#[from] std::io::Error),
     #[error("cannot open the monitoring store: {0}")]
     Monitoring(#[from] docstore::DocError),
+    #[error("cannot share metrics through the shared store: {0}")]
+    SharedMetrics(#[from] tollgate_store::StoreError),
 }
 
 /// Where the observers live and whom they answer as.
@@ -60,6 +62,10 @@ pub struct ObserveConfig<'a> {
     pub client: tollgate_gateway::upstream::UpstreamClient,
     /// Where spans of stages with `tracingEnabled` go (OTLP/HTTP); none: not exported.
     pub otlp_endpoint: Option<&'a str>,
+    /// The shared store's PostgreSQL URL when several instances share one
+    /// (`serve --store postgres://…`): logs then live in its tables, and
+    /// metrics are published there and merged on read ([`metrics::shared`]).
+    pub shared_store: Option<&'a str>,
 }
 
 /// Every observer of one Tollgate instance, and the stores they write.
@@ -74,13 +80,19 @@ pub struct Observatory {
     pub alarms: Arc<alarms::Alarms>,
     /// Lambda functions' logs and metrics.
     pub functions: Arc<functions::Functions>,
+    /// The metrics publisher and reader, with a shared store.
+    pub shared_metrics: Option<Arc<metrics::shared::SharedMetrics>>,
 }
 
 impl Observatory {
-    /// Opens the log store in `data_dir` and starts the writers; this
-    /// instance writes its lines to streams named `instance`.
+    /// Opens the log store (in `data_dir`, or the shared store's tables)
+    /// and starts the writers; this instance writes its lines to streams
+    /// named `instance`.
     pub fn start(config: ObserveConfig<'_>) -> Result<Observatory, StartError> {
-        let logs = Arc::new(LogStore::open(config.data_dir)?);
+        let logs = Arc::new(match config.shared_store {
+            Some(url) => LogStore::shared(url)?,
+            None => LogStore::open(config.data_dir)?,
+        });
         let lines = logs::writer::start(logs.clone())?;
         let access_logs = Arc::new(AccessLogs::new(lines.clone(), config.instance));
         let execution_logs = Arc::new(execution_logs::ExecutionLogs::new(
@@ -88,6 +100,14 @@ impl Observatory {
             config.instance,
         ));
         let metrics = Arc::new(MetricStore::default());
+        let shared_metrics = match config.shared_store {
+            Some(url) => Some(metrics::shared::SharedMetrics::start(
+                url,
+                config.instance,
+                &metrics,
+            )?),
+            None => None,
+        };
         let spans = match config.otlp_endpoint {
             Some(endpoint) => Some(Arc::new(otlp::Exporter::start(
                 endpoint,
@@ -147,7 +167,16 @@ impl Observatory {
             hub,
             sns,
             alarms,
+            shared_metrics,
         })
+    }
+
+    /// Publishes this instance's last metrics to the shared store (on
+    /// shutdown; a no-op without one).
+    pub fn flush_shared(&self) {
+        if let Some(shared) = &self.shared_metrics {
+            shared.publish_now();
+        }
     }
 
     /// Follows the configuration (stages' log and metrics settings).

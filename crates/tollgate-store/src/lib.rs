@@ -10,11 +10,15 @@
 mod copy;
 mod documents;
 mod postgres;
+mod session;
 mod sqlite;
 
 pub use copy::changes_of;
 pub use postgres::{PostgresStore, PG_TEST_URL_VAR};
+pub use session::{database_error, Connected, PgSession};
 pub use sqlite::SqliteStore;
+/// The PostgreSQL client the shared store uses, for callers of [`PgSession`].
+pub use tokio_postgres;
 
 use tollgate_model::usage_plan::UsageKey;
 use tollgate_model::{Change, State};

@@ -69,12 +69,13 @@ pub const PG_TEST_URL_VAR: &str = "TOLLGATE_TEST_POSTGRES";
 
 /// The schema, one migration per version, applied in order and recorded in
 /// `tollgate_migrations`. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "documents, code zips and the change log",
-    // COLLATE "C": ids are compared bytewise (a plan's keys are the range
-    // `{plan}/` to `{plan}0`, which a locale's collation would not keep).
-    "CREATE TABLE documents (
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "documents, code zips and the change log",
+        // COLLATE "C": ids are compared bytewise (a plan's keys are the range
+        // `{plan}/` to `{plan}0`, which a locale's collation would not keep).
+        "CREATE TABLE documents (
         kind TEXT COLLATE \"C\" NOT NULL,
         id TEXT COLLATE \"C\" NOT NULL,
         body TEXT NOT NULL,
@@ -93,7 +94,57 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(
     );
     CREATE TABLE change_log_pruned (through BIGINT NOT NULL);
     INSERT INTO change_log_pruned VALUES (0);",
-)];
+    ),
+    (
+        2,
+        "CloudWatch Logs: log groups, streams and events of every instance",
+        // tollgate-observe's `logs::postgres` reads and writes these.
+        "CREATE TABLE log_groups (
+        name TEXT COLLATE \"C\" PRIMARY KEY,
+        created_ms BIGINT NOT NULL,
+        retention_days BIGINT,
+        stored_bytes BIGINT NOT NULL DEFAULT 0,
+        tags TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE log_streams (
+        group_name TEXT COLLATE \"C\" NOT NULL REFERENCES log_groups(name) ON DELETE CASCADE,
+        name TEXT COLLATE \"C\" NOT NULL,
+        created_ms BIGINT NOT NULL,
+        first_event_ms BIGINT,
+        last_event_ms BIGINT,
+        last_ingestion_ms BIGINT,
+        stored_bytes BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (group_name, name)
+    );
+    CREATE TABLE log_events (
+        id BIGSERIAL PRIMARY KEY,
+        group_name TEXT COLLATE \"C\" NOT NULL,
+        stream_name TEXT COLLATE \"C\" NOT NULL,
+        timestamp_ms BIGINT NOT NULL,
+        ingestion_ms BIGINT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX log_events_by_group ON log_events (group_name, timestamp_ms, id);
+    CREATE INDEX log_events_by_stream ON log_events (group_name, stream_name, timestamp_ms, id);",
+    ),
+    (
+        3,
+        "CloudWatch metrics: each instance's per-minute statistics, merged on read",
+        // tollgate-observe's `metrics::shared` publishes and reads these.
+        "CREATE SEQUENCE metric_minutes_seq;
+    CREATE TABLE metric_minutes (
+        instance TEXT COLLATE \"C\" NOT NULL,
+        series TEXT COLLATE \"C\" NOT NULL,
+        minute BIGINT NOT NULL,
+        stats TEXT NOT NULL,
+        unit TEXT,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (instance, series, minute)
+    );
+    CREATE INDEX metric_minutes_by_seq ON metric_minutes (seq);
+    CREATE INDEX metric_minutes_by_minute ON metric_minutes (minute);",
+    ),
+];
 
 /// PostgreSQL, shared by every instance configured with the same URL.
 pub struct PostgresStore {
@@ -117,20 +168,13 @@ struct Shared {
 }
 
 /// How long after a failed connection attempt calls fail without trying.
-const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+pub(crate) const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`)
     /// and brings the schema up to date.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Schema(format!("invalid PostgreSQL URL: {e}")))?;
-        config
-            .connect_timeout(CONNECT_TIMEOUT)
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(10))
-            .application_name("tollgate");
+        let config = configure(url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("tollgate-postgres")
@@ -249,6 +293,19 @@ impl Shared {
     }
 }
 
+/// The connection settings every Tollgate connection uses.
+pub(crate) fn configure(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Schema(format!("invalid PostgreSQL URL: {e}")))?;
+    config
+        .connect_timeout(CONNECT_TIMEOUT)
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10))
+        .application_name("tollgate");
+    Ok(config)
+}
+
 /// A short random number (origins of two processes with one pid on one host differ).
 fn rand_u32() -> u32 {
     use std::hash::{BuildHasher, Hasher};
@@ -273,7 +330,7 @@ fn hostname() -> String {
 /// A tokio-postgres error as a store error: connection trouble (no server,
 /// a lost or terminated connection, a server shutting down) is
 /// [`StoreError::Unavailable`]; the rest is the database's own answer.
-fn pg_error(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     let unavailable = match e.code() {
         // Class 08: connection exception; 57P01..57P03: admin/crash
         // shutdown, cannot connect now; 53300: too many connections.
@@ -290,7 +347,7 @@ fn pg_error(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let tx = client.transaction().await.map_err(pg_error)?;
     // Two instances starting at once: the second waits, then finds it done.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
@@ -1027,7 +1084,7 @@ mod tests {
                 .map_err(pg_error)?;
             Ok(rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>())
         })?;
-        assert_eq!(versions, [1]);
+        assert_eq!(versions, [1, 2, 3]);
         // A whole plan written again holds exactly its keys; deleted, none.
         store.commit(&[plan("p", &["d"])])?;
         assert_eq!(keys_of(&store.load()?, "p"), ["d"]);

@@ -137,6 +137,10 @@ impl Server {
                 public_base: &endpoint,
                 client: UpstreamClient::with_extra_roots(&extra_roots)?,
                 otlp_endpoint: config.otlp_endpoint.as_deref(),
+                shared_store: match &config.store {
+                    config::StoreLocation::Postgres(url) => Some(url),
+                    config::StoreLocation::Embedded => None,
+                },
             })
             .with_context(|| {
                 format!(
@@ -273,6 +277,7 @@ impl Server {
     /// end, with its own upstream pool, so a request never hops between threads.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let observe = self.app.observe.clone();
         let wait_for_stop = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
@@ -362,6 +367,8 @@ impl Server {
         // Counts of the last requests are written before the process exits.
         flusher.await?;
         shutdown::settle_logs().await;
+        // With a shared store, the other instances get this one's last minutes.
+        tokio::task::spawn_blocking(move || observe.flush_shared()).await?;
         Ok(())
     }
 }

@@ -34,8 +34,8 @@ impl From<StoreError> for LogsError {
         let code = match e {
             StoreError::GroupNotFound | StoreError::StreamNotFound => "ResourceNotFoundException",
             StoreError::GroupExists | StoreError::StreamExists => "ResourceAlreadyExistsException",
-            StoreError::Sqlite(ref inner) => {
-                tracing::error!(error = %inner, "the log store failed");
+            StoreError::Sqlite(_) | StoreError::Shared(_) => {
+                tracing::error!(error = %e, "the log store failed");
                 return LogsError {
                     code: "ServiceUnavailableException",
                     message: "The service cannot complete the request.".into(),

@@ -24,6 +24,9 @@ pub enum StoreError {
     StreamExists,
     #[error("the log store failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The shared (PostgreSQL) log store failed or cannot be reached.
+    #[error("the shared log store failed: {0}")]
+    Shared(String),
 }
 
 /// A log group as DescribeLogGroups shows it.
@@ -92,9 +95,67 @@ pub struct Filtered {
 
 /// Rows a FilterLogEvents call looks at before it answers with what it has
 /// and a token to go on (as AWS does, a query never runs unbounded).
-const SCAN_PER_CALL: usize = 200_000;
+pub(crate) const SCAN_PER_CALL: usize = 200_000;
 
-pub struct LogStore {
+/// Where log groups, streams and events are kept: this instance's SQLite
+/// file (the default), or the PostgreSQL database several instances share
+/// (`serve --store postgres://…`), so each sees the others' groups and lines.
+/// The operations and their answers are the same on both.
+pub enum LogStore {
+    Sqlite(SqliteLogs),
+    Postgres(super::postgres::PgLogs),
+}
+
+/// Calls the same method on whichever backend holds the logs.
+macro_rules! backends {
+    ($(pub fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        impl LogStore {
+            $(pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match self {
+                    LogStore::Sqlite(s) => s.$name($($arg),*),
+                    LogStore::Postgres(p) => p.$name($($arg),*),
+                }
+            })*
+        }
+    };
+}
+
+backends! {
+    pub fn create_group(&self, name: &str, now_ms: i64, tags: &serde_json::Map<String, serde_json::Value>) -> Result<(), StoreError>;
+    pub fn ensure_group(&self, name: &str, now_ms: i64) -> Result<bool, StoreError>;
+    pub fn delete_group(&self, name: &str) -> Result<(), StoreError>;
+    pub fn group(&self, name: &str) -> Result<LogGroup, StoreError>;
+    pub fn groups(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<LogGroup>, StoreError>;
+    pub fn set_retention(&self, name: &str, days: Option<i64>) -> Result<(), StoreError>;
+    pub fn tag_group(&self, name: &str, tags: &serde_json::Map<String, serde_json::Value>, remove: &[String]) -> Result<(), StoreError>;
+    pub fn create_stream(&self, group: &str, name: &str, now_ms: i64) -> Result<(), StoreError>;
+    pub fn delete_stream(&self, group: &str, name: &str) -> Result<(), StoreError>;
+    pub fn streams(&self, group: &str, prefix: &str, by_last_event: bool, descending: bool) -> Result<Vec<LogStream>, StoreError>;
+    pub fn put_events(&self, group: &str, stream: &str, events: &[(i64, String)], now_ms: i64) -> Result<(), StoreError>;
+    pub fn append_batches(&self, batches: &[StreamBatch], now_ms: i64) -> Result<Vec<String>, StoreError>;
+    pub fn stream_events(&self, group: &str, stream: &str, start_ms: Option<i64>, end_ms: Option<i64>, from: EventsFrom, limit: usize) -> Result<Vec<Event>, StoreError>;
+    pub fn filter(&self, f: &Filter<'_>) -> Result<Filtered, StoreError>;
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<usize, StoreError>;
+}
+
+impl LogStore {
+    /// Opens (or creates) the log store in `data_dir/logs.db`.
+    pub fn open(data_dir: &Path) -> Result<LogStore, StoreError> {
+        SqliteLogs::open(data_dir).map(LogStore::Sqlite)
+    }
+
+    pub fn open_file(path: &Path) -> Result<LogStore, StoreError> {
+        SqliteLogs::open_file(path).map(LogStore::Sqlite)
+    }
+
+    /// The log tables of the shared database at `url`.
+    pub fn shared(url: &str) -> Result<LogStore, StoreError> {
+        super::postgres::PgLogs::open(url).map(LogStore::Postgres)
+    }
+}
+
+/// The embedded log store: `logs.db` in the data directory.
+pub struct SqliteLogs {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
 }
@@ -137,21 +198,21 @@ CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (group_name, timest
 CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (group_name, stream_name, timestamp_ms, id);
 ";
 
-impl LogStore {
+impl SqliteLogs {
     /// Opens (or creates) the log store in `data_dir/logs.db`.
-    pub fn open(data_dir: &Path) -> Result<LogStore, StoreError> {
+    pub fn open(data_dir: &Path) -> Result<SqliteLogs, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
         })?;
         Self::open_file(&data_dir.join("logs.db"))
     }
 
-    pub fn open_file(path: &Path) -> Result<LogStore, StoreError> {
+    pub fn open_file(path: &Path) -> Result<SqliteLogs, StoreError> {
         let writer = open(path)?;
         writer.pragma_update(None, "foreign_keys", "ON")?;
         writer.execute_batch(SCHEMA)?;
         let reader = open(path)?;
-        Ok(LogStore {
+        Ok(SqliteLogs {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
         })

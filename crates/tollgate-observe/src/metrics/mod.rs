@@ -4,6 +4,7 @@
 
 pub mod math;
 pub mod requests;
+pub mod shared;
 pub mod store;
 
 pub use store::{MetricKey, MetricStore};

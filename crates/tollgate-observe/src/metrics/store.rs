@@ -2,9 +2,21 @@
 //! keeps it: per series (namespace, name, dimensions) and minute, the
 //! sample count, sum, minimum, maximum and a log-scale histogram for
 //! percentiles (within 1% of the true value).
+//!
+//! With a shared store (`serve --store postgres://…`) the store also holds
+//! the other instances' minutes, as last read from the shared table by
+//! [`super::shared`], and every read ([`MetricStore::periods`],
+//! [`MetricStore::keys`], and so GetMetricStatistics, GetMetricData,
+//! ListMetrics and alarms) merges them with this instance's own: reads never
+//! touch the database. Minutes this instance changes are marked for the
+//! publisher only when sharing is on, so the embedded path does no more
+//! work than before.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
 
 /// One minute, in milliseconds.
 pub const MINUTE_MS: i64 = 60_000;
@@ -17,7 +29,7 @@ pub const MAX_SERIES: usize = 100_000;
 const GROWTH: f64 = 1.02;
 
 /// A metric's identity: dimensions sorted by name, as CloudWatch matches them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MetricKey {
     pub namespace: String,
     pub name: String,
@@ -36,7 +48,7 @@ impl MetricKey {
 }
 
 /// What one minute (or a longer period, once merged) holds.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Stats {
     pub count: f64,
     pub sum: f64,
@@ -164,6 +176,25 @@ impl Stats {
 struct Series {
     minutes: BTreeMap<i64, Stats>,
     unit: Option<String>,
+    /// Minutes changed since the publisher last took them (sharing only).
+    dirty: BTreeSet<i64>,
+}
+
+/// Another instance's minutes of one series: minute → instance → stats
+/// (each row replaces that instance's last one: it holds the whole minute).
+#[derive(Debug, Default)]
+struct OtherSeries {
+    minutes: BTreeMap<i64, HashMap<String, Stats>>,
+    unit: Option<String>,
+}
+
+/// One minute of one series, as published to or read from the shared table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedMinute {
+    pub key: MetricKey,
+    pub minute_ms: i64,
+    pub stats: Stats,
+    pub unit: Option<String>,
 }
 
 /// The default memory budget: past it the oldest minutes go first (see
@@ -218,6 +249,7 @@ impl Held {
         let mut dropped = 0;
         self.series.retain(|key, series| {
             let kept = series.minutes.split_off(&cutoff);
+            series.dirty = series.dirty.split_off(&cutoff);
             let old = std::mem::replace(&mut series.minutes, kept);
             dropped += old.len();
             freed += old.values().map(minute_bytes).sum::<usize>();
@@ -244,6 +276,11 @@ impl Held {
 pub struct MetricStore {
     held: Mutex<Held>,
     budget: usize,
+    /// Whether changed minutes are marked for the shared publisher.
+    sharing: AtomicBool,
+    /// The other instances' minutes (shared store only), merged on read;
+    /// bounded by the retention, not by the budget.
+    others: Mutex<HashMap<MetricKey, OtherSeries>>,
 }
 
 impl Default for MetricStore {
@@ -280,6 +317,8 @@ impl MetricStore {
         MetricStore {
             held: Mutex::new(Held::default()),
             budget,
+            sharing: AtomicBool::new(false),
+            others: Mutex::new(HashMap::new()),
         }
     }
 
@@ -303,6 +342,9 @@ impl MetricStore {
             }
         }
         let minute = timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        if self.sharing.load(Ordering::Relaxed) {
+            series.dirty.insert(minute);
+        }
         let is_new = !series.minutes.contains_key(&minute);
         let stats = series.minutes.entry(minute).or_default();
         let before = if is_new { 0 } else { minute_bytes(stats) };
@@ -327,6 +369,7 @@ impl MetricStore {
     /// because the store holds [`MAX_SERIES`] series.
     pub fn merge_minutes(&self, minutes: Vec<(MetricKey, i64, Stats, &'static str)>) -> usize {
         let mut refused = 0;
+        let sharing = self.sharing.load(Ordering::Relaxed);
         let mut held = self.lock();
         for (key, timestamp_ms, stats, unit) in minutes {
             let Ok(series) = held.series_mut(&key) else {
@@ -337,6 +380,9 @@ impl MetricStore {
                 series.unit = Some(unit.to_string());
             }
             let minute = timestamp_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+            if sharing {
+                series.dirty.insert(minute);
+            }
             let is_new = !series.minutes.contains_key(&minute);
             let held_stats = series.minutes.entry(minute).or_default();
             let before = if is_new { 0 } else { minute_bytes(held_stats) };
@@ -377,7 +423,69 @@ impl MetricStore {
 
     /// Forgets minutes older than the retention, and series left empty.
     pub fn prune(&self, now_ms: i64) {
-        self.lock().drop_before(now_ms - RETENTION_MS);
+        let cutoff = now_ms - RETENTION_MS;
+        self.lock().drop_before(cutoff);
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        others.retain(|_, series| {
+            series.minutes = series.minutes.split_off(&cutoff);
+            !series.minutes.is_empty()
+        });
+    }
+
+    /// From now on, marks the minutes this instance changes for
+    /// [`MetricStore::take_changed`] (the shared store's publisher).
+    pub fn start_sharing(&self) {
+        self.sharing.store(true, Ordering::Relaxed);
+    }
+
+    /// This instance's minutes changed since the last call, whole (each
+    /// replaces the row published before).
+    pub fn take_changed(&self) -> Vec<SharedMinute> {
+        let mut held = self.lock();
+        let mut out = Vec::new();
+        for (key, series) in held.series.iter_mut() {
+            if series.dirty.is_empty() {
+                continue;
+            }
+            for minute in std::mem::take(&mut series.dirty) {
+                if let Some(stats) = series.minutes.get(&minute) {
+                    out.push(SharedMinute {
+                        key: key.clone(),
+                        minute_ms: minute,
+                        stats: stats.clone(),
+                        unit: series.unit.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Marks minutes changed again (their publication failed).
+    pub fn mark_changed(&self, minutes: &[SharedMinute]) {
+        let mut held = self.lock();
+        for m in minutes {
+            if let Some(series) = held.series.get_mut(&m.key) {
+                series.dirty.insert(m.minute_ms);
+            }
+        }
+    }
+
+    /// Takes in other instances' minutes read from the shared table: each
+    /// replaces what that instance had published for the minute before.
+    pub fn merge_others(&self, rows: Vec<(String, SharedMinute)>) {
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        for (instance, m) in rows {
+            let series = others.entry(m.key).or_default();
+            if m.unit.is_some() {
+                series.unit = m.unit;
+            }
+            series
+                .minutes
+                .entry(m.minute_ms)
+                .or_default()
+                .insert(instance, m.stats);
+        }
     }
 
     /// The store's estimated size in bytes.
@@ -394,23 +502,41 @@ impl MetricStore {
         end_ms: i64,
         period_ms: i64,
     ) -> (Vec<(i64, Stats)>, Option<String>) {
-        let held = self.lock();
-        let Some(series) = held.series.get(key) else {
-            return (Vec::new(), None);
-        };
         let period_ms = period_ms.max(MINUTE_MS);
+        let first_minute = start_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let first_period = start_ms.div_euclid(period_ms) * period_ms;
         let mut out: BTreeMap<i64, Stats> = BTreeMap::new();
-        for (minute, stats) in series
-            .minutes
-            .range(start_ms.div_euclid(MINUTE_MS) * MINUTE_MS..end_ms)
+        let mut unit = None;
         {
-            let period = minute.div_euclid(period_ms) * period_ms;
-            if period < start_ms.div_euclid(period_ms) * period_ms {
-                continue;
+            let held = self.lock();
+            if let Some(series) = held.series.get(key) {
+                for (minute, stats) in series.minutes.range(first_minute..end_ms) {
+                    let period = minute.div_euclid(period_ms) * period_ms;
+                    if period >= first_period {
+                        out.entry(period).or_default().merge(stats);
+                    }
+                }
+                unit = series.unit.clone();
             }
-            out.entry(period).or_default().merge(stats);
         }
-        (out.into_iter().collect(), series.unit.clone())
+        if self.sharing.load(Ordering::Relaxed) {
+            let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(series) = others.get(key) {
+                for (minute, by_instance) in series.minutes.range(first_minute..end_ms) {
+                    let period = minute.div_euclid(period_ms) * period_ms;
+                    if period >= first_period {
+                        let merged = out.entry(period).or_default();
+                        for stats in by_instance.values() {
+                            merged.merge(stats);
+                        }
+                    }
+                }
+                if unit.is_none() {
+                    unit = series.unit.clone();
+                }
+            }
+        }
+        (out.into_iter().collect(), unit)
     }
 
     /// Every series' key matching the filters (ListMetrics): a dimension
@@ -422,23 +548,37 @@ impl MetricStore {
         dimensions: &[(String, Option<String>)],
         since_ms: Option<i64>,
     ) -> Vec<MetricKey> {
-        let held = self.lock();
-        let mut keys: Vec<MetricKey> = held
+        let wanted = |k: &MetricKey| {
+            namespace.is_none_or(|n| k.namespace == n)
+                && name.is_none_or(|n| k.name == n)
+                && dimensions.iter().all(|(dn, dv)| {
+                    k.dimensions
+                        .iter()
+                        .any(|(kn, kv)| kn == dn && dv.as_ref().is_none_or(|v| v == kv))
+                })
+        };
+        let mut keys: Vec<MetricKey> = self
+            .lock()
             .series
             .iter()
             .filter(|(k, s)| {
-                namespace.is_none_or(|n| k.namespace == n)
-                    && name.is_none_or(|n| k.name == n)
-                    && dimensions.iter().all(|(dn, dv)| {
-                        k.dimensions
-                            .iter()
-                            .any(|(kn, kv)| kn == dn && dv.as_ref().is_none_or(|v| v == kv))
-                    })
-                    && since_ms.is_none_or(|t| s.minutes.range(t..).next().is_some())
+                wanted(k) && since_ms.is_none_or(|t| s.minutes.range(t..).next().is_some())
             })
             .map(|(k, _)| k.clone())
             .collect();
+        if self.sharing.load(Ordering::Relaxed) {
+            let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+            keys.extend(
+                others
+                    .iter()
+                    .filter(|(k, s)| {
+                        wanted(k) && since_ms.is_none_or(|t| s.minutes.range(t..).next().is_some())
+                    })
+                    .map(|(k, _)| k.clone()),
+            );
+        }
         keys.sort();
+        keys.dedup();
         keys
     }
 
