@@ -148,3 +148,80 @@ def test_closed_policy_answers_503_while_redis_is_down_and_recovers(tmp_path, up
         for srv in servers:
             srv.stop()
         redis.stop()
+
+
+def raw_request(port, head: bytes, timeout=10):
+    """Sends `head` (a whole request) on a new connection; the status code, or None if closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            data += chunk
+        return int(data.split(b" ", 2)[1])
+
+
+def test_hostile_keys_paths_and_slow_clients_leave_redis_counts_true(tmp_path, upstream):  # noqa: F811
+    """Key values shaped like Redis protocol, bytes beyond ASCII, dot-segment paths and a client
+    that stalls mid-body: unknown keys never reach Redis, and the shared count equals the 200s."""
+    redis = PrivateRedis()
+    try:
+        (tmp_path / "a").mkdir()
+        srv = Server(tmp_path / "a", ["--counters", f"redis://127.0.0.1:{redis.port}/0",
+                                      "--counters-failure", "closed"]).start()
+        try:
+            a = keyed_api(srv.client(), upstream.url, quota={"limit": 1000, "period": "DAY"})
+            port = int(srv.endpoint.rsplit(":", 1)[1])
+            before = int(redis_cli(redis.port, "DBSIZE").strip() or 0)
+            hostile_keys = [
+                b"*1\r\n$8\r\nFLUSHALL",  # CRLF ends the header: the rest is a bad header line
+                b"*1 $8 FLUSHALL",
+                b"EVAL \"return redis.call('FLUSHALL')\" 0",
+                a["key"].encode() + b"\x00",
+                a["key"].encode()[:-1] + b"\xff",
+                b"\xc3\x28" * 2000,
+                b"x" * 9000,
+            ]
+            for key in hostile_keys:
+                head = (b"GET " + a["url"].encode() + b" HTTP/1.1\r\nHost: h\r\nx-api-key: " + key
+                        + b"\r\nConnection: close\r\n\r\n")
+                status = raw_request(port, head)
+                assert status in (None, 400, 403, 431), (key[:40], status)
+            # Nothing was counted for keys that do not exist.
+            assert int(redis_cli(redis.port, "DBSIZE").strip() or 0) == before
+
+            ok = 0
+            api_prefix = a["url"].rsplit("/api/", 1)[0]
+            for path in ["/api/v1/%2e%2e/%2e%2e/health", "/api/v1/../../../etc/passwd",
+                         "/api/v1/health%00", "/api/v1/" + "a/" * 500 + "x", "/api/v1/health"]:
+                head = (b"GET " + (api_prefix + path).encode() + b" HTTP/1.1\r\nHost: h\r\nx-api-key: "
+                        + a["key"].encode() + b"\r\nConnection: close\r\n\r\n")
+                status = raw_request(port, head)
+                assert status is not None and status < 500, (path, status)
+                # What reached the integration counts, whatever the upstream answered (AWS's rule).
+                ok += status not in (400, 403, 429)
+
+            # A client that stalls mid-body, then goes away, is not left counted as a 200 and does
+            # not wedge the key: the next request is admitted.
+            slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+            slow.sendall(b"POST " + a["url"].encode() + b" HTTP/1.1\r\nHost: h\r\nx-api-key: "
+                         + a["key"].encode() + b"\r\nContent-Length: 1000\r\n\r\n" + b"{" * 10)
+            time.sleep(0.5)
+            slow.close()
+            r = requests.get(srv.endpoint + a["url"], headers={"x-api-key": a["key"]}, timeout=10)
+            assert r.status_code == 200, r.text
+            ok += 1
+
+            time.sleep(0.5)
+            usage = srv.client().get_usage(usagePlanId=a["plan"], startDate=today(), endDate=today(),
+                                           keyId=a["key_id"])
+            used = usage["items"][a["key_id"]][0][0]
+            # Every admitted request is counted; the stalled one may or may not have been (it was
+            # admitted before its body ended); nothing refused was.
+            assert ok <= used <= ok + 1, (ok, used)
+        finally:
+            srv.stop()
+    finally:
+        redis.stop()
