@@ -367,6 +367,26 @@ pub mod bench_support {
 
     use crate::error::ErrorKind;
 
+    /// The deployed stage and the method a request to `path` reaches, as
+    /// the pipeline's routing finds them.
+    fn route(
+        gateway: &Gateway,
+        api_id: &str,
+        stage: &str,
+        method: &str,
+        path: &str,
+    ) -> Result<(Arc<CompiledStage>, Arc<compile::CompiledMethod>), ErrorKind> {
+        let stage = gateway
+            .stage(api_id, stage)
+            .ok_or(ErrorKind::UnknownStage)?;
+        let compiled = stage
+            .router
+            .find(path)
+            .and_then(|matched| matched.method(method).cloned())
+            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        Ok((stage, compiled))
+    }
+
     /// Runs the key, throttle and quota checks of one request to `path`,
     /// as the pipeline does (the in-flight count ends at once).
     pub fn admit(
@@ -377,17 +397,7 @@ pub mod bench_support {
         path: &str,
         headers: &http::HeaderMap,
     ) -> Result<(), ErrorKind> {
-        let stage = gateway
-            .stage(api_id, stage)
-            .ok_or(ErrorKind::UnknownStage)?;
-        let matched = stage
-            .router
-            .find(path)
-            .ok_or(ErrorKind::MissingAuthenticationToken)?;
-        let compiled = matched
-            .method(method)
-            .cloned()
-            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let (stage, compiled) = route(gateway, api_id, stage, method, path)?;
         let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
         let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
         let admitted = gateway
@@ -411,17 +421,7 @@ pub mod bench_support {
         path: &str,
         headers: &http::HeaderMap,
     ) -> Result<impl Drop, ErrorKind> {
-        let stage = gateway
-            .stage(api_id, stage)
-            .ok_or(ErrorKind::UnknownStage)?;
-        let matched = stage
-            .router
-            .find(path)
-            .ok_or(ErrorKind::MissingAuthenticationToken)?;
-        let compiled = matched
-            .method(method)
-            .cloned()
-            .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let (stage, compiled) = route(gateway, api_id, stage, method, path)?;
         let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
         let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
         let admitted = gateway
@@ -448,6 +448,7 @@ pub mod bench_support {
         let stage = gateway
             .stage(api_id, stage)
             .ok_or(ErrorKind::UnknownStage)?;
+        // The path parameters feed REQUEST authorizers' identity sources.
         let matched = stage
             .router
             .find(path)
