@@ -1165,11 +1165,11 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn watchers_wake_within_a_second() -> Result<(), StoreError> {
-        let Some(db) = TestDb::create() else {
-            return Ok(());
-        };
+    /// Two stores on `db`, the second loaded and watched: its wake-ups
+    /// arrive on the receiver.
+    fn watched_pair(
+        db: &TestDb,
+    ) -> Result<(PostgresStore, PostgresStore, std::sync::mpsc::Receiver<()>), StoreError> {
         let a = PostgresStore::open(&db.url)?;
         let b = PostgresStore::open(&db.url)?;
         b.load()?;
@@ -1178,6 +1178,15 @@ mod tests {
         b.watch(Box::new(move || {
             let _ = woken.lock().map(|w| w.send(()));
         }));
+        Ok((a, b, wakes))
+    }
+
+    #[test]
+    fn watchers_wake_within_a_second() -> Result<(), StoreError> {
+        let Some(db) = TestDb::create() else {
+            return Ok(());
+        };
+        let (a, b, wakes) = watched_pair(&db)?;
         // The first wake-up is the catch-up after LISTEN.
         wakes
             .recv_timeout(Duration::from_secs(5))
@@ -1197,14 +1206,7 @@ mod tests {
         let Some(db) = TestDb::create() else {
             return Ok(());
         };
-        let a = PostgresStore::open(&db.url)?;
-        let b = PostgresStore::open(&db.url)?;
-        b.load()?;
-        let (woken, wakes) = std::sync::mpsc::channel();
-        let woken = std::sync::Mutex::new(woken);
-        b.watch(Box::new(move || {
-            let _ = woken.lock().map(|w| w.send(()));
-        }));
+        let (a, b, wakes) = watched_pair(&db)?;
         wakes
             .recv_timeout(Duration::from_secs(5))
             .expect("a wake-up once listening");
