@@ -161,3 +161,53 @@ def test_second_signal_exits_at_once(tmp_path):
     finally:
         srv.stop(signal.SIGTERM)
         slow.stop()
+
+
+def test_sigterm_writes_every_access_log_line_even_behind_a_slow_log_store(tmp_path):
+    """The log writer is held up (the log database locked by another
+    connection) when SIGTERM comes: the process waits for it to write the
+    last requests' lines instead of exiting with them queued."""
+    import sqlite3
+
+    from test_cluster import mock_api
+
+    group = "/tollgate/shutdown-test"
+    srv = Server(tmp_path).start()
+    try:
+        apigw = srv.client()
+        srv.client("logs").create_log_group(logGroupName=group)
+        api_id, _ = mock_api(apigw, "shutdown-logs", '{"ok": true}')
+        apigw.create_deployment(restApiId=api_id, stageName="prod")
+        apigw.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+            {"op": "replace", "path": "/accessLogSettings/destinationArn",
+             "value": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"},
+            {"op": "replace", "path": "/accessLogSettings/format", "value": "$context.requestId"}])
+
+        held = sqlite3.connect(tmp_path / "logs.db", timeout=5, isolation_level=None)
+        held.execute("BEGIN IMMEDIATE")  # the writer's next transaction waits for this one
+        session = requests.Session()
+        sent = []
+        for _ in range(150):
+            r = session.get(f"{srv.endpoint}/_aws/execute-api/{api_id}/prod/hello", timeout=10)
+            assert r.status_code == 200, r.text
+            sent.append(r.headers["x-amzn-RequestId"])
+        session.close()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert srv.proc.poll() is None, "exited with access-log lines not written"
+        held.execute("COMMIT")
+        held.close()
+        assert srv.proc.wait(15) == 0
+
+        srv.start()
+        events, token = [], None
+        while True:
+            page = srv.client("logs").filter_log_events(
+                logGroupName=group, **({"nextToken": token} if token else {}))
+            events += [e["message"] for e in page["events"]]
+            token = page.get("nextToken")
+            if not token:
+                break
+        assert sorted(events) == sorted(sent)
+    finally:
+        srv.stop(signal.SIGTERM)

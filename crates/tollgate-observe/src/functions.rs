@@ -55,6 +55,7 @@ impl Functions {
                     for record in batch {
                         record_metrics(&metrics, &record);
                     }
+                    receiver.take_flushes().done();
                 }
             })?;
         Ok(Functions {
@@ -63,6 +64,12 @@ impl Functions {
             lines,
             instance: Arc::from(instance),
         })
+    }
+
+    /// Waits (at most `limit`) until the invocations counted so far are in
+    /// the metric store.
+    pub fn flush(&self, limit: Duration) -> bool {
+        self.records.flush(limit)
     }
 
     /// Counts one invocation (never waits); a traced one (its trace header

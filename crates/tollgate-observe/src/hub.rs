@@ -34,6 +34,9 @@ const GATHER_FOR: Duration = Duration::from_millis(5);
 /// they reach the metric store (and GetMetricStatistics).
 const METRICS_FLUSH_EVERY: Duration = Duration::from_millis(50);
 
+/// How long the observers' thread waits for records with nothing to flush.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
 pub struct Hub {
     outcomes: Sender<Box<Outcome>>,
     access_logs: Arc<AccessLogs>,
@@ -60,7 +63,7 @@ impl Hub {
                 loop {
                     // With tallies waiting, wake in time to flush them.
                     let wait = if tallies.is_empty() {
-                        Duration::from_secs(1)
+                        IDLE_WAIT
                     } else {
                         METRICS_FLUSH_EVERY.saturating_sub(last_flush.elapsed())
                     };
@@ -80,14 +83,21 @@ impl Hub {
                         }
                         tallies.record(&detailed, &outcome);
                     }
-                    if !tallies.is_empty() && last_flush.elapsed() >= METRICS_FLUSH_EVERY {
+                    let flushes = receiver.take_flushes();
+                    if !tallies.is_empty()
+                        && (last_flush.elapsed() >= METRICS_FLUSH_EVERY || !flushes.is_empty())
+                    {
                         tallies.flush(&metrics);
                         last_flush = Instant::now();
                     }
+                    // The access-log lines and spans are in their writers'
+                    // queues, the metrics in the store.
+                    let flushed = !flushes.is_empty();
+                    flushes.done();
                     // Under steady traffic, let records gather: a thread
                     // that waits on an empty queue is woken (a system call
                     // on the request's side) for every record.
-                    if batch_len > 0 && batch_len < BATCH {
+                    if batch_len > 0 && batch_len < BATCH && !flushed {
                         std::thread::sleep(GATHER_FOR);
                     }
                 }
@@ -106,6 +116,13 @@ impl Hub {
         self.execution_logs.update(state);
         self.detailed
             .store(Arc::new(DetailedMetrics::from_state(state)));
+    }
+
+    /// Waits (at most `limit`) until every outcome observed so far is
+    /// handled: its access-log line and spans handed to their writers, its
+    /// metrics in the store.
+    pub fn flush(&self, limit: Duration) -> bool {
+        self.outcomes.flush(limit)
     }
 
     /// Records dropped because the observers' thread was behind.

@@ -82,6 +82,8 @@ pub struct Observatory {
     pub functions: Arc<functions::Functions>,
     /// The metrics publisher and reader, with a shared store.
     pub shared_metrics: Option<Arc<metrics::shared::SharedMetrics>>,
+    /// The span exporter, when spans are exported.
+    spans: Option<Arc<otlp::Exporter>>,
 }
 
 impl Observatory {
@@ -157,7 +159,7 @@ impl Observatory {
             metrics.clone(),
             lines.clone(),
             config.instance,
-            spans,
+            spans.clone(),
         )?);
         Ok(Observatory {
             functions,
@@ -168,7 +170,23 @@ impl Observatory {
             sns,
             alarms,
             shared_metrics,
+            spans,
         })
+    }
+
+    /// Waits (at most `limit` in all) until what the requests served so far
+    /// produced is written: outcomes turned into lines, metrics and spans,
+    /// then the lines in the log store and the spans posted. For shutdown;
+    /// false when a writer did not finish in time (what it held is lost,
+    /// as in a crash).
+    pub fn flush(&self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        // In this order: each step's writer feeds the next ones' queues.
+        self.hub.flush(left())
+            && self.functions.flush(left())
+            && self.lines.flush(left())
+            && self.spans.as_ref().is_none_or(|spans| spans.flush(left()))
     }
 
     /// Publishes this instance's last metrics to the shared store (on

@@ -13,13 +13,12 @@
 //! `5759e988bd862e3fe1be46a994272793`, and a `Parent=53995c3f42cd8ad8` is a
 //! span id, so spans join those of the services behind the gateway.
 
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tollgate_gateway::upstream::{UpstreamClient, UpstreamRequest, UpstreamTarget};
 
-use crate::queue::{self, Sender};
+use crate::queue::{self, Receiver, Sender};
 
 /// Spans waiting for the exporter.
 const QUEUE_CAPACITY: usize = 65_536;
@@ -255,6 +254,11 @@ impl Exporter {
     pub fn export(&self, span: SpanData) {
         self.spans.send(span);
     }
+
+    /// Waits (at most `limit`) until the spans exported so far are posted.
+    pub fn flush(&self, limit: Duration) -> bool {
+        self.spans.flush(limit)
+    }
 }
 
 fn export_all(
@@ -275,25 +279,25 @@ fn export_all(
     };
     let mut last_post: Option<std::time::Instant> = None;
     while let Some(mut batch) = queue::next_batch(&receiver, FLUSH_EVERY, BATCH) {
-        if batch.is_empty() {
-            continue;
-        }
-        // Under steady traffic, let spans gather between posts: a post
-        // costs as much as many spans.
-        // A full batch goes at once: spacing must never cap the rate.
-        if let Some(since) = last_post.map(|t| t.elapsed()) {
-            if since < POST_SPACING && batch.len() < BATCH {
-                std::thread::sleep(POST_SPACING - since);
-                queue::drain_into(&receiver, &mut batch, BATCH);
+        if !batch.is_empty() {
+            // Under steady traffic, let spans gather between posts: a post
+            // costs as much as many spans. A full batch, or one a flush
+            // waits for, goes at once.
+            if let Some(since) = last_post.map(|t| t.elapsed()) {
+                if since < POST_SPACING && batch.len() < BATCH && !receiver.flush_pending() {
+                    std::thread::sleep(POST_SPACING - since);
+                    queue::drain_into(&receiver, &mut batch, BATCH);
+                }
+            }
+            last_post = Some(std::time::Instant::now());
+            let body = Bytes::from(encode_export(&service, &batch));
+            let sent = runtime.block_on(post(&client, &target, body));
+            if let Err(reason) = sent {
+                metrics::counter!("tollgate_spans_dropped_total").increment(batch.len() as u64);
+                tracing::warn!(spans = batch.len(), %reason, "spans could not be exported");
             }
         }
-        last_post = Some(std::time::Instant::now());
-        let body = Bytes::from(encode_export(&service, &batch));
-        let sent = runtime.block_on(post(&client, &target, body));
-        if let Err(reason) = sent {
-            metrics::counter!("tollgate_spans_dropped_total").increment(batch.len() as u64);
-            tracing::warn!(spans = batch.len(), %reason, "spans could not be exported");
-        }
+        receiver.take_flushes().done();
     }
 }
 

@@ -475,7 +475,7 @@ fn iso_now() -> String {
 }
 
 /// The delivery thread: each delivery its own task, retried with backoff.
-fn deliver_all(receiver: std::sync::mpsc::Receiver<Delivery>, client: UpstreamClient) {
+fn deliver_all(receiver: crate::queue::Receiver<Delivery>, client: UpstreamClient) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -488,7 +488,7 @@ fn deliver_all(receiver: std::sync::mpsc::Receiver<Delivery>, client: UpstreamCl
     };
     let (forward, mut incoming) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
-        while let Ok(d) = receiver.recv() {
+        while let Some(d) = receiver.recv() {
             if forward.send(d).is_err() {
                 return;
             }

@@ -366,9 +366,18 @@ impl Server {
         joined.await??;
         // Counts of the last requests are written before the process exits.
         flusher.await?;
-        shutdown::settle_logs().await;
-        // With a shared store, the other instances get this one's last minutes.
-        tokio::task::spawn_blocking(move || observe.flush_shared()).await?;
+        tokio::task::spawn_blocking(move || {
+            // The last requests' log lines, metrics and spans are written.
+            if !observe.flush(shutdown::OBSERVERS_FLUSH_LIMIT) {
+                tracing::warn!(
+                    limit_secs = shutdown::OBSERVERS_FLUSH_LIMIT.as_secs(),
+                    "the observers did not write everything in time: the last requests' log lines or spans may be missing"
+                );
+            }
+            // With a shared store, the other instances get this one's last minutes.
+            observe.flush_shared();
+        })
+        .await?;
         Ok(())
     }
 }

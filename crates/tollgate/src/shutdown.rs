@@ -36,17 +36,11 @@ pub async fn drain(connections: &ConnectionLimit, grace: Duration) -> usize {
     }
 }
 
-/// How long the log writers get after the last request: their queues are
-/// taken as items arrive and each batch is written at once (one SQLite
-/// transaction), so this covers the last requests' access-log lines; a
-/// writer stuck longer loses them, as a crash would.
-const LOG_SETTLE: Duration = Duration::from_millis(300);
-
-/// Gives the access-log and function-log writers time to write what the
-/// last requests queued.
-pub async fn settle_logs() {
-    tokio::time::sleep(LOG_SETTLE).await;
-}
+/// Longest wait for the observers to write what the last requests produced
+/// (access-log lines, metrics, spans): they are told to flush and say when
+/// done, so this bounds only a writer that is stuck (its lines are then
+/// lost, as in a crash).
+pub const OBSERVERS_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

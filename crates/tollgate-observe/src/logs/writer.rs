@@ -4,12 +4,11 @@
 //! of its request.
 
 use std::collections::HashMap;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::store::{LogStore, StreamBatch};
-use crate::queue::{self, Sender};
+use crate::queue::{self, Receiver, Sender};
 
 /// How long a line may wait for its batch.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -52,20 +51,20 @@ pub fn now_ms() -> i64 {
 fn run(store: &LogStore, receiver: &Receiver<LogLine>) {
     let mut last_write: Option<Instant> = None;
     while let Some(mut lines) = queue::next_batch(receiver, FLUSH_EVERY, BATCH) {
-        if lines.is_empty() {
-            continue;
-        }
-        // Under steady traffic, let lines gather for a while after the last
-        // transaction: a transaction costs as much as hundreds of lines.
-        // A full batch goes at once: spacing must never cap the rate.
-        if let Some(since) = last_write.map(|t| t.elapsed()) {
-            if since < WRITE_SPACING && lines.len() < BATCH {
-                std::thread::sleep(WRITE_SPACING - since);
-                queue::drain_into(receiver, &mut lines, BATCH);
+        if !lines.is_empty() {
+            // Under steady traffic, let lines gather for a while after the
+            // last transaction: a transaction costs as much as hundreds of
+            // lines. A full batch, or one a flush waits for, goes at once.
+            if let Some(since) = last_write.map(|t| t.elapsed()) {
+                if since < WRITE_SPACING && lines.len() < BATCH && !receiver.flush_pending() {
+                    std::thread::sleep(WRITE_SPACING - since);
+                    queue::drain_into(receiver, &mut lines, BATCH);
+                }
             }
+            write(store, lines);
+            last_write = Some(Instant::now());
         }
-        write(store, lines);
-        last_write = Some(Instant::now());
+        receiver.take_flushes().done();
     }
 }
 
