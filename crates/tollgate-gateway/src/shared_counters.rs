@@ -15,6 +15,18 @@
 //! said is exhausted refuses locally for a second (refunds elsewhere are
 //! seen within that second).
 //!
+//! Grants keep round trips off requests certain to pass: where a key's plan
+//! has room to spare, the script admits the request and sets aside up to
+//! [`SharedSettings::grant_max`] more of its units (plan tokens and quota,
+//! counted in Redis at once), which this instance then admits without
+//! asking ([`Grant`]). So the cluster never admits more than the plan
+//! allows; what a grant costs is that its unused units are out of the
+//! others' reach until they are given back ([`GRANT_TTL`] after the grant).
+//! A grant is at most [`GRANT_RATE_WINDOW_SECS`] of the plan's rate, a
+//! quarter of the instance's share of the burst and 1/(8 × instances) of the
+//! quota left; keys with a method throttle, an in-flight limit or a request
+//! cost other than one are always asked for.
+//!
 //! When Redis cannot be reached (an error or no answer within the timeout),
 //! the instance marks it down, logs one warning, counts the outage in
 //! `tollgate_counters_redis_outages_total` and follows its
@@ -24,7 +36,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -56,10 +68,22 @@ pub struct SharedSettings {
     pub share: f64,
     /// Longest wait for one Redis answer.
     pub timeout: Duration,
+    /// Most units of a key one round trip may set aside for this instance
+    /// (1: none, every request asks Redis).
+    pub grant_max: u32,
 }
 
 /// The default Redis call timeout: a dead Redis costs a request at most this.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// The default [`SharedSettings::grant_max`].
+pub const DEFAULT_GRANT_MAX: u32 = 32;
+
+/// How long granted units stay usable here; then what is left is given back.
+pub const GRANT_TTL: Duration = Duration::from_secs(2);
+
+/// A grant holds at most this long of the plan's rate.
+pub const GRANT_RATE_WINDOW_SECS: f64 = 0.05;
 
 /// How long an in-flight lease holds its slot when its instance never ends it
 /// (a crash): longer than any request is expected to run.
@@ -146,6 +170,60 @@ pub struct RemoteHints {
     /// The period's use Redis last reported, and its first day.
     known_period: AtomicI64,
     known_used: AtomicI64,
+    /// Units set aside for this instance (made on the key's first grant).
+    grant: OnceLock<Arc<Mutex<Grant>>>,
+}
+
+/// Units of a key counted in Redis but not yet used by a request here.
+#[derive(Debug, Default)]
+struct Grant {
+    left: i64,
+    terms: GrantTerms,
+    /// Monotonic nanoseconds after which the units are given back.
+    until: u64,
+    /// Tells the grant a give-back was scheduled for from a later one.
+    generation: u64,
+    /// Where the units were counted, to give back what is left.
+    quota_key: Option<String>,
+    day_key: String,
+}
+
+/// What a grant was made under: units granted under other terms (another
+/// day, a changed limit or throttle) are given back, not used.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct GrantTerms {
+    day: i64,
+    /// The quota's limit left for the period (-1: no quota).
+    limit: i64,
+    /// The plan throttle's rate (bits) and burst.
+    throttle: Option<(u64, u64)>,
+}
+
+impl GrantTerms {
+    fn of(req: &CheckRequest<'_>) -> GrantTerms {
+        GrantTerms {
+            day: req.today,
+            limit: req.quota.map_or(-1, |(_, limit)| limit),
+            throttle: req.plan_throttle.map(|l| (l.rate.to_bits(), l.burst)),
+        }
+    }
+}
+
+/// Units taken out of a grant to give back: (quota key, day key, day, amount).
+type GiveBack = (Option<String>, String, i64, i64);
+
+impl Grant {
+    fn take_left(&mut self) -> Option<GiveBack> {
+        let left = std::mem::take(&mut self.left);
+        (left > 0).then(|| {
+            (
+                self.quota_key.clone(),
+                self.day_key.clone(),
+                self.terms.day,
+                left,
+            )
+        })
+    }
 }
 
 impl RemoteHints {
@@ -306,6 +384,7 @@ pub struct SharedCounters {
     probe: tokio::sync::Notify,
     outages: AtomicU64,
     round_trips: AtomicU64,
+    granted: AtomicU64,
     fallback: Fallback,
     deferred: tokio::sync::mpsc::UnboundedSender<Deferred>,
     /// Distinguishes this instance's in-flight leases.
@@ -356,6 +435,7 @@ impl SharedCounters {
             probe: tokio::sync::Notify::new(),
             outages: AtomicU64::new(0),
             round_trips: AtomicU64::new(0),
+            granted: AtomicU64::new(0),
             fallback: Fallback::default(),
             deferred,
             instance: format!("{:016x}", rand::random::<u64>()),
@@ -412,6 +492,11 @@ impl SharedCounters {
         self.round_trips.load(Ordering::Relaxed)
     }
 
+    /// Requests admitted from grants (without a round trip) since start.
+    pub fn granted_requests(&self) -> u64 {
+        self.granted.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn keys(&self, plan_id: &str, key_id: &str) -> RedisKeys {
         RedisKeys::new(&self.settings.prefix, plan_id, key_id)
     }
@@ -423,6 +508,9 @@ impl SharedCounters {
         req: CheckRequest<'_>,
     ) -> Result<SharedLease, Refusal> {
         let now = self.clock.monotonic_nanos();
+        if let Some(lease) = self.from_grant(&req, now) {
+            return Ok(lease);
+        }
         if let Some(refusal) = self.certain_refusal(&req, now) {
             return Err(refusal);
         }
@@ -452,6 +540,103 @@ impl SharedCounters {
                 self.without_redis(&req)
             }
         }
+    }
+
+    /// Admits the request from the key's grant, when it has units left
+    /// under the request's terms; gives back a grant that is stale.
+    fn from_grant(self: &Arc<Self>, req: &CheckRequest<'_>, now: u64) -> Option<SharedLease> {
+        let cell = req.hints.grant.get()?;
+        let mut grant = lock(cell);
+        if grant.left == 0 {
+            return None;
+        }
+        if grant.terms == GrantTerms::of(req) && now < grant.until && self.grant_want(req) > 1 {
+            grant.left -= 1;
+            let (quota_key, day_key) = (grant.quota_key.clone(), grant.day_key.clone());
+            drop(grant);
+            self.granted.fetch_add(1, Ordering::Relaxed);
+            return Some(SharedLease {
+                counters: self.clone(),
+                quota_key,
+                day_key,
+                day: req.today,
+                cost: req.cost,
+                _slot: Slot::None,
+            });
+        }
+        let stale = grant.take_left();
+        drop(grant);
+        if let Some((quota_key, day_key, day, left)) = stale {
+            self.adjust_later(quota_key, day_key, day, -left);
+        }
+        None
+    }
+
+    /// How many units (this request's included) a round trip may take for
+    /// the key: 1 where grants do not apply.
+    fn grant_want(&self, req: &CheckRequest<'_>) -> i64 {
+        let max = i64::from(self.settings.grant_max);
+        if max <= 1 || req.cost != 1 || req.method_throttle.is_some() || req.concurrency.is_some() {
+            return 1;
+        }
+        match req.plan_throttle {
+            Some(l) => {
+                let by_rate = l.rate * GRANT_RATE_WINDOW_SECS;
+                let by_burst = l.burst as f64 / (4 * self.instances()) as f64;
+                // NaN (an odd rate) compares false: no grant.
+                let units = by_rate.min(by_burst).floor();
+                if units >= 1.0 {
+                    max.min(units as i64)
+                } else {
+                    1
+                }
+            }
+            None => max,
+        }
+    }
+
+    /// Instances sharing the counters, as this instance's share says.
+    fn instances(&self) -> i64 {
+        (1.0 / self.settings.share).round().max(1.0) as i64
+    }
+
+    /// Sets aside `extra` units the script granted beyond the request, and
+    /// schedules giving back what is left of them after [`GRANT_TTL`].
+    fn keep_grant(self: &Arc<Self>, req: &CheckRequest<'_>, extra: i64, now: u64) {
+        let cell = req.hints.grant.get_or_init(Arc::default).clone();
+        let terms = GrantTerms::of(req);
+        let (quota_key, day_key) = self.period_keys(req);
+        let mut grant = lock(&cell);
+        let stale = if grant.terms == terms {
+            None
+        } else {
+            grant.take_left()
+        };
+        grant.left += extra;
+        grant.terms = terms;
+        grant.until = now.saturating_add(GRANT_TTL.as_nanos() as u64);
+        grant.generation += 1;
+        grant.quota_key = quota_key;
+        grant.day_key = day_key;
+        let generation = grant.generation;
+        drop(grant);
+        if let Some((quota_key, day_key, day, left)) = stale {
+            self.adjust_later(quota_key, day_key, day, -left);
+        }
+        let counters = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(GRANT_TTL).await;
+            let left = {
+                let mut grant = lock(&cell);
+                if grant.generation != generation {
+                    return; // a later grant's give-back takes it
+                }
+                grant.take_left()
+            };
+            if let Some((quota_key, day_key, day, left)) = left {
+                counters.adjust_later(quota_key, day_key, day, -left);
+            }
+        });
     }
 
     /// A refusal the hints make certain.
@@ -484,7 +669,7 @@ impl SharedCounters {
         &self,
         req: &CheckRequest<'_>,
         lease_id: Option<&str>,
-    ) -> Result<(i64, i64), redis::RedisError> {
+    ) -> Result<(i64, i64, i64), redis::RedisError> {
         let (quota_key, day_key) = self.period_keys(req);
         let interval = |l: Limits| -> i64 {
             if l.rate <= 0.0 || !l.rate.is_finite() {
@@ -526,6 +711,7 @@ impl SharedCounters {
         ];
         let lease_ms = LEASE.as_millis() as i64;
         let day_prefix = req.keys.day_prefix();
+        let want = self.grant_want(req);
         let args = |cmd: &mut redis::Cmd| {
             cmd.arg(m_interval)
                 .arg(m_burst)
@@ -540,13 +726,24 @@ impl SharedCounters {
                 .arg(lease_ms)
                 .arg(&day_prefix)
                 .arg(start)
-                .arg(req.today);
+                .arg(req.today)
+                .arg(want)
+                .arg(8 * self.instances());
         };
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.thread_connection();
-        let call = self.check.eval(&keys, args, &mut conn);
+        let call = self.check.eval::<Vec<i64>>(&keys, args, &mut conn);
         match tokio::time::timeout(self.settings.timeout, call).await {
-            Ok(answer) => answer,
+            // {status, value} or {0, used, units taken}.
+            Ok(Ok(answer)) => match answer[..] {
+                [status, value] => Ok((status, value, 1)),
+                [status, value, units] => Ok((status, value, units.max(1))),
+                _ => Err(redis::RedisError::from((
+                    redis::ErrorKind::Parse,
+                    "an admission answer of an unexpected shape",
+                ))),
+            },
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(redis::RedisError::from(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "no answer within the counters timeout",
@@ -557,7 +754,7 @@ impl SharedCounters {
     fn answered(
         self: &Arc<Self>,
         req: &CheckRequest<'_>,
-        (status, value): (i64, i64),
+        (status, value, units): (i64, i64, i64),
         lease_id: Option<String>,
         now: u64,
     ) -> Result<SharedLease, Refusal> {
@@ -568,6 +765,9 @@ impl SharedCounters {
                     h.known_period
                         .store(period_start(q.period, req.today), Ordering::Relaxed);
                     h.known_used.store(value, Ordering::Relaxed);
+                }
+                if units > 1 {
+                    self.keep_grant(req, units - 1, now);
                 }
                 let (quota_key, day_key) = self.period_keys(req);
                 let slot = match lease_id {

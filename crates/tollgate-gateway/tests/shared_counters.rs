@@ -14,7 +14,9 @@ use tollgate_gateway::bench_support::admit_shared;
 use tollgate_gateway::clock::SystemClock;
 use tollgate_gateway::error::ErrorKind;
 use tollgate_gateway::fixtures::{key_headers, key_value, keyed_state, API, STAGE};
-use tollgate_gateway::shared_counters::{FailurePolicy, SharedCounters, SharedSettings};
+use tollgate_gateway::shared_counters::{
+    FailurePolicy, SharedCounters, SharedSettings, DEFAULT_GRANT_MAX, GRANT_TTL,
+};
 use tollgate_gateway::{Gateway, GatewaySettings};
 use tollgate_model::usage_plan::{QuotaSettings, ThrottleSettings};
 use tollgate_model::State;
@@ -81,6 +83,17 @@ async fn get_count(url: &str, key: &str) -> i64 {
 const TIMEOUT: Duration = Duration::from_millis(1000);
 
 fn instance(state: &State, url: &str, prefix: &str, failure: FailurePolicy) -> Arc<Gateway> {
+    instance_granting(state, url, prefix, failure, DEFAULT_GRANT_MAX)
+}
+
+/// One of two instances; `grant_max` 1: every request asks Redis.
+fn instance_granting(
+    state: &State,
+    url: &str,
+    prefix: &str,
+    failure: FailurePolicy,
+    grant_max: u32,
+) -> Arc<Gateway> {
     let clock = Arc::new(SystemClock::default());
     let counters = SharedCounters::start(
         SharedSettings {
@@ -89,6 +102,7 @@ fn instance(state: &State, url: &str, prefix: &str, failure: FailurePolicy) -> A
             failure,
             share: 0.5,
             timeout: TIMEOUT,
+            grant_max,
         },
         clock.clone(),
     )
@@ -237,6 +251,112 @@ async fn a_throttle_holds_across_instances() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grants_keep_most_requests_off_redis_and_the_quota_exact() {
+    let Some(url) = system_redis() else { return };
+    let prefix = random_prefix();
+    let limit = 10_000;
+    let state = keyed_state(2, 1, None, quota(limit));
+    let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let mut admitted = 0;
+    for i in 0..(limit + 2_000) {
+        match request(if i % 2 == 0 { &a } else { &b }, 0).await {
+            Ok(()) => admitted += 1,
+            Err(e) => assert_eq!(e, ErrorKind::QuotaExceeded),
+        }
+    }
+    // Never more than the quota, and no unit left stranded on one instance.
+    assert_eq!(admitted, limit);
+    let (ca, cb) = (
+        a.shared_counters().expect("shared"),
+        b.shared_counters().expect("shared"),
+    );
+    let trips = ca.round_trips() + cb.round_trips();
+    let granted = ca.granted_requests() + cb.granted_requests();
+    eprintln!("grants: {admitted} admitted, {granted} from grants, {trips} round trips");
+    assert!(
+        trips * 8 < limit as u64,
+        "{trips} round trips for {limit} admitted"
+    );
+    let used = ca
+        .used_on_days("plan00000", "k000000000", today()..=today())
+        .await
+        .expect("read");
+    assert_eq!(used, vec![limit]);
+
+    // A key's first request takes a grant (counted at once in Redis); what
+    // it leaves unused is given back after GRANT_TTL.
+    assert_eq!(request(&a, 1).await, Ok(()));
+    let day = format!("{prefix}plan00000:k000000001:d:{}", today());
+    let counted = get_count(&url, &day).await;
+    assert_eq!(counted, i64::from(DEFAULT_GRANT_MAX));
+    let deadline = Instant::now() + GRANT_TTL + Duration::from_secs(3);
+    while get_count(&url, &day).await != 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get_count(&url, &day).await, 1);
+    clean(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fast_throttle_with_grants_never_admits_more_than_the_bucket() {
+    let Some(url) = system_redis() else { return };
+    let prefix = random_prefix();
+    let (burst, rate) = (400u32, 2_000.0);
+    let state = keyed_state(
+        1,
+        1,
+        Some(ThrottleSettings {
+            burst_limit: Some(i64::from(burst)),
+            rate_limit: Some(rate),
+        }),
+        None,
+    );
+    let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..8u64 {
+        let (a, b) = (a.clone(), b.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut admitted, mut sent) = (0u32, 0u64);
+            while start.elapsed() < Duration::from_millis(1000) {
+                let gateway = if (client + sent) % 2 == 0 { &a } else { &b };
+                sent += 1;
+                match request(gateway, 0).await {
+                    Ok(()) => admitted += 1,
+                    Err(e) => assert_eq!(e, ErrorKind::Throttled),
+                }
+                tokio::time::sleep(Duration::from_micros(100)).await;
+            }
+            (admitted, sent)
+        }));
+    }
+    let (mut admitted, mut n) = (0u32, 0u64);
+    for t in tasks {
+        let (a, s) = t.await.expect("client");
+        admitted += a;
+        n += s;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let most = f64::from(burst) + rate * elapsed;
+    // Granted tokens are taken from the one bucket in Redis: the cluster
+    // never admits more than it gives.
+    assert!(
+        f64::from(admitted) <= most + 2.0,
+        "admitted {admitted} of {n}, at most {most:.1}"
+    );
+    assert!(admitted >= burst, "admitted {admitted} of {n}");
+    let granted = a.shared_counters().map_or(0, |c| c.granted_requests())
+        + b.shared_counters().map_or(0, |c| c.granted_requests());
+    assert!(granted > 0, "no request was admitted from a grant");
+    eprintln!(
+        "fast throttle: {admitted} admitted of {n} (at most {most:.1}), {granted} from grants"
+    );
+    clean(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_flight_limits_are_shared() {
     let Some(url) = system_redis() else { return };
     let prefix = random_prefix();
@@ -373,8 +493,9 @@ async fn closed_policy_answers_503_while_redis_is_down_then_recovers() {
     };
     let prefix = random_prefix();
     let state = keyed_state(1, 1, None, quota(1000));
-    let a = instance(&state, &redis.url(), &prefix, FailurePolicy::Closed);
-    let b = instance(&state, &redis.url(), &prefix, FailurePolicy::Closed);
+    // Every request asks Redis (no grant): what the policy does is seen at once.
+    let a = instance_granting(&state, &redis.url(), &prefix, FailurePolicy::Closed, 1);
+    let b = instance_granting(&state, &redis.url(), &prefix, FailurePolicy::Closed, 1);
     for i in 0..10 {
         assert_eq!(request(if i % 2 == 0 { &a } else { &b }, 0).await, Ok(()));
     }
@@ -416,8 +537,9 @@ async fn local_policy_enforces_each_instances_share_then_sends_its_counts() {
     };
     let prefix = random_prefix();
     let state = keyed_state(1, 1, None, quota(100));
-    let a = instance(&state, &redis.url(), &prefix, FailurePolicy::Local);
-    let b = instance(&state, &redis.url(), &prefix, FailurePolicy::Local);
+    // Every request asks Redis (no grant): the shares are exact.
+    let a = instance_granting(&state, &redis.url(), &prefix, FailurePolicy::Local, 1);
+    let b = instance_granting(&state, &redis.url(), &prefix, FailurePolicy::Local, 1);
     for i in 0..40 {
         assert_eq!(request(if i % 2 == 0 { &a } else { &b }, 0).await, Ok(()));
     }

@@ -66,6 +66,8 @@ pub struct ObserveConfig<'a> {
     /// (`serve --store postgres://…`): logs then live in its tables, and
     /// metrics are published there and merged on read ([`metrics::shared`]).
     pub shared_store: Option<&'a str>,
+    /// Bytes the metric store may hold ([`metrics::MetricStore::with_budget`]).
+    pub metrics_budget_bytes: usize,
 }
 
 /// Every observer of one Tollgate instance, and the stores they write.
@@ -101,7 +103,7 @@ impl Observatory {
             lines.clone(),
             config.instance,
         ));
-        let metrics = Arc::new(MetricStore::default());
+        let metrics = Arc::new(MetricStore::with_budget(config.metrics_budget_bytes));
         let shared_metrics = match config.shared_store {
             Some(url) => Some(metrics::shared::SharedMetrics::start(
                 url,

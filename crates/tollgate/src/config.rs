@@ -46,6 +46,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// MiB of request bodies held in memory at once, every request together.
     pub body_budget_mib: Option<usize>,
+    /// MiB the in-memory metric store (15 days of one-minute statistics) may hold.
+    pub metrics_budget_mib: Option<usize>,
     /// The Python interpreter of python3.x Lambda functions.
     pub lambda_python: Option<String>,
     /// The Node.js of nodejs* Lambda functions.
@@ -96,6 +98,7 @@ pub struct Overrides {
     pub client_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub body_budget_mib: Option<usize>,
+    pub metrics_budget_mib: Option<usize>,
     pub lambda_python: Option<String>,
     pub lambda_node: Option<String>,
     pub lambda_max_workers: Option<usize>,
@@ -129,6 +132,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Bytes of request bodies held in memory at once.
     pub body_budget: usize,
+    /// Bytes the metric store may hold before it forgets the oldest minutes.
+    pub metrics_budget: usize,
     pub lambda: LambdaConfig,
     /// None: `{data_dir}/secrets.key`, made on first start.
     pub secrets_key_file: Option<PathBuf>,
@@ -225,6 +230,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// MiB of request bodies in memory at once by default: room for a few
 /// dozen at API Gateway's 10 MB payload limit.
 pub const DEFAULT_BODY_BUDGET_MIB: usize = 256;
+/// The metric store's default budget (as `tollgate_observe`'s).
+pub const DEFAULT_METRICS_BUDGET_MIB: usize =
+    tollgate_observe::metrics::store::DEFAULT_BUDGET_BYTES >> 20;
 /// Lambda invocations at once: each is a process of its runtime.
 pub const DEFAULT_LAMBDA_MAX_WORKERS: usize = 64;
 /// How long a warm Lambda worker is kept idle (Lambda keeps them minutes).
@@ -354,6 +362,12 @@ impl Config {
                     .or(file.body_budget_mib)
                     .unwrap_or(DEFAULT_BODY_BUDGET_MIB),
             )?,
+            metrics_budget: metrics_budget(
+                overrides
+                    .metrics_budget_mib
+                    .or(file.metrics_budget_mib)
+                    .unwrap_or(DEFAULT_METRICS_BUDGET_MIB),
+            )?,
             lambda: LambdaConfig {
                 python: overrides
                     .lambda_python
@@ -427,6 +441,14 @@ fn body_budget(mib: usize) -> anyhow::Result<usize> {
         bail!("invalid body budget {mib} MiB: expected 16 to 1048576");
     }
     Ok(mib * 1024 * 1024)
+}
+
+fn metrics_budget(mib: usize) -> anyhow::Result<usize> {
+    // Below a few MiB a busy stage's current minute alone would not fit.
+    if !(8..=1024 * 1024).contains(&mib) {
+        bail!("invalid metrics budget {mib} MiB: expected 8 to 1048576");
+    }
+    Ok(mib << 20)
 }
 
 /// Checks each h2c upstream is a `host:port` authority.
@@ -504,6 +526,34 @@ mod tests {
                 .map(|e| e.to_string());
             assert!(
                 err.is_some_and(|e| e.contains("invalid h2c upstream")),
+                "{bad}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_metrics_budget_defaults_to_the_stores_and_is_checked() -> anyhow::Result<()> {
+        let c = Config::resolve(FileConfig::default(), Overrides::default())?;
+        assert_eq!(
+            c.metrics_budget,
+            tollgate_observe::metrics::store::DEFAULT_BUDGET_BYTES
+        );
+        let file: FileConfig = toml::from_str("metrics_budget_mib = 64")?;
+        assert_eq!(
+            Config::resolve(file, Overrides::default())?.metrics_budget,
+            64 << 20
+        );
+        for bad in [0, 7, 1024 * 1024 + 1] {
+            let overrides = Overrides {
+                metrics_budget_mib: Some(bad),
+                ..Overrides::default()
+            };
+            let err = Config::resolve(FileConfig::default(), overrides)
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.is_some_and(|e| e.contains("invalid metrics budget")),
                 "{bad}"
             );
         }

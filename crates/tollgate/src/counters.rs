@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use tollgate_gateway::shared_counters::{
-    FailurePolicy, SharedCounters, SharedSettings, DEFAULT_TIMEOUT,
+    FailurePolicy, SharedCounters, SharedSettings, DEFAULT_GRANT_MAX, DEFAULT_TIMEOUT,
 };
 
 /// The default key prefix: instances that share configuration and this
@@ -26,6 +26,7 @@ pub struct CountersFile {
     pub share: Option<f64>,
     pub prefix: Option<String>,
     pub timeout_ms: Option<u64>,
+    pub grant: Option<u32>,
 }
 
 /// The counters' command-line flags (and environment).
@@ -54,6 +55,11 @@ pub struct CountersArgs {
     /// Longest wait for Redis on a request, in milliseconds [default: 50].
     #[arg(long = "counters-timeout-ms", env = "TOLLGATE_COUNTERS_TIMEOUT_MS")]
     pub timeout_ms: Option<u64>,
+    /// Most units of a key one round trip to Redis may set aside for this
+    /// instance to admit without asking, where the plan has room to spare
+    /// (1: every request asks) [default: 32].
+    #[arg(long = "counters-grant", env = "TOLLGATE_COUNTERS_GRANT")]
+    pub grant: Option<u32>,
 }
 
 /// Validated: None counts in this process.
@@ -97,12 +103,17 @@ pub fn resolve(file: CountersFile, args: CountersArgs) -> anyhow::Result<Option<
     if timeout.is_zero() || timeout > Duration::from_secs(5) {
         bail!("invalid --counters-timeout-ms: expected 1 to 5000");
     }
+    let grant_max = args.grant.or(file.grant).unwrap_or(DEFAULT_GRANT_MAX);
+    if !(1..=1000).contains(&grant_max) {
+        bail!("invalid --counters-grant {grant_max}: expected 1 to 1000");
+    }
     Ok(Some(SharedSettings {
         url,
         prefix,
         failure,
         share,
         timeout,
+        grant_max,
     }))
 }
 
@@ -123,6 +134,7 @@ pub fn start(
         prefix = %settings.prefix,
         failure = ?settings.failure,
         share = settings.share,
+        grant = settings.grant_max,
         "usage plans are counted in Redis, shared with every instance on the same prefix"
     );
     Ok(counters)
@@ -172,6 +184,17 @@ mod tests {
         assert_eq!(s.failure, FailurePolicy::Local);
         assert_eq!(s.prefix, DEFAULT_PREFIX);
         assert_eq!(s.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(s.grant_max, DEFAULT_GRANT_MAX);
+        for grant in [0, 1001] {
+            assert!(resolve(
+                CountersFile::default(),
+                CountersArgs {
+                    grant: Some(grant),
+                    ..args("redis://127.0.0.1/0")
+                }
+            )
+            .is_err());
+        }
         assert!(resolve(CountersFile::default(), args("http://x")).is_err());
         assert!(resolve(
             CountersFile::default(),

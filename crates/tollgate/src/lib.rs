@@ -141,6 +141,7 @@ impl Server {
                     config::StoreLocation::Postgres(url) => Some(url),
                     config::StoreLocation::Embedded => None,
                 },
+                metrics_budget_bytes: config.metrics_budget,
             })
             .with_context(|| {
                 format!(

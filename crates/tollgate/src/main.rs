@@ -191,6 +191,10 @@ struct ServeArgs {
     /// a body past it gets 503 [default: 256].
     #[arg(long, env = "TOLLGATE_BODY_BUDGET_MIB")]
     body_budget_mib: Option<usize>,
+    /// MiB the in-memory metric store may hold (15 days of one-minute
+    /// statistics); past it the oldest minutes are forgotten first [default: 256].
+    #[arg(long, env = "TOLLGATE_METRICS_BUDGET_MIB")]
+    metrics_budget_mib: Option<usize>,
     /// The Python interpreter of python3.x Lambda functions [default: python3].
     #[arg(long, env = "TOLLGATE_LAMBDA_PYTHON")]
     lambda_python: Option<String>,
@@ -362,6 +366,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             client_timeout: args.client_timeout,
             max_connections: args.max_connections,
             body_budget_mib: args.body_budget_mib,
+            metrics_budget_mib: args.metrics_budget_mib,
             lambda_python: args.lambda_python,
             lambda_node: args.lambda_node,
             lambda_max_workers: args.lambda_max_workers,
