@@ -2,6 +2,8 @@
 # Shared usage-plan counters (#18): throughput of two Tollgate instances with
 # their counters in Redis (`--counters redis://…`) against the same two with
 # embedded counters, in one command, and Redis round trips per request.
+# Modes: embedded, redis (grants on, the default), redis-nogrant
+# (`--counters-grant 1`: every request asks Redis).
 #
 #   bench/redis_counters.sh            # builds release binaries first
 #   SKIP_BUILD=1 DURATION=10s KEYS=1000 ROUNDS=2 bench/redis_counters.sh
@@ -24,7 +26,8 @@
 # disturbed.
 #
 # Environment: DURATION (10s), WARMUP (2s), CONNECTIONS per wrk (16),
-# THREADS per wrk (1), KEYS (1000), ROUNDS (2), SKIP_BUILD=1, KEEP_WORK=1.
+# THREADS per wrk (1), KEYS (1000), ROUNDS (2), MODES ("embedded redis
+# redis-nogrant"; reversed on even rounds), SKIP_BUILD=1, KEEP_WORK=1.
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -33,6 +36,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-1}
 KEYS=${KEYS:-1000}
 ROUNDS=${ROUNDS:-2}
+MODES=${MODES:-"embedded redis redis-nogrant"}
 SKIP_BUILD=${SKIP_BUILD:-0}
 BIG=100000000
 MIN_OK_PCT=99
@@ -182,9 +186,10 @@ declare -A RPS_SUM RUNS_OK
 # run_mode MODE ROUND: both instances up, two wrk at once, then both stopped.
 run_mode() {
   local mode=$1 round=$2 flags=() a_pid b_pid a_addr b_addr
-  if [ "$mode" = redis ]; then
-    flags=(--counters "redis://127.0.0.1:$REDIS_PORT/0" --counters-prefix "bench$round:" --instances 2)
+  if [ "$mode" != embedded ]; then
+    flags=(--counters "redis://127.0.0.1:$REDIS_PORT/0" --counters-prefix "bench$mode$round:" --instances 2)
   fi
+  if [ "$mode" = redis-nogrant ]; then flags+=(--counters-grant 1); fi
   start_tollgate "$mode$round-a" "$WORK/data-a" "${flags[@]}"
   a_pid=$TG_PID a_addr=$TG_ADDR
   start_tollgate "$mode$round-b" "$WORK/data-b" "${flags[@]}"
@@ -224,7 +229,7 @@ run_mode() {
     statuses=$(grep '^statuses:' "$f" || echo "statuses: none")
     n2xx=$(echo "$statuses" | tr ' ' '\n' | awk -F= '$1 ~ /^2[0-9][0-9]$/ { n += $2 } END { print n + 0 }')
     nall=$(echo "$statuses" | tr ' ' '\n' | awk -F= '$1 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }')
-    printf '  %-8s round %s instance %s: %10s req/s  %8s requests  %s\n' "$mode" "$round" "$side" "$rps" "$req" "$statuses"
+    printf '  %-13s round %s instance %s: %10s req/s  %8s requests  %s\n' "$mode" "$round" "$side" "$rps" "$req" "$statuses"
     total_rps=$(awk -v a="$total_rps" -v b="$rps" 'BEGIN { printf "%.1f", a + b }')
     total_req=$((total_req + req))
     ok=$((ok + n2xx))
@@ -234,8 +239,8 @@ run_mode() {
   pct=$(awk -v o="$ok" -v a="$all" 'BEGIN { if (a == 0) print 0; else printf "%.2f", 100 * o / a }')
   local per_req
   per_req=$(awk -v c="$calls" -v r="$total_req" 'BEGIN { if (r == 0) print "n/a"; else printf "%.3f", c / r }')
-  printf '  %-8s round %s total:       %10s req/s  2xx %s%%  load1 %s -> %s' "$mode" "$round" "$total_rps" "$pct" "$load_before" "$(load1)"
-  if [ "$mode" = redis ]; then
+  printf '  %-13s round %s total:       %10s req/s  2xx %s%%  load1 %s -> %s' "$mode" "$round" "$total_rps" "$pct" "$load_before" "$(load1)"
+  if [ "$mode" != embedded ]; then
     local trips
     trips=$(awk -v c="$((evalsha + evals))" -v r="$total_req" 'BEGIN { if (r == 0) print "n/a"; else printf "%.3f", c / r }')
     printf '  redis round trips/request %s (evalsha %s, eval %s); commands/request %s counting those the script runs' \
@@ -243,7 +248,7 @@ run_mode() {
   fi
   printf '\n'
   if awk -v p="$pct" -v m="$MIN_OK_PCT" 'BEGIN { exit !(p < m) }'; then
-    printf '  %-8s round %s INVALID: only %s%% 2xx\n' "$mode" "$round" "$pct"
+    printf '  %-13s round %s INVALID: only %s%% 2xx\n' "$mode" "$round" "$pct"
   else
     RPS_SUM[$mode]=$(awk -v a="${RPS_SUM[$mode]:-0}" -v b="$total_rps" 'BEGIN { printf "%.1f", a + b }')
     RUNS_OK[$mode]=$(( ${RUNS_OK[$mode]:-0} + 1 ))
@@ -255,16 +260,20 @@ run_mode() {
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (a shared machine: figures under load are disturbed)"
 echo "two instances, $KEYS keys, $CONNECTIONS connections x $THREADS thread(s) per instance, $DURATION per run"
 for round in $(seq 1 "$ROUNDS"); do
-  if [ $((round % 2)) = 1 ]; then order="embedded redis"; else order="redis embedded"; fi
+  order=$MODES
+  if [ $((round % 2)) = 0 ]; then order=$(echo "$MODES" | tr ' ' '\n' | tac | tr '\n' ' '); fi
   for mode in $order; do run_mode "$mode" "$round"; done
 done
-e=${RPS_SUM[embedded]:-0} r=${RPS_SUM[redis]:-0}
-ne=${RUNS_OK[embedded]:-0} nr=${RUNS_OK[redis]:-0}
-if [ "$ne" -gt 0 ] && [ "$nr" -gt 0 ]; then
-  awk -v e="$e" -v r="$r" -v ne="$ne" -v nr="$nr" 'BEGIN {
-    me = e / ne; mr = r / nr
-    printf "mean req/s: embedded %.0f (%d runs), redis %.0f (%d runs); redis/embedded = %.2fx (target >= 0.7x)\n", me, ne, mr, nr, mr / me }'
-else
-  echo "no valid pair of runs: no ratio"
-fi
+e=${RPS_SUM[embedded]:-0} ne=${RUNS_OK[embedded]:-0}
+for mode in $MODES; do
+  [ "$mode" = embedded ] && continue
+  r=${RPS_SUM[$mode]:-0} nr=${RUNS_OK[$mode]:-0}
+  if [ "$ne" -gt 0 ] && [ "$nr" -gt 0 ]; then
+    awk -v e="$e" -v r="$r" -v ne="$ne" -v nr="$nr" -v m="$mode" 'BEGIN {
+      me = e / ne; mr = r / nr
+      printf "mean req/s: embedded %.0f (%d runs), %s %.0f (%d runs); %s/embedded = %.2fx (target >= 0.7x)\n", me, ne, m, mr, nr, m, mr / me }'
+  else
+    echo "$mode: no valid pair of runs with embedded: no ratio"
+  fi
+done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
