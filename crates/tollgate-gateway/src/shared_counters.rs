@@ -21,7 +21,8 @@
 //! counted in Redis at once), which this instance then admits without
 //! asking ([`Grant`]). So the cluster never admits more than the plan
 //! allows; what a grant costs is that its unused units are out of the
-//! others' reach until they are given back ([`GRANT_TTL`] after the grant).
+//! others' reach: quota units until they are given back ([`GRANT_TTL`]
+//! after the grant), tokens for good (they lapse as the bucket refills).
 //! A grant is at most [`GRANT_RATE_WINDOW_SECS`] of the plan's rate, a
 //! quarter of the instance's share of the burst and 1/(8 × instances) of the
 //! quota left; keys with a method throttle, an in-flight limit or a request
