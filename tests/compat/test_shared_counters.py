@@ -229,6 +229,13 @@ def test_hostile_keys_paths_and_slow_clients_leave_redis_counts_true(tmp_path, u
                     break
                 time.sleep(0.2)
             assert ok <= used <= ok + 1, (ok, used)
+            # /metrics shows the grant and the give-back.
+            metrics = requests.get(f"{srv.endpoint}/metrics", timeout=10).text
+            counts = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
+                      if line.startswith("tollgate_counters_")}
+            granted = counts.get("tollgate_counters_granted_units_total", 0)
+            given_back = counts.get("tollgate_counters_given_back_units_total", 0)
+            assert granted > 0 and 0 < given_back <= granted, counts
         finally:
             srv.stop()
     finally:

@@ -567,10 +567,16 @@ impl SharedCounters {
         }
         let stale = grant.take_left();
         drop(grant);
-        if let Some((quota_key, day_key, day, left)) = stale {
-            self.adjust_later(quota_key, day_key, day, -left);
+        if let Some(stale) = stale {
+            self.give_back(stale);
         }
         None
+    }
+
+    /// Returns a grant's unused quota units to Redis (in the background).
+    fn give_back(&self, (quota_key, day_key, day, left): GiveBack) {
+        metrics::counter!("tollgate_counters_given_back_units_total").increment(left as u64);
+        self.adjust_later(quota_key, day_key, day, -left);
     }
 
     /// How many units (this request's included) a round trip may take for
@@ -621,8 +627,9 @@ impl SharedCounters {
         grant.day_key = day_key;
         let generation = grant.generation;
         drop(grant);
-        if let Some((quota_key, day_key, day, left)) = stale {
-            self.adjust_later(quota_key, day_key, day, -left);
+        metrics::counter!("tollgate_counters_granted_units_total").increment(extra as u64);
+        if let Some(stale) = stale {
+            self.give_back(stale);
         }
         let counters = self.clone();
         tokio::spawn(async move {
@@ -634,8 +641,8 @@ impl SharedCounters {
                 }
                 grant.take_left()
             };
-            if let Some((quota_key, day_key, day, left)) = left {
-                counters.adjust_later(quota_key, day_key, day, -left);
+            if let Some(left) = left {
+                counters.give_back(left);
             }
         });
     }
