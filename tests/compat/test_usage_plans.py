@@ -221,3 +221,22 @@ def test_usage_survives_restart_and_kill_9(tmp_path, upstream):
         assert abs(counted - received) / received < 0.01, (counted, received)
     finally:
         srv.stop(signal.SIGTERM)
+
+
+def test_get_usage_pages_over_the_plans_keys(server, apigw, upstream):
+    a = keyed_api(apigw, upstream.url)
+    other = apigw.create_api_key(name="second", enabled=True)
+    apigw.create_usage_plan_key(usagePlanId=a["plan"], keyId=other["id"], keyType="API_KEY")
+    assert requests.get(server.endpoint + a["url"], headers={"x-api-key": a["key"]},
+                        timeout=10).status_code == 200
+    deadline = time.monotonic() + 5  # counts reach GetUsage within the 20 ms usage flush
+    while used_today(apigw, a["plan"], a["key_id"]) != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = apigw.get_usage(usagePlanId=a["plan"], startDate=today(), endDate=today(), limit=1)
+    assert len(first["items"]) == 1 and first.get("position"), first
+    rest = apigw.get_usage(usagePlanId=a["plan"], startDate=today(), endDate=today(), limit=1,
+                           position=first["position"])
+    assert "position" not in rest
+    pages = {**first["items"], **rest["items"]}
+    assert sorted(pages) == sorted([a["key_id"], other["id"]])
+    assert pages[a["key_id"]][0][0] == 1 and pages[other["id"]][0][0] == 0
