@@ -34,6 +34,15 @@ pub fn period_start(period: Period, day: i64) -> i64 {
     }
 }
 
+/// The day after the last day of the period starting on `start`.
+pub fn period_end(period: Period, start: i64) -> i64 {
+    match period {
+        Period::Day => start + 1,
+        Period::Week => start + 7,
+        Period::Month => period_start(Period::Month, start + 31),
+    }
+}
+
 /// The oldest day any quota period containing `today` can start on (a week
 /// may start in the previous month): counts of earlier days are never read
 /// again, whatever period a plan has or is changed to, so once written they
@@ -558,6 +567,26 @@ mod tests {
 
     fn days_held(cell: &UsageCell) -> Vec<i64> {
         lock(&cell.usage).days().map(|d| d.day).collect()
+    }
+
+    #[test]
+    fn periods_end_where_the_next_begins() {
+        assert_eq!(
+            period_end(Period::Month, day("2026-02-01")),
+            day("2026-03-01")
+        );
+        assert_eq!(
+            period_end(Period::Month, day("2026-12-01")),
+            day("2027-01-01")
+        );
+        assert_eq!(
+            period_end(Period::Week, day("2026-11-22")),
+            day("2026-11-29")
+        );
+        assert_eq!(
+            period_end(Period::Day, day("2026-11-22")),
+            day("2026-11-23")
+        );
     }
 
     #[test]

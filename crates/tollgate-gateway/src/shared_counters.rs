@@ -43,7 +43,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 
 use crate::clock::Clock;
-use crate::quota::period_start;
+use crate::quota::{period_end, period_start};
 use crate::throttle::{LazyBuckets, Limits};
 use crate::usage_plans::{Period, Quota};
 
@@ -525,10 +525,12 @@ impl SharedCounters {
                 self.next_lease.fetch_add(1, Ordering::Relaxed)
             )
         });
-        match self.ask(&req, lease_id.as_deref()).await {
+        // Named once: the script's keys, then the lease's and the grant's.
+        let count_keys = self.period_keys(&req);
+        match self.ask(&req, &count_keys, lease_id.as_deref()).await {
             Ok(answer) => {
                 self.slow.store(0, Ordering::Relaxed);
-                self.answered(&req, answer, lease_id, now)
+                self.answered(&req, answer, count_keys, lease_id, now)
             }
             Err(e) => {
                 // A refused or broken connection is an outage at once; late
@@ -556,14 +558,7 @@ impl SharedCounters {
             let (quota_key, day_key) = (grant.quota_key.clone(), grant.day_key.clone());
             drop(grant);
             self.granted.fetch_add(1, Ordering::Relaxed);
-            return Some(SharedLease {
-                counters: self.clone(),
-                quota_key,
-                day_key,
-                day: req.today,
-                cost: req.cost,
-                _slot: Slot::None,
-            });
+            return Some(self.lease(req, (quota_key, day_key), Slot::None));
         }
         let stale = grant.take_left();
         drop(grant);
@@ -609,10 +604,15 @@ impl SharedCounters {
 
     /// Sets aside `extra` units the script granted beyond the request, and
     /// schedules giving back what is left of them after [`GRANT_TTL`].
-    fn keep_grant(self: &Arc<Self>, req: &CheckRequest<'_>, extra: i64, now: u64) {
+    fn keep_grant(
+        self: &Arc<Self>,
+        req: &CheckRequest<'_>,
+        extra: i64,
+        now: u64,
+        (quota_key, day_key): CountKeys,
+    ) {
         let cell = req.hints.grant.get_or_init(Arc::default).clone();
         let terms = GrantTerms::of(req);
-        let (quota_key, day_key) = self.period_keys(req);
         let mut grant = lock(&cell);
         let stale = if grant.terms == terms {
             None
@@ -676,9 +676,9 @@ impl SharedCounters {
     async fn ask(
         &self,
         req: &CheckRequest<'_>,
+        (quota_key, day_key): &CountKeys,
         lease_id: Option<&str>,
     ) -> Result<(i64, i64, i64), redis::RedisError> {
-        let (quota_key, day_key) = self.period_keys(req);
         let interval = |l: Limits| -> i64 {
             if l.rate <= 0.0 || !l.rate.is_finite() {
                 1_000_000_000_000_000
@@ -707,14 +707,14 @@ impl SharedCounters {
         };
         let (plan_key, quota_key, in_flight_key) = (
             req.keys.plan_bucket(),
-            quota_key.unwrap_or_default(),
+            quota_key.as_deref().unwrap_or_default(),
             req.keys.in_flight(),
         );
         let keys = [
             m_key.as_str(),
             &plan_key,
-            &quota_key,
-            &day_key,
+            quota_key,
+            day_key,
             &in_flight_key,
         ];
         let lease_ms = LEASE.as_millis() as i64;
@@ -763,6 +763,7 @@ impl SharedCounters {
         self: &Arc<Self>,
         req: &CheckRequest<'_>,
         (status, value, units): (i64, i64, i64),
+        keys: CountKeys,
         lease_id: Option<String>,
         now: u64,
     ) -> Result<SharedLease, Refusal> {
@@ -775,9 +776,8 @@ impl SharedCounters {
                     h.known_used.store(value, Ordering::Relaxed);
                 }
                 if units > 1 {
-                    self.keep_grant(req, units - 1, now);
+                    self.keep_grant(req, units - 1, now, keys.clone());
                 }
-                let (quota_key, day_key) = self.period_keys(req);
                 let slot = match lease_id {
                     Some(id) => Slot::Redis {
                         key: req.keys.in_flight(),
@@ -786,14 +786,7 @@ impl SharedCounters {
                     },
                     None => Slot::None,
                 };
-                Ok(SharedLease {
-                    counters: self.clone(),
-                    quota_key,
-                    day_key,
-                    day: req.today,
-                    cost: req.cost,
-                    _slot: slot,
-                })
+                Ok(self.lease(req, keys, slot))
             }
             1 => Err(Refusal::MethodThrottle),
             2 => {
@@ -918,14 +911,25 @@ impl SharedCounters {
         }
         // Sent once Redis answers (kept aside while it is down).
         self.adjust_later(quota_key.clone(), day_key.clone(), req.today, req.cost);
-        Ok(SharedLease {
+        Ok(self.lease(req, (quota_key, day_key), slot))
+    }
+
+    /// The admitted request's hold: where its units were counted (to
+    /// refund them) and its in-flight slot.
+    fn lease(
+        self: &Arc<Self>,
+        req: &CheckRequest<'_>,
+        (quota_key, day_key): CountKeys,
+        slot: Slot,
+    ) -> SharedLease {
+        SharedLease {
             counters: self.clone(),
             quota_key,
             day_key,
             day: req.today,
             cost: req.cost,
             _slot: slot,
-        })
+        }
     }
 
     /// Adds `amount` to a key's day (and live period) count later, in the background.
@@ -1100,15 +1104,6 @@ impl LuaScript {
     }
 }
 
-/// The day after the last day of the period starting on `start`.
-fn period_end(period: Period, start: i64) -> i64 {
-    match period {
-        Period::Day => start + 1,
-        Period::Week => start + 7,
-        Period::Month => period_start(Period::Month, start + 31),
-    }
-}
-
 /// When a day's count leaves Redis (unix seconds).
 fn day_expiry(day: i64) -> i64 {
     (day + DAY_RETENTION_DAYS) * 86_400
@@ -1185,33 +1180,6 @@ impl SharedCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_model::time::Date;
-
-    fn day(s: &str) -> i64 {
-        Date::parse(s)
-            .map(|d| d.days_since_epoch())
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn periods_end_where_the_next_begins() {
-        assert_eq!(
-            period_end(Period::Month, day("2026-02-01")),
-            day("2026-03-01")
-        );
-        assert_eq!(
-            period_end(Period::Month, day("2026-12-01")),
-            day("2027-01-01")
-        );
-        assert_eq!(
-            period_end(Period::Week, day("2026-11-22")),
-            day("2026-11-29")
-        );
-        assert_eq!(
-            period_end(Period::Day, day("2026-11-22")),
-            day("2026-11-23")
-        );
-    }
 
     #[test]
     fn keys_share_a_prefix_per_plan_and_key() {

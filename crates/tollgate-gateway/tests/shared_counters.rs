@@ -141,6 +141,55 @@ fn today() -> i64 {
         .unwrap_or(0)
 }
 
+/// One key in one plan with a plan throttle of `burst` and `rate`.
+fn throttled_state(burst: u32, rate: f64) -> State {
+    keyed_state(
+        1,
+        1,
+        Some(ThrottleSettings {
+            burst_limit: Some(i64::from(burst)),
+            rate_limit: Some(rate),
+        }),
+        None,
+    )
+}
+
+/// Eight clients sending key 0 for `length`, each alternating between the
+/// two instances and pausing `pause` between requests: (admitted, sent,
+/// seconds it took). Every refusal must be a throttle.
+async fn flood(
+    a: &Arc<Gateway>,
+    b: &Arc<Gateway>,
+    length: Duration,
+    pause: Duration,
+) -> (u32, u64, f64) {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..8u64 {
+        let (a, b) = (a.clone(), b.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut admitted, mut sent) = (0u32, 0u64);
+            while start.elapsed() < length {
+                let gateway = if (client + sent) % 2 == 0 { &a } else { &b };
+                sent += 1;
+                match request(gateway, 0).await {
+                    Ok(()) => admitted += 1,
+                    Err(e) => assert_eq!(e, ErrorKind::Throttled),
+                }
+                tokio::time::sleep(pause).await;
+            }
+            (admitted, sent)
+        }));
+    }
+    let (mut admitted, mut n) = (0u32, 0u64);
+    for t in tasks {
+        let (a, s) = t.await.expect("client");
+        admitted += a;
+        n += s;
+    }
+    (admitted, n, start.elapsed().as_secs_f64())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_quota_holds_exactly_across_instances() {
     let Some(url) = system_redis() else { return };
@@ -191,45 +240,19 @@ async fn a_throttle_holds_across_instances() {
     let Some(url) = system_redis() else { return };
     let prefix = random_prefix();
     let (burst, rate) = (10u32, 20.0);
-    let state = keyed_state(
-        1,
-        1,
-        Some(ThrottleSettings {
-            burst_limit: Some(i64::from(burst)),
-            rate_limit: Some(rate),
-        }),
-        None,
-    );
+    let state = throttled_state(burst, rate);
     let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
     let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
     // A flood for 1.5 s from 8 clients, each alternating between the
     // instances (far above the rate even on a loaded machine): the burst,
     // then the rate, in total.
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..8u64 {
-        let (a, b) = (a.clone(), b.clone());
-        tasks.push(tokio::spawn(async move {
-            let (mut admitted, mut sent) = (0u32, 0u64);
-            while start.elapsed() < Duration::from_millis(1500) {
-                let gateway = if (client + sent) % 2 == 0 { &a } else { &b };
-                sent += 1;
-                match request(gateway, 0).await {
-                    Ok(()) => admitted += 1,
-                    Err(e) => assert_eq!(e, ErrorKind::Throttled),
-                }
-                tokio::time::sleep(Duration::from_micros(500)).await;
-            }
-            (admitted, sent)
-        }));
-    }
-    let (mut admitted, mut n) = (0u32, 0u64);
-    for t in tasks {
-        let (a, s) = t.await.expect("client");
-        admitted += a;
-        n += s;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
+    let (admitted, n, elapsed) = flood(
+        &a,
+        &b,
+        Duration::from_millis(1500),
+        Duration::from_micros(500),
+    )
+    .await;
     let expected = f64::from(burst) + rate * elapsed;
     // Never more than the bucket gives (the enforcement); fewer only when
     // every client paused long enough for the bucket to fill (a loaded
@@ -303,42 +326,16 @@ async fn a_fast_throttle_with_grants_never_admits_more_than_the_bucket() {
     let Some(url) = system_redis() else { return };
     let prefix = random_prefix();
     let (burst, rate) = (400u32, 2_000.0);
-    let state = keyed_state(
-        1,
-        1,
-        Some(ThrottleSettings {
-            burst_limit: Some(i64::from(burst)),
-            rate_limit: Some(rate),
-        }),
-        None,
-    );
+    let state = throttled_state(burst, rate);
     let a = instance(&state, &url, &prefix, FailurePolicy::Closed);
     let b = instance(&state, &url, &prefix, FailurePolicy::Closed);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..8u64 {
-        let (a, b) = (a.clone(), b.clone());
-        tasks.push(tokio::spawn(async move {
-            let (mut admitted, mut sent) = (0u32, 0u64);
-            while start.elapsed() < Duration::from_millis(1000) {
-                let gateway = if (client + sent) % 2 == 0 { &a } else { &b };
-                sent += 1;
-                match request(gateway, 0).await {
-                    Ok(()) => admitted += 1,
-                    Err(e) => assert_eq!(e, ErrorKind::Throttled),
-                }
-                tokio::time::sleep(Duration::from_micros(100)).await;
-            }
-            (admitted, sent)
-        }));
-    }
-    let (mut admitted, mut n) = (0u32, 0u64);
-    for t in tasks {
-        let (a, s) = t.await.expect("client");
-        admitted += a;
-        n += s;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
+    let (admitted, n, elapsed) = flood(
+        &a,
+        &b,
+        Duration::from_millis(1000),
+        Duration::from_micros(100),
+    )
+    .await;
     let most = f64::from(burst) + rate * elapsed;
     // Granted tokens are taken from the one bucket in Redis: the cluster
     // never admits more than it gives.

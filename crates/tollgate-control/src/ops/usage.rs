@@ -153,33 +153,33 @@ pub fn get(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let key_filter = op.req.query("keyId");
     // The first day's quota period may start before the range.
     let first = period_start(quota_period(plan), start);
-    let items = plan
+    // The page first: counts (a store or Redis read per key) only for its keys.
+    let ids = plan
         .key_ids
         .iter()
         .filter(|k| key_filter.is_none_or(|f| f == k.as_str()))
-        .map(|key_id| {
-            let counts = DayCounts::load(op, &plan.plan.id, key_id, first, end)?;
-            let pairs: Vec<Value> = (start.days_since_epoch()..=end.days_since_epoch())
-                .map(|d| {
-                    day_pair(
-                        op.state,
-                        plan,
-                        key_id,
-                        Date::from_days_since_epoch(d),
-                        &counts,
-                    )
-                })
-                .collect();
-            Ok((key_id.clone(), json!({ "key": key_id, "pairs": pairs })))
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let paged = page(op.req, items)?;
-    let values: BTreeMap<String, Value> = paged["item"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| Some((v["key"].as_str()?.to_string(), v["pairs"].clone())))
+        .map(|key_id| (key_id.clone(), json!(key_id)))
         .collect();
+    let paged = page(op.req, ids)?;
+    let mut values = BTreeMap::new();
+    for key_id in paged["item"].as_array().into_iter().flatten() {
+        let Some(key_id) = key_id.as_str() else {
+            continue;
+        };
+        let counts = DayCounts::load(op, &plan.plan.id, key_id, first, end)?;
+        let pairs: Vec<Value> = (start.days_since_epoch()..=end.days_since_epoch())
+            .map(|d| {
+                day_pair(
+                    op.state,
+                    plan,
+                    key_id,
+                    Date::from_days_since_epoch(d),
+                    &counts,
+                )
+            })
+            .collect();
+        values.insert(key_id.to_string(), Value::Array(pairs));
+    }
     let mut body = json!({
         "usagePlanId": plan.plan.id,
         "startDate": start.to_string(),
@@ -208,8 +208,7 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
         .as_ref()
         .ok_or_else(|| ApiError::bad_request("Usage plan has no quota to update"))?;
     let today = Date::from_epoch_seconds(op.now);
-    let period = quota.period.as_deref().unwrap_or("DAY");
-    let start = period_start(period, today);
+    let start = period_start(quota_period(plan), today);
     let adjustment_key = UsageKey {
         plan_id: plan.plan.id.clone(),
         key_id: key_id.clone(),
