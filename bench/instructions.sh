@@ -17,6 +17,12 @@
 #   N=20000 PATHS="proxy keyed" bash bench/instructions.sh
 #   UPSTREAM_BIN=... BIN=/old/target/release bash bench/instructions.sh   # an older tollgate
 #
+# Each row also splits the count by thread: "serving" is the request's own
+# threads (the HTTP front end, the pipeline, the upstream client and the
+# hand-off to the observers: what #11's bar covers), "observers" the
+# threads of tollgate-observe and the Prometheus recorder (access logs,
+# metrics, traces: #14's).
+#
 # Needs valgrind (installed from Debian when missing, as root), the aws CLI
 # (from PyPI when missing) and the release binaries (bench/run.sh builds them).
 # KEEP_WORK=1 keeps the temporary directory with callgrind's output.
@@ -74,7 +80,7 @@ PIDS+=($!)
 UP=$(addr_of "$WORK/up.out")
 
 mkdir -p "$WORK/data" "$WORK/cwd"
-(cd "$WORK/cwd" && TOLLGATE_LOG=warn exec valgrind --tool=callgrind --instr-atstart=no \
+(cd "$WORK/cwd" && TOLLGATE_LOG=warn exec valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
   --callgrind-out-file="$WORK/callgrind.out" \
   "$BIN/tollgate" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" >"$WORK/tg.out" 2>"$WORK/tg.err") &
 PIDS+=($!)
@@ -167,7 +173,20 @@ for kind in $PATHS; do
   rm -f "$WORK"/callgrind.out.*
   callgrind_control -d "$VG_PID" >/dev/null 2>&1 || die "callgrind_control -d failed"
   sleep 0.5
-  total=$(grep -h '^totals:' "$WORK"/callgrind.out.* 2>/dev/null | awk '{s += $2} END {print s + 0}')
+  total=0 observers=0
+  for out in "$WORK"/callgrind.out.*; do
+    count=$(grep -h '^totals:' "$out" | awk '{print $2 + 0}')
+    [ -n "$count" ] || continue
+    total=$((total + count))
+    # A thread is the observers' when its entry point (the outermost
+    # function it runs) lives in tollgate-observe or the Prometheus recorder.
+    entry=$(callgrind_annotate --inclusive=yes --auto=no "$out" 2>/dev/null \
+      | awk '/begin_short_backtrace/ { print; exit }' || true)
+    if grep -qE 'tollgate-observe/|tollgate/src/prometheus\.rs' <<<"$entry"; then
+      observers=$((observers + count))
+    fi
+  done
   [ "$total" -gt 0 ] || die "callgrind reported nothing for $kind"
-  printf '  %-6s %8d  (%s instructions over %s requests)\n' "$kind" $((total / N)) "$total" "$N"
+  printf '  %-6s %8d  (serving %d, observers %d; %s instructions over %s requests)\n' "$kind" \
+    $((total / N)) $(((total - observers) / N)) $((observers / N)) "$total" "$N"
 done

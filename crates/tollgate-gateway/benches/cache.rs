@@ -136,7 +136,7 @@ async fn get(gateway: &Gateway, job: usize, key: usize) -> u16 {
     };
     let peer: SocketAddr = ([127, 0, 0, 1], 40000).into();
     let response = gateway
-        .handle(target, request, peer, "bench-request".into())
+        .handle(target, request, None, peer, "bench-request".into())
         .await;
     let status = response.status().as_u16();
     let _ = response.into_body().collect().await;

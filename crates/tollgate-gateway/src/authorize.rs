@@ -74,6 +74,7 @@ pub struct Authorizers<'a> {
 pub async fn authorize_head(
     authorization: &Authorization,
     parts: &http::request::Parts,
+    raw_head: Option<&tollgate_http1::request::RawHead>,
     path_params: &[PathParam],
     stage: &CompiledStage,
     with: &Authorizers<'_>,
@@ -108,6 +109,7 @@ pub async fn authorize_head(
             };
             let request = lambda_authorizer::Request {
                 parts,
+                raw_head,
                 path_params,
                 stage,
                 region: &with.iam.region,
@@ -151,7 +153,7 @@ impl SignatureCheck {
             ),
             user: identity.access_key_id.clone(),
             access_key: identity.access_key_id,
-            account_id: cx.account_id.clone(),
+            account_id: cx.account_id.to_string(),
         });
         Ok(())
     }

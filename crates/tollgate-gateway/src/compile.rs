@@ -28,9 +28,10 @@ use crate::throttle::{Bucket, BucketRegistry, Limits};
 #[derive(Debug)]
 pub struct CompiledStage {
     pub api_id: String,
-    pub api_name: String,
+    /// Shared with every request's context and outcome (a clone is a count).
+    pub api_name: Arc<str>,
     pub stage_name: String,
-    pub deployment_id: String,
+    pub deployment_id: Arc<str>,
     pub variables: BTreeMap<String, String>,
     pub router: Router<CompiledMethod>,
     /// Customised gateway responses by type (the rest are defaults).
@@ -52,8 +53,9 @@ pub struct CompiledStage {
 
 #[derive(Debug)]
 pub struct CompiledMethod {
-    pub resource_id: String,
-    pub resource_path: String,
+    /// Shared with every request's context (a clone is a count).
+    pub resource_id: Arc<str>,
+    pub resource_path: Arc<str>,
     pub http_method: String,
     /// `"/path/METHOD"`, the key of per-method throttles in usage plans.
     pub plan_throttle_key: String,
@@ -275,8 +277,8 @@ fn compile_method(
         Err(reason) => (None, Some(reason)),
     };
     CompiledMethod {
-        resource_id: resource_id.to_string(),
-        resource_path: resource_path.to_string(),
+        resource_id: resource_id.into(),
+        resource_path: resource_path.into(),
         http_method: m.http_method.clone(),
         plan_throttle_key: format!("{resource_path}/{}", m.http_method),
         stage_bucket,
@@ -346,9 +348,9 @@ pub fn compile(
     }
     CompiledStage {
         api_id: deployment.api.id.clone(),
-        api_name: deployment.api.name.clone(),
+        api_name: deployment.api.name.as_str().into(),
         stage_name: stage.stage_name.clone(),
-        deployment_id: deployment.deployment.id.clone(),
+        deployment_id: deployment.deployment.id.as_str().into(),
         variables: stage.variables.clone(),
         router,
         gateway_responses: deployment

@@ -29,17 +29,19 @@ pub struct RequestContext {
     source_ip: OnceLock<String>,
     /// The client's User-Agent, kept as sent (a shared buffer, not a copy).
     pub user_agent: Option<http::HeaderValue>,
-    pub http_method: String,
+    pub http_method: http::Method,
     pub protocol: &'static str,
     pub domain_name: String,
-    pub account_id: String,
+    /// The `Arc<str>` fields are shared with the settings and the compiled
+    /// stage: filling them costs a count, not a copy.
+    pub account_id: Arc<str>,
     pub api_id: String,
     pub stage: String,
-    pub deployment_id: String,
+    pub deployment_id: Arc<str>,
     /// The request path after the stage, as the client sent it.
     pub path: String,
-    pub resource_id: String,
-    pub resource_path: String,
+    pub resource_id: Arc<str>,
+    pub resource_path: Arc<str>,
     pub api_key: Option<String>,
     pub api_key_id: Option<String>,
     /// Who signed an `AWS_IAM` request.
@@ -143,7 +145,7 @@ impl RequestContext {
     pub fn new(
         request_id: String,
         peer: SocketAddr,
-        http_method: &str,
+        http_method: http::Method,
         protocol: &'static str,
     ) -> RequestContext {
         let now = SystemTime::now()
@@ -159,16 +161,16 @@ impl RequestContext {
             peer: peer.ip(),
             source_ip: OnceLock::new(),
             user_agent: None,
-            http_method: http_method.to_string(),
+            http_method,
             protocol,
             domain_name: String::new(),
-            account_id: String::new(),
+            account_id: Arc::default(),
             api_id: String::new(),
             stage: String::new(),
-            deployment_id: String::new(),
+            deployment_id: Arc::default(),
             path: String::new(),
-            resource_id: String::new(),
-            resource_path: String::new(),
+            resource_id: Arc::default(),
+            resource_path: Arc::default(),
             api_key: None,
             api_key_id: None,
             caller: None,
@@ -271,21 +273,21 @@ impl RequestContext {
         let domain_prefix = self.domain_name.split('.').next().unwrap_or_default();
         let caller = self.caller.as_ref();
         let mut context = json!({
-            "accountId": self.account_id,
+            "accountId": &*self.account_id,
             "apiId": self.api_id,
             "awsEndpointRequestId": self.request_id,
-            "deploymentId": self.deployment_id,
+            "deploymentId": &*self.deployment_id,
             "domainName": self.domain_name,
             "domainPrefix": domain_prefix,
             "extendedRequestId": self.extended_request_id,
-            "httpMethod": self.http_method,
+            "httpMethod": self.http_method.as_str(),
             "path": format!("/{}{}", self.stage, self.path),
             "protocol": self.protocol,
             "requestId": self.request_id,
             "requestTime": clf_time(self.request_time_epoch_ms),
             "requestTimeEpoch": self.request_time_epoch_ms as u64,
-            "resourceId": self.resource_id,
-            "resourcePath": self.resource_path,
+            "resourceId": &*self.resource_id,
+            "resourcePath": &*self.resource_path,
             "stage": self.stage,
             "xrayTraceId": self.trace_id,
             "identity": {
@@ -411,7 +413,7 @@ mod tests {
     #[test]
     fn ids_have_aws_shapes() {
         let peer: SocketAddr = ([127, 0, 0, 1], 9).into();
-        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        let mut cx = RequestContext::new("r".into(), peer, http::Method::GET, "HTTP/1.1");
         assert!(cx.trace_id.is_empty());
         cx.ensure_trace_id();
         assert_eq!(cx.extended_request_id.len(), 16);
@@ -423,7 +425,7 @@ mod tests {
     #[test]
     fn behind_a_trusted_proxy_the_proxy_is_the_forwarded_hop() {
         let peer: SocketAddr = ([10, 0, 0, 1], 9).into();
-        let mut cx = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1");
+        let mut cx = RequestContext::new("r".into(), peer, http::Method::GET, "HTTP/1.1");
         assert_eq!(cx.forwarded_for_hop(), "10.0.0.1");
         cx.set_source("203.0.113.7".parse().expect("an address"));
         assert_eq!(cx.source_ip(), "203.0.113.7");
@@ -435,7 +437,8 @@ mod tests {
         let peer: SocketAddr = ([127, 0, 0, 1], 9).into();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..1000 {
-            let id = RequestContext::new("r".into(), peer, "GET", "HTTP/1.1").extended_request_id;
+            let id = RequestContext::new("r".into(), peer, http::Method::GET, "HTTP/1.1")
+                .extended_request_id;
             assert_eq!(id.len(), 16, "{id}");
             assert!(id[..15].bytes().all(|c| c.is_ascii_alphanumeric()), "{id}");
             assert!(id.ends_with('='), "{id}");
@@ -469,7 +472,7 @@ mod tests {
             "::ffff:1.2.3.4".parse().unwrap(),
         ];
         for ip in addrs {
-            let cx = RequestContext::new("r".into(), (ip, 9).into(), "GET", "HTTP/1.1");
+            let cx = RequestContext::new("r".into(), (ip, 9).into(), http::Method::GET, "HTTP/1.1");
             assert_eq!(cx.source_ip(), ip.to_string());
             assert_eq!(cx.to_json()["identity"]["sourceIp"], ip.to_string());
         }

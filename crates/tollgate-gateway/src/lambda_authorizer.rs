@@ -158,6 +158,8 @@ impl AuthorizerCache {
 /// What the authorize phase has to go on.
 pub struct Request<'a> {
     pub parts: &'a http::request::Parts,
+    /// The head as an HTTP/1 client sent it (header names' case).
+    pub raw_head: Option<&'a tollgate_http1::request::RawHead>,
     pub path_params: &'a [PathParam],
     pub stage: &'a CompiledStage,
     pub region: &'a str,
@@ -493,7 +495,7 @@ fn request_event(
     let mut event = crate::integration::lambda::request_fields(
         request.stage,
         &request.parts.headers,
-        &request.parts.extensions,
+        request.raw_head,
         query,
         request.path_params,
         cx,

@@ -91,7 +91,7 @@ struct CompiledFrom {
 #[derive(Clone)]
 pub struct GatewaySettings {
     /// Shown in `$context.accountId` and ARNs.
-    pub account_id: String,
+    pub account_id: Arc<str>,
     /// Whom `AWS_IAM` methods accept.
     pub iam: IamCredentials,
     /// Request bodies in memory, every request together (shared with the
@@ -338,6 +338,7 @@ impl Gateway {
         &self,
         target: InvokeTarget,
         request: Request<RequestBody>,
+        raw_head: Option<tollgate_http1::request::RawHead>,
         peer: SocketAddr,
         request_id: String,
     ) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
@@ -345,6 +346,7 @@ impl Gateway {
             self,
             target,
             request,
+            raw_head,
             peer,
             request_id,
             pipeline::StageSource::Deployed,
@@ -399,7 +401,13 @@ pub mod bench_support {
     ) -> Result<(), ErrorKind> {
         let (stage, compiled) = route(gateway, api_id, stage, method, path)?;
         let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
+        let mut cx = context::RequestContext::new(
+            String::new(),
+            peer,
+            http::Method::from_bytes(method.as_bytes())
+                .map_err(|_| ErrorKind::MissingAuthenticationToken)?,
+            "HTTP/1.1",
+        );
         let admitted = gateway
             .usage_plans
             .admit(&stage, &compiled, headers, &mut cx)
@@ -423,7 +431,13 @@ pub mod bench_support {
     ) -> Result<impl Drop, ErrorKind> {
         let (stage, compiled) = route(gateway, api_id, stage, method, path)?;
         let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
+        let mut cx = context::RequestContext::new(
+            String::new(),
+            peer,
+            http::Method::from_bytes(method.as_bytes())
+                .map_err(|_| ErrorKind::MissingAuthenticationToken)?,
+            "HTTP/1.1",
+        );
         let admitted = gateway
             .usage_plans
             .admit(&stage, &compiled, headers, &mut cx)
@@ -463,7 +477,13 @@ pub mod bench_support {
         *request.headers_mut() = headers.clone();
         let (parts, ()) = request.into_parts();
         let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = context::RequestContext::new(String::new(), peer, method, "HTTP/1.1");
+        let mut cx = context::RequestContext::new(
+            String::new(),
+            peer,
+            http::Method::from_bytes(method.as_bytes())
+                .map_err(|_| ErrorKind::MissingAuthenticationToken)?,
+            "HTTP/1.1",
+        );
         cx.api_id = stage.api_id.clone();
         cx.stage = stage.stage_name.clone();
         cx.path = path.to_string();
@@ -475,6 +495,7 @@ pub mod bench_support {
         authorize::authorize_head(
             &compiled.authorization,
             &parts,
+            None,
             &matched.params,
             &stage,
             &with,

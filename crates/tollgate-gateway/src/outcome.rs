@@ -22,13 +22,13 @@ pub struct Outcome {
     /// Empty when the request ended before its integration.
     pub trace_id: String,
     pub api_id: String,
-    pub api_name: String,
+    pub api_name: Arc<str>,
     pub stage: String,
     /// The request path after the stage.
     pub path: String,
     /// The matched resource (`/api/{proxy+}`); empty when nothing matched.
-    pub resource_path: String,
-    pub http_method: String,
+    pub resource_path: Arc<str>,
+    pub http_method: http::Method,
     pub protocol: &'static str,
     pub status: u16,
     /// The gateway-response type of a failed request (`THROTTLED`, …).
@@ -36,7 +36,8 @@ pub struct Outcome {
     /// `x-amzn-ErrorType` of a failed request.
     pub error_code: Option<&'static str>,
     pub source_ip: String,
-    pub user_agent: Option<String>,
+    /// As sent (a shared buffer, not a copy).
+    pub user_agent: Option<http::HeaderValue>,
     pub api_key_id: Option<String>,
     pub request_time_epoch_ms: u128,
     /// From the request's head to its end (see [`Ending`]).
@@ -93,9 +94,10 @@ pub enum Ending {
 
 /// Receives every request's outcome. Called on the request's own thread
 /// when its response ends: an observer does no more there than hand the
-/// record on (a bounded queue to a writer of its own).
+/// record on (a bounded queue to a writer of its own). The record is shared,
+/// so handing it on copies a pointer, not its strings.
 pub trait Observer: Send + Sync {
-    fn observe(&self, outcome: &Outcome);
+    fn observe(&self, outcome: &Arc<Outcome>);
 }
 
 /// What a request holds until its response has ended.
@@ -112,7 +114,8 @@ pub struct Held {
 /// whole in [`ObservedBody`], so that the response it rides in stays small
 /// as it is moved on its way to the client.
 struct Pending {
-    outcome: Outcome,
+    /// Not shared until the observers get it, so it is completed in place.
+    outcome: Arc<Outcome>,
     observers: Arc<Vec<Arc<dyn Observer>>>,
     started: Instant,
     /// Dropped when the outcome is handed over.
@@ -122,19 +125,20 @@ struct Pending {
 }
 
 impl Pending {
-    /// Works on the record where it lies (moving it out of its box would
-    /// copy it).
     fn finish(mut self: Box<Self>, ending: Ending, bytes_out: u64) {
         drop(std::mem::take(&mut self.held));
-        let outcome = &mut self.outcome;
-        outcome.ending = ending;
-        outcome.bytes_out = bytes_out;
-        outcome.latency = self.started.elapsed();
+        let latency = self.started.elapsed();
+        if let Some(outcome) = Arc::get_mut(&mut self.outcome) {
+            outcome.ending = ending;
+            outcome.bytes_out = bytes_out;
+            outcome.latency = latency;
+        }
         for observer in self.observers.iter() {
             observer.observe(&self.outcome);
         }
         if let Some(tap) = self.tap.take() {
-            let _ = tap.send(std::mem::take(&mut self.outcome));
+            let outcome = Arc::try_unwrap(self.outcome).unwrap_or_else(|shared| (*shared).clone());
+            let _ = tap.send(outcome);
         }
     }
 }
@@ -163,7 +167,7 @@ impl ObservedBody {
         ObservedBody {
             inner,
             pending: Some(Box::new(Pending {
-                outcome,
+                outcome: Arc::new(outcome),
                 observers,
                 started,
                 held,

@@ -40,6 +40,7 @@ use crate::invoke::InvokeTarget;
 use crate::outcome::{Held, ObservedBody, Outcome};
 use crate::response::{add_standard_headers, gateway_response, Body};
 use crate::Gateway;
+use tollgate_http1::request::RawHead;
 
 /// API Gateway's payload limit.
 pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
@@ -65,6 +66,8 @@ struct Exchange {
     held: Held,
     /// Arrived on the public listener ([`InvokeTarget::public`]).
     public: bool,
+    /// The head as an HTTP/1 client sent it (header names' case).
+    raw_head: Option<RawHead>,
 }
 
 /// Serves one data-plane request.
@@ -77,6 +80,7 @@ pub(crate) fn run(
     gateway: &Gateway,
     target: InvokeTarget,
     request: Request<RequestBody>,
+    raw_head: Option<RawHead>,
     peer: std::net::SocketAddr,
     request_id: String,
     source: StageSource,
@@ -89,11 +93,12 @@ pub(crate) fn run(
     };
     // Made in place: the context is the larger part of the exchange.
     let mut exchange = Exchange {
-        cx: RequestContext::new(request_id, peer, request.method().as_str(), protocol),
+        cx: RequestContext::new(request_id, peer, request.method().clone(), protocol),
         stage: None,
         headers: http::HeaderMap::new(),
         held: Held::default(),
         public: target.public,
+        raw_head,
     };
     let cx = &mut exchange.cx;
     cx.account_id = gateway.settings.account_id.clone();
@@ -227,6 +232,7 @@ async fn phases(
         authorize_head(
             &method.authorization,
             &parts,
+            ex.raw_head.as_ref(),
             &path_params,
             &stage,
             &with,
@@ -387,14 +393,21 @@ async fn phases(
         headers: parts.headers,
         path_params,
         body,
-        extensions: parts.extensions,
+        raw_head: ex.raw_head.take(),
     };
     if stage.tracing_enabled {
         ex.cx.begin_spans();
     } else {
         ex.cx.ensure_trace_id();
     }
-    let mut outcome = integrate(gateway, &stage, &method, &method_request, &mut ex.cx).await;
+    let mut outcome = std::pin::pin!(integrate(
+        gateway,
+        &stage,
+        &method,
+        &method_request,
+        &mut ex.cx
+    ))
+    .await;
     ex.headers = method_request.headers;
     if let Some((store, scope)) = idempotent {
         let now = ex.cx.request_time_epoch_ms as i64;
@@ -470,7 +483,8 @@ async fn integrate(
         // Only a traced request's record keeps it (one more clock read).
         cx.integration_start = Some(cx.started.elapsed());
     }
-    let raw = integration::send(prepared, &backends, integration, cx).await?;
+    // Pinned where it is made (awaited by value, it is copied into place).
+    let raw = std::pin::pin!(integration::send(prepared, &backends, integration, cx)).await?;
     // 11. integration response and method response: HTTP_PROXY's is the
     // upstream's answer as it is (no step to wait on).
     if integration.kind == IntegrationKind::HttpProxy {
@@ -612,7 +626,7 @@ fn finish(
         ),
     };
     let status = response.status();
-    let bodiless = cx.http_method == "HEAD"
+    let bodiless = cx.http_method == http::Method::HEAD
         || status == http::StatusCode::NO_CONTENT
         || status == http::StatusCode::NOT_MODIFIED
         || status.is_informational();
@@ -659,17 +673,13 @@ fn outcome_of(
         api_name: stage.map(|s| s.api_name.clone()).unwrap_or_default(),
         stage: take(&mut cx.stage),
         path: take(&mut cx.path),
-        resource_path: take(&mut cx.resource_path),
-        http_method: take(&mut cx.http_method),
+        resource_path: std::mem::take(&mut cx.resource_path),
+        http_method: std::mem::take(&mut cx.http_method),
         protocol: cx.protocol,
         status,
         error_type,
         error_code,
-        user_agent: cx
-            .user_agent
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        user_agent: cx.user_agent.take(),
         api_key_id: cx.api_key_id.take(),
         request_time_epoch_ms: cx.request_time_epoch_ms,
         latency: std::time::Duration::ZERO,

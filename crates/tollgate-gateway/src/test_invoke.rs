@@ -221,6 +221,7 @@ pub async fn test_invoke(
         gateway,
         target,
         request,
+        None,
         peer,
         request_id.clone(),
         StageSource::TestInvoke(stage),
@@ -361,7 +362,7 @@ pub async fn test_invoke_authorizer(
     add_headers(request.headers_mut(), &input);
     let (parts, ()) = request.into_parts();
     let peer: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut cx = RequestContext::new(request_id.clone(), peer, "GET", "HTTP/1.1");
+    let mut cx = RequestContext::new(request_id.clone(), peer, http::Method::GET, "HTTP/1.1");
     cx.account_id = gateway.settings.account_id.clone();
     cx.api_id = doc.api.id.clone();
     cx.stage = stage.stage_name.clone();
@@ -373,6 +374,7 @@ pub async fn test_invoke_authorizer(
         Ok(authorizer) => {
             let request = lambda_authorizer::Request {
                 parts: &parts,
+                raw_head: None,
                 path_params: &[],
                 stage: &stage,
                 region: &gateway.settings.iam.region,

@@ -36,10 +36,13 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// `Expect: 100-continue`: the client waits for a go-ahead before the body.
     pub expect_continue: bool,
+    /// The head's bytes as sent. Beside the request, not in its extensions:
+    /// inserting an extension allocates a map, on every request.
+    pub raw: RawHead,
 }
 
-/// The request head's bytes as the client sent them (in the request's
-/// extensions): header names keep their case here.
+/// The request head's bytes as the client sent them: header names keep
+/// their case here.
 #[derive(Debug, Clone)]
 pub struct RawHead(pub bytes::Bytes);
 
@@ -140,14 +143,14 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Hea
             Some(n) => BodyFraming::Length(n),
         }
     };
-    // The head as sent, for whoever needs the headers' names in the case
-    // the client wrote them (the `HeaderMap` lowercases them).
-    request.extensions_mut().insert(RawHead(head));
     Ok(Some(RequestHead {
         request,
         framing,
         keep_alive: framing_headers.keep_alive(version),
         expect_continue,
+        // For whoever needs the headers' names in the case the client
+        // wrote them (the `HeaderMap` lowercases them).
+        raw: RawHead(head),
     }))
 }
 
@@ -175,19 +178,14 @@ mod tests {
         assert_eq!(head.framing, BodyFraming::Length(3));
         assert!(head.keep_alive && !head.expect_continue);
         assert_eq!(&buf[..], b"abcGET");
-        let names = head
-            .request
-            .extensions()
-            .get::<RawHead>()
-            .map(RawHead::names);
         assert_eq!(
-            names,
-            Some(vec![
+            head.raw.names(),
+            vec![
                 "Host".to_string(),
                 "Content-Length".to_string(),
                 "X-Two".to_string(),
                 "x-two".to_string()
-            ])
+            ]
         );
     }
 

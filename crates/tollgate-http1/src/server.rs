@@ -25,7 +25,7 @@ use tokio::time::{Instant, Sleep};
 use crate::body::{BodyFeeder, RequestBody};
 use crate::budget::{BodyBudget, BudgetPermit};
 use crate::chunked::{ChunkedDecoder, Decoded};
-use crate::request::{parse_request_head, BodyFraming, HeadError, RequestHead};
+use crate::request::{parse_request_head, BodyFraming, HeadError, RawHead, RequestHead};
 use crate::response::{encode_head, BodyOut, Exchange};
 
 /// What one read asks the kernel for at least.
@@ -123,13 +123,15 @@ where
     B: Body<Data = Bytes>,
     B::Error: std::fmt::Display,
 {
-    serve_until_closing(stream, limits, None, handler).await
+    let mut handler = handler;
+    serve_until_closing(stream, limits, None, move |request, _raw| handler(request)).await
 }
 
 /// [`serve`], and once `closing` turns true (a graceful shutdown) the
 /// connection ends at the next point where no request is lost: at once if
 /// it is idle between requests, else after the current response, which
-/// says `Connection: close`.
+/// says `Connection: close`. The handler also gets the head's bytes as
+/// sent (header names in the client's case).
 pub async fn serve_until_closing<S, H, F, B>(
     stream: S,
     limits: Limits,
@@ -138,7 +140,7 @@ pub async fn serve_until_closing<S, H, F, B>(
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    H: FnMut(Request<RequestBody>) -> F,
+    H: FnMut(Request<RequestBody>, RawHead) -> F,
     F: Future<Output = Response<B>>,
     B: Body<Data = Bytes>,
     B::Error: std::fmt::Display,
@@ -165,6 +167,7 @@ where
             framing,
             mut keep_alive,
             expect_continue,
+            raw,
         } = head;
         let version = request.version();
         let method = request.method().clone();
@@ -189,7 +192,7 @@ where
         // One handler future, pinned where it is made: the largest part of
         // this loop's state, never copied (awaited by value, or passed on by
         // value, it would be, on every request).
-        let mut handling = pin!(handler(request.map(|()| body)));
+        let mut handling = pin!(handler(request.map(|()| body), raw));
         let (response, body) = match feeder {
             None => (handling.as_mut().await, BodyRead::whole(whole)),
             Some(feeder) => {

@@ -745,7 +745,7 @@ async fn start_closable(closing: tokio::sync::watch::Receiver<bool>) -> std::net
     };
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let slow = |req| async move {
+            let slow = |req, _raw| async move {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 handler(req).await
             };

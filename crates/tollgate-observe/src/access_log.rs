@@ -203,7 +203,7 @@ fn value(v: Variable, o: &Outcome) -> Option<String> {
         ExtendedRequestId => some(&o.extended_request_id),
         ApiId => some(&o.api_id),
         Stage => some(&o.stage),
-        HttpMethod => some(&o.http_method),
+        HttpMethod => some(o.http_method.as_str()),
         ResourcePath => some(&o.resource_path),
         Path => (!o.stage.is_empty()).then(|| {
             let mut p = String::with_capacity(o.stage.len() + o.path.len() + 1);
@@ -216,7 +216,11 @@ fn value(v: Variable, o: &Outcome) -> Option<String> {
         RequestTime => Some(tollgate_gateway::clf_time(o.request_time_epoch_ms)),
         RequestTimeEpoch => Some(o.request_time_epoch_ms.to_string()),
         SourceIp => some(&o.source_ip),
-        UserAgent => o.user_agent.clone(),
+        UserAgent => o
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         ApiKeyId => o.api_key_id.clone(),
         ErrorMessage => o.error_type.map(|_| error_message(o)),
         ErrorMessageString => o
@@ -259,12 +263,12 @@ mod tests {
             stage: "prod".into(),
             path: "/api/v1/jobs".into(),
             resource_path: "/api/{proxy+}".into(),
-            http_method: "GET".into(),
+            http_method: http::Method::GET,
             protocol: "HTTP/1.1",
             status: 403,
             error_type: Some("INVALID_API_KEY"),
             source_ip: "127.0.0.1".into(),
-            user_agent: Some("curl \"quoted\", <x>".into()),
+            user_agent: Some(http::HeaderValue::from_static("curl \"quoted\", <x>")),
             request_time_epoch_ms: 1_583_349_317_135,
             bytes_out: 23,
             ..Outcome::default()

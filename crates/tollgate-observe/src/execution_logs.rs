@@ -134,7 +134,7 @@ mod tests {
     fn lines_by_level() {
         let ok = Outcome {
             request_id: "r".into(),
-            http_method: "GET".into(),
+            http_method: http::Method::GET,
             path: "/api/x".into(),
             status: 200,
             integration_latency: Some(std::time::Duration::from_millis(12)),

@@ -1,5 +1,5 @@
-//! The one observer the gateway calls: it clones the outcome record into a
-//! bounded queue, and a thread of its own writes the access log line and
+//! The one observer the gateway calls: it puts the (shared) outcome record
+//! into a bounded queue, and a thread of its own writes the access log line and
 //! the metrics. A full queue drops the record (counted as
 //! `tollgate_observe_dropped_total{queue="outcomes"}`), never the request.
 
@@ -38,7 +38,7 @@ const METRICS_FLUSH_EVERY: Duration = Duration::from_millis(50);
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 pub struct Hub {
-    outcomes: Sender<Box<Outcome>>,
+    outcomes: Sender<Arc<Outcome>>,
     access_logs: Arc<AccessLogs>,
     execution_logs: Arc<ExecutionLogs>,
     detailed: Arc<ArcSwap<DetailedMetrics>>,
@@ -51,7 +51,7 @@ impl Hub {
         metrics: Arc<MetricStore>,
         spans: Option<Arc<Exporter>>,
     ) -> std::io::Result<Hub> {
-        let (outcomes, receiver) = queue::bounded::<Box<Outcome>>("outcomes", QUEUE_CAPACITY);
+        let (outcomes, receiver) = queue::bounded::<Arc<Outcome>>("outcomes", QUEUE_CAPACITY);
         let detailed = Arc::new(ArcSwap::from_pointee(DetailedMetrics::default()));
         let (logs, settings) = (access_logs.clone(), detailed.clone());
         let execution = execution_logs.clone();
@@ -132,8 +132,8 @@ impl Hub {
 }
 
 impl Observer for Hub {
-    fn observe(&self, outcome: &Outcome) {
-        self.outcomes.send(Box::new(outcome.clone()));
+    fn observe(&self, outcome: &Arc<Outcome>) {
+        self.outcomes.send(outcome.clone());
     }
 }
 
@@ -159,13 +159,13 @@ fn request_spans(o: &Outcome, t: &TraceRecord) -> Vec<SpanData> {
         attributes: vec![
             (
                 "http.request.method",
-                Attribute::Text(o.http_method.clone()),
+                Attribute::Text(o.http_method.to_string()),
             ),
             (
                 "url.path",
                 Attribute::Text(format!("/{}{}", o.stage, o.path)),
             ),
-            ("http.route", Attribute::Text(o.resource_path.clone())),
+            ("http.route", Attribute::Text(o.resource_path.to_string())),
             (
                 "http.response.status_code",
                 Attribute::Int(i64::from(o.status)),

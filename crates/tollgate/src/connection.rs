@@ -89,8 +89,8 @@ where
 {
     let limits = app.limits.http1();
     let closing = Some(app.closing.clone());
-    tollgate_http1::server::serve_until_closing(stream, limits, closing, |req| {
-        handle(app, peer, req)
+    tollgate_http1::server::serve_until_closing(stream, limits, closing, |req, raw| {
+        handle(app, peer, req, Some(raw))
     })
     .await
 }
@@ -169,7 +169,7 @@ where
             // unboxed pipeline future is kilobytes of memmove per request
             // (measured).
             async move {
-                let response = Box::pin(handle(&app, peer, req.map(RequestBody::from))).await;
+                let response = Box::pin(handle(&app, peer, req.map(RequestBody::from), None)).await;
                 drop(in_flight);
                 Ok::<_, Infallible>(response)
             }

@@ -14,6 +14,7 @@ use tollgate_aws::sigv4;
 use tollgate_control::ControlRequest;
 use tollgate_gateway::test_invoke::{self, TestInvokeError, TestInvokeInput};
 use tollgate_gateway::ObservedBody;
+use tollgate_http1::request::RawHead;
 use tollgate_http1::RequestBody;
 use tollgate_model::ErrorCode;
 
@@ -22,10 +23,12 @@ use crate::app::{App, MAX_CONTROL_BODY, MAX_FUNCTION_CODE_BODY};
 /// A response of the data plane (streamed, observed) or of the rest.
 pub type ResponseBody = Either<ObservedBody, Full<Bytes>>;
 
+/// `raw_head`: the head as an HTTP/1 client sent it (HTTP/2 has none).
 pub async fn handle(
     app: &App,
     peer: SocketAddr,
     req: Request<RequestBody>,
+    raw_head: Option<RawHead>,
 ) -> Response<ResponseBody> {
     // Host and the client's request id in one pass over the headers: each
     // looked up by name would cost a hash of the name. (Of a repeated
@@ -52,7 +55,7 @@ pub async fn handle(
             .map_or_else(new_request_id, str::to_string);
         // Pinned where it is made: awaited by value, the pipeline's future
         // (kilobytes) would be copied once more on every request.
-        let pipeline = std::pin::pin!(app.gateway.handle(target, req, peer, request_id));
+        let pipeline = std::pin::pin!(app.gateway.handle(target, req, raw_head, peer, request_id));
         return pipeline.await.map(Either::Left);
     }
     let request_id = new_request_id();

@@ -111,7 +111,7 @@ impl Server {
         let _ = prometheus::handle();
         let body_budget = tollgate_http1::BodyBudget::new(config.body_budget);
         let settings = GatewaySettings {
-            account_id: config.account_id.clone(),
+            account_id: config.account_id.as_str().into(),
             iam: IamCredentials {
                 secrets: app::admin_secrets(&config.credentials),
                 region: config.region.clone(),

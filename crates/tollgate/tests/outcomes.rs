@@ -81,7 +81,7 @@ async fn requests_refused_before_the_integration() {
 
     let (_, o) = outcome_of(&server, &get(&api, "/prod/api/x", "")).await;
     assert_eq!((o.status, o.error_type), (403, Some("INVALID_API_KEY")));
-    assert_eq!(o.resource_path, "/api/{proxy+}");
+    assert_eq!(&*o.resource_path, "/api/{proxy+}");
     assert!(o.cause.is_some(), "the reason is recorded");
     assert!(o.api_key_id.is_none());
 

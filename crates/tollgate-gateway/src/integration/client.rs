@@ -128,14 +128,16 @@ impl UpstreamClient {
         let h2c = !origin.https
             && !self.h2c_authorities.is_empty()
             && self.h2c_authorities.contains(&origin.authority);
-        let exchange = async {
+        // Pinned where it is made: passed to `timeout` by value, the
+        // exchange's future (kilobytes) would be copied twice per request.
+        let exchange = std::pin::pin!(async {
             if h2c {
                 // Boxed to keep the HTTP/1.1 path's future small.
                 Box::pin(h2c::send(&self.h2c, request)).await
             } else {
                 h1::send(&self.pools, &self.tls, request).await
             }
-        };
+        });
         match tokio::time::timeout(timeout, exchange).await {
             Err(_) => Err(UpstreamError::TimedOut(timeout)),
             Ok(result) => Ok(result?),

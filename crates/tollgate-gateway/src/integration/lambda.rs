@@ -17,6 +17,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{json, Map, Value};
+use tollgate_http1::request::RawHead;
 
 use super::templates::{params_of, render, select_request, RequestMapping};
 use super::{Invocation, Prepared};
@@ -152,13 +153,10 @@ fn added_headers(headers: &HeaderMap, cx: &RequestContext) -> Vec<(String, Strin
 /// the ones API Gateway adds (replacing the client's of the same name).
 fn event_headers(
     headers: &HeaderMap,
-    extensions: &http::Extensions,
+    raw_head: Option<&RawHead>,
     cx: &RequestContext,
 ) -> Vec<(String, String)> {
-    let sent_names = extensions
-        .get::<tollgate_http1::request::RawHead>()
-        .map(|raw| raw.names())
-        .unwrap_or_default();
+    let sent_names = raw_head.map(RawHead::names).unwrap_or_default();
     let added = added_headers(headers, cx);
     let mut out = Vec::new();
     let mut seen_index: BTreeMap<String, usize> = BTreeMap::new();
@@ -222,7 +220,7 @@ fn proxy_event(inv: &Invocation<'_>) -> Value {
     let mut event = request_fields(
         inv.stage,
         &inv.request.headers,
-        &inv.request.extensions,
+        inv.request.raw_head.as_ref(),
         &inv.request.query,
         &inv.request.path_params,
         inv.cx,
@@ -257,12 +255,12 @@ fn proxy_event(inv: &Invocation<'_>) -> Value {
 pub fn request_fields(
     stage: &CompiledStage,
     headers: &HeaderMap,
-    extensions: &http::Extensions,
+    raw_head: Option<&RawHead>,
     query: &[(String, String)],
     path_params: &[PathParam],
     cx: &RequestContext,
 ) -> Map<String, Value> {
-    let (headers, multi_headers) = maps(&event_headers(headers, extensions, cx));
+    let (headers, multi_headers) = maps(&event_headers(headers, raw_head, cx));
     let (query, multi_query) = maps(query);
     let path_parameters = if path_params.is_empty() {
         Value::Null
@@ -289,13 +287,13 @@ pub fn request_fields(
     }
     let domain_prefix = cx.domain_name.split('.').next().unwrap_or_default();
     let mut request_context = json!({
-        "resourceId": cx.resource_id,
-        "resourcePath": cx.resource_path,
-        "httpMethod": cx.http_method,
+        "resourceId": &*cx.resource_id,
+        "resourcePath": &*cx.resource_path,
+        "httpMethod": cx.http_method.as_str(),
         "extendedRequestId": cx.extended_request_id,
         "requestTime": context["requestTime"],
         "path": context["path"],
-        "accountId": cx.account_id,
+        "accountId": &*cx.account_id,
         "protocol": cx.protocol,
         "stage": cx.stage,
         "domainPrefix": domain_prefix,
@@ -303,7 +301,7 @@ pub fn request_fields(
         "requestId": cx.request_id,
         "identity": identity,
         "domainName": cx.domain_name,
-        "deploymentId": cx.deployment_id,
+        "deploymentId": &*cx.deployment_id,
         "apiId": cx.api_id,
     });
     if let Some(authorizer) = &cx.authorizer {
@@ -317,9 +315,9 @@ pub fn request_fields(
         request_context["authorizer"] = Value::Object(fields);
     }
     let mut event = Map::new();
-    event.insert("resource".into(), json!(cx.resource_path));
+    event.insert("resource".into(), json!(&*cx.resource_path));
     event.insert("path".into(), json!(cx.path));
-    event.insert("httpMethod".into(), json!(cx.http_method));
+    event.insert("httpMethod".into(), json!(cx.http_method.as_str()));
     event.insert("headers".into(), headers);
     event.insert("multiValueHeaders".into(), multi_headers);
     event.insert("queryStringParameters".into(), query);

@@ -44,8 +44,8 @@ pub struct MethodRequest {
     pub query: Vec<(String, String)>,
     pub path_params: Vec<PathParam>,
     pub body: Bytes,
-    /// The request's extensions (the head as sent, for header names' case).
-    pub extensions: ::http::Extensions,
+    /// The head as an HTTP/1 client sent it (header names' case).
+    pub raw_head: Option<tollgate_http1::request::RawHead>,
 }
 
 impl MethodRequest {

@@ -4,7 +4,7 @@
 //! headers that were kept (never a length beside a coding, never chunked for
 //! HTTP/1.0, exactly one Host in HTTP/1.1); and the parser gives the same
 //! answer whether the bytes arrive whole or in two reads. The raw head kept
-//! in the request's extensions is exactly the consumed prefix, and the
+//! beside the request is exactly the consumed prefix, and the
 //! header names it gives back are the map's, in their sent case.
 //! Run with `cargo fuzz run request_head` (see ../README.md).
 #![no_main]
@@ -208,8 +208,7 @@ fuzz_target!(|data: &[u8]| {
 
             // The raw head is the consumed prefix, and its names are the
             // map's names as sent.
-            let raw = head.request.extensions().get::<RawHead>();
-            let raw = raw.expect("no RawHead in the request's extensions");
+            let raw: &RawHead = &head.raw;
             assert_eq!(&raw.0[..], taken, "RawHead is not the consumed head");
             let mut sent: Vec<String> =
                 raw.names().iter().map(|n| n.to_ascii_lowercase()).collect();

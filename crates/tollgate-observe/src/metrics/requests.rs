@@ -91,9 +91,9 @@ impl DetailedMetrics {
         match self.apis.get(&o.api_id).and_then(|s| s.get(&o.stage)) {
             None => false,
             Some(Detailed::All) => true,
-            Some(Detailed::Methods(m)) => m
-                .get(&o.resource_path)
-                .is_some_and(|methods| methods.contains(&o.http_method) || methods.contains("ANY")),
+            Some(Detailed::Methods(m)) => m.get(&*o.resource_path).is_some_and(|methods| {
+                methods.contains(o.http_method.as_str()) || methods.contains("ANY")
+            }),
         }
     }
 }
@@ -122,12 +122,12 @@ struct TallyKey {
 impl TallyKey {
     fn matches(&self, o: &Outcome, detailed: bool, minute: i64) -> bool {
         self.minute == minute
-            && self.api_name == o.api_name
+            && *self.api_name == *o.api_name
             && self.stage == o.stage
             && match &self.method {
                 None => !detailed,
                 Some((resource, method)) => {
-                    detailed && *resource == o.resource_path && *method == o.http_method
+                    detailed && **resource == *o.resource_path && *method == o.http_method.as_str()
                 }
             }
     }
@@ -205,7 +205,12 @@ impl RequestMetrics {
         let is_detailed = !o.resource_path.is_empty() && detailed.enabled(o);
         let hash = if is_detailed {
             hash_of(
-                &[&o.api_name, &o.stage, &o.resource_path, &o.http_method],
+                &[
+                    &o.api_name,
+                    &o.stage,
+                    &o.resource_path,
+                    o.http_method.as_str(),
+                ],
                 minute,
             )
         } else {
@@ -219,9 +224,10 @@ impl RequestMetrics {
             Some(i) => i,
             None => {
                 let key = TallyKey {
-                    api_name: o.api_name.clone(),
+                    api_name: o.api_name.to_string(),
                     stage: o.stage.clone(),
-                    method: is_detailed.then(|| (o.resource_path.clone(), o.http_method.clone())),
+                    method: is_detailed
+                        .then(|| (o.resource_path.to_string(), o.http_method.to_string())),
                     minute,
                 };
                 bucket.push((key, Tally::default()));
@@ -382,7 +388,7 @@ mod tests {
             api_name: "multitalk".into(),
             stage: stage.into(),
             resource_path: resource.into(),
-            http_method: method.into(),
+            http_method: http::Method::from_bytes(method.as_bytes()).expect("a method"),
             status,
             latency: Duration::from_millis(ms),
             integration_latency: Some(Duration::from_millis(ms / 2)),

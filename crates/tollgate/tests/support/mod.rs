@@ -50,8 +50,11 @@ impl Drop for TempDir {
 pub struct Recorder(Mutex<Vec<Outcome>>);
 
 impl Observer for Recorder {
-    fn observe(&self, outcome: &Outcome) {
-        self.0.lock().expect("not poisoned").push(outcome.clone());
+    fn observe(&self, outcome: &Arc<Outcome>) {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .push((**outcome).clone());
     }
 }
 
