@@ -249,7 +249,7 @@ impl UsagePlans {
         };
         let b = bound.binding();
         let plan = &b.plan;
-        let cost = plan.cost(&method.resource_path, &cx.http_method, body);
+        let cost = plan.cost(&method.resource_path, cx.http_method.as_str(), body);
         let day = self.today();
         let quota = plan.quota.as_ref().map(|q| {
             let start = period_start(q.period, day);
@@ -259,9 +259,10 @@ impl UsagePlans {
             }
             (q, limit)
         });
+        let remote = b.usage.remote(&shared.settings().prefix);
         let request = CheckRequest {
-            keys: b.usage.redis_keys(&shared.settings().prefix),
-            hints: &b.usage.remote,
+            keys: &remote.keys,
+            hints: &remote.hints,
             api_id: &plan.api_id,
             stage: &plan.stage,
             method_throttle: method_throttle.as_ref().map(|(n, l)| (n.as_str(), *l)),
@@ -318,7 +319,7 @@ impl UsagePlans {
         };
         let binding = bound.binding();
         let plan = &binding.plan;
-        let cost = plan.cost(&method.resource_path, &cx.http_method, body);
+        let cost = plan.cost(&method.resource_path, cx.http_method.as_str(), body);
         let day = self.today();
         let decision = binding.usage.try_consume(
             plan.quota.as_ref(),

@@ -213,10 +213,17 @@ pub struct UsageCell {
     usage: Mutex<KeyUsage>,
     /// Where the cell goes when it changes.
     dirty: Arc<DirtyList>,
-    /// With shared counters: the key's entries in Redis (named on first use)
-    /// and what this instance knows of them.
-    redis_keys: OnceLock<RedisKeys>,
-    pub remote: RemoteHints,
+    /// With shared counters: the key's entries in Redis and what this
+    /// instance knows of them, made on first use (a pointer until then:
+    /// embedded counters never pay for them).
+    remote: OnceLock<Box<RemoteState>>,
+}
+
+/// A key's shared-counter state ([`UsageCell::remote`]).
+#[derive(Debug)]
+pub(crate) struct RemoteState {
+    pub keys: RedisKeys,
+    pub hints: RemoteHints,
 }
 
 impl UsageCell {
@@ -225,10 +232,15 @@ impl UsageCell {
         &self.plan_id
     }
 
-    /// The names of this key's entries in Redis under `prefix` (fixed once made).
-    pub(crate) fn redis_keys(&self, prefix: &str) -> &RedisKeys {
-        self.redis_keys
-            .get_or_init(|| RedisKeys::new(prefix, &self.plan_id, &self.key_id))
+    /// The names of this key's entries in Redis under `prefix` (fixed once
+    /// made), and what this instance knows of them.
+    pub(crate) fn remote(&self, prefix: &str) -> &RemoteState {
+        self.remote.get_or_init(|| {
+            Box::new(RemoteState {
+                keys: RedisKeys::new(prefix, &self.plan_id, &self.key_id),
+                hints: RemoteHints::default(),
+            })
+        })
     }
 
     #[cfg(test)]
@@ -416,8 +428,7 @@ impl QuotaCounters {
             })),
             usage: Mutex::new(KeyUsage::seeded(seed())),
             dirty: self.dirty[list].clone(),
-            redis_keys: OnceLock::new(),
-            remote: RemoteHints::default(),
+            remote: OnceLock::new(),
         });
         plan.insert(CellOfKey(cell.clone()));
         cell
