@@ -134,7 +134,7 @@ impl UsagePlans {
             let key = self
                 .keys
                 .find(&value)
-                .filter(|k| k.enabled)
+                .filter(|k| k.enabled())
                 .ok_or_else(|| ErrorKind::InvalidApiKey.because("unknown or disabled API key"))?;
             let index = key
                 .binding_for(&stage.api_id, &stage.stage_name)
@@ -142,7 +142,7 @@ impl UsagePlans {
                     ErrorKind::InvalidApiKey.because("the key is in no usage plan of this stage")
                 })?;
             cx.api_key = Some(value);
-            cx.api_key_id = Some(key.id.clone());
+            cx.api_key_id = Some(key.id().to_string());
             Some(Bound { key, index })
         } else {
             None
@@ -173,7 +173,9 @@ impl UsagePlans {
                 Some(self.plan_buckets.get(
                     &format!(
                         "planm:{}:{}:{}",
-                        b.plan.id, key.id, method.plan_throttle_key
+                        b.plan.id,
+                        key.id(),
+                        method.plan_throttle_key
                     ),
                     *limits,
                     now,

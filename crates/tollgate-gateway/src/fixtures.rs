@@ -125,7 +125,7 @@ pub fn keyed_state(
             id.clone(),
             Arc::new(ApiKey {
                 id,
-                value: key_value(i),
+                value: key_value(i).into(),
                 name: None,
                 customer_id: None,
                 description: None,

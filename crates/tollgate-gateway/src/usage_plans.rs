@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use serde_json_path::JsonPath;
 use subtle::ConstantTimeEq;
+use tollgate_model::api_key::ApiKey;
 use tollgate_model::time::Date;
 use tollgate_model::usage_plan::{UsageKey, UsagePlan, UsagePlanDoc};
 use tollgate_model::{Change, State};
@@ -120,9 +121,9 @@ impl PlanBinding {
 /// One API key.
 #[derive(Debug)]
 pub struct KeyEntry {
-    pub id: String,
-    value: Box<str>,
-    pub enabled: bool,
+    /// The control plane's record, shared (its id and value are not copied:
+    /// a key's memory is what the index costs per key).
+    key: Arc<ApiKey>,
     /// One per (plan, stage) the key is in, by plan id then the plan's stage order.
     bindings: Box<[PlanBinding]>,
     /// (plan id, period start day, adjustment) from UpdateUsage.
@@ -130,6 +131,18 @@ pub struct KeyEntry {
 }
 
 impl KeyEntry {
+    pub fn id(&self) -> &str {
+        &self.key.id
+    }
+
+    fn value(&self) -> &str {
+        &self.key.value
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.key.enabled
+    }
+
     /// Which of [`KeyEntry::binding`] covers `stage` of `api_id`.
     pub fn binding_for(&self, api_id: &str, stage: &str) -> Option<usize> {
         self.bindings
@@ -168,19 +181,19 @@ struct ByValue(Arc<KeyEntry>);
 
 impl Borrow<str> for ByValue {
     fn borrow(&self) -> &str {
-        &self.0.value
+        self.0.value()
     }
 }
 
 impl Hash for ByValue {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.value.hash(state)
+        self.0.value().hash(state)
     }
 }
 
 impl PartialEq for ByValue {
     fn eq(&self, other: &Self) -> bool {
-        self.0.value == other.0.value
+        self.0.value() == other.0.value()
     }
 }
 
@@ -197,19 +210,19 @@ struct ById(Arc<KeyEntry>);
 
 impl Borrow<str> for ById {
     fn borrow(&self) -> &str {
-        &self.0.id
+        self.0.id()
     }
 }
 
 impl Hash for ById {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state)
+        self.0.id().hash(state)
     }
 }
 
 impl PartialEq for ById {
     fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
+        self.0.id() == other.0.id()
     }
 }
 
@@ -254,7 +267,7 @@ impl KeyIndex {
     pub fn find(&self, value: &str) -> Option<Arc<KeyEntry>> {
         let shard = self.shards[shard_of(value)].load();
         let entry = &shard.get(value)?.0;
-        bool::from(entry.value.as_bytes().ct_eq(value.as_bytes())).then(|| entry.clone())
+        bool::from(entry.value().as_bytes().ct_eq(value.as_bytes())).then(|| entry.clone())
     }
 
     /// Applies committed changes to keys, plans and UpdateUsage adjustments;
@@ -307,7 +320,10 @@ impl KeyIndex {
                     .collect();
                 out.push(format!(
                     "{} id={} enabled={} bindings={bindings:?} adjustments={:?}",
-                    e.value, e.id, e.enabled, e.adjustments
+                    e.value(),
+                    e.id(),
+                    e.enabled(),
+                    e.adjustments
                 ));
             }
         }
@@ -334,14 +350,17 @@ impl Staged<'_> {
     }
 
     fn put(&mut self, entry: &Arc<KeyEntry>) {
-        self.shard(&entry.value).replace(ByValue(entry.clone()));
+        self.shard(entry.value()).replace(ByValue(entry.clone()));
     }
 
     /// Removes `entry` (not another key that has its value).
     fn remove(&mut self, entry: &KeyEntry) {
-        let shard = self.shard(&entry.value);
-        if shard.get(&*entry.value).is_some_and(|e| e.0.id == entry.id) {
-            shard.remove(&*entry.value);
+        let shard = self.shard(entry.value());
+        if shard
+            .get(entry.value())
+            .is_some_and(|e| e.0.id() == entry.id())
+        {
+            shard.remove(entry.value());
         }
     }
 
@@ -463,13 +482,11 @@ impl Writer {
                 }
             }
             let entry = Arc::new(KeyEntry {
-                id: key.id.clone(),
-                value: key.value.as_str().into(),
-                enabled: key.enabled,
+                key: key.clone(),
                 bindings: bindings.into(),
                 adjustments: key_adjustments.into(),
             });
-            shards[shard_of(&entry.value)].replace(ByValue(entry.clone()));
+            shards[shard_of(entry.value())].replace(ByValue(entry.clone()));
             by_id.insert(ById(entry));
         }
         self.by_id = by_id;
@@ -479,8 +496,8 @@ impl Writer {
     /// Stores `entry` in place of the key's previous one.
     fn set(&mut self, entry: KeyEntry, staged: &mut Staged<'_>) {
         let entry = Arc::new(entry);
-        if let Some(old) = self.by_id.get(entry.id.as_str()) {
-            if old.0.value != entry.value {
+        if let Some(old) = self.by_id.get(entry.id()) {
+            if old.0.value() != entry.value() {
                 staged.remove(&old.0);
             }
         }
@@ -523,9 +540,7 @@ impl Writer {
         };
         self.set(
             KeyEntry {
-                id: key.id.clone(),
-                value: key.value.as_str().into(),
-                enabled: key.enabled,
+                key: key.clone(),
                 bindings,
                 adjustments,
             },
@@ -538,7 +553,7 @@ impl Writer {
         self.by_id
             .iter()
             .filter(|e| e.0.bindings.iter().any(|b| b.plan.id == plan_id))
-            .map(|e| e.0.id.clone())
+            .map(|e| e.0.id().to_string())
             .collect()
     }
 
@@ -636,9 +651,7 @@ impl Writer {
         adjustments.sort_by(|a, b| a.0.cmp(&b.0));
         self.set(
             KeyEntry {
-                id: old.id.clone(),
-                value: old.value.clone(),
-                enabled: old.enabled,
+                key: old.key.clone(),
                 bindings: bindings.into(),
                 adjustments: adjustments.into(),
             },
@@ -656,9 +669,7 @@ impl Writer {
         let adjustments = stored_adjustments(state, plan_ids, key_id);
         self.set(
             KeyEntry {
-                id: old.id.clone(),
-                value: old.value.clone(),
-                enabled: old.enabled,
+                key: old.key.clone(),
                 bindings: old.bindings.clone(),
                 adjustments,
             },
@@ -998,7 +1009,7 @@ mod tests {
         }
         assert!(index.find(&key_value(6)).is_none());
         assert!(index.find("a-late-key-value-of-some-length").is_some());
-        assert!(index.find(&key_value(5)).is_some_and(|k| !k.enabled));
+        assert!(index.find(&key_value(5)).is_some_and(|k| !k.enabled()));
         // Counters outlive the updates of their key's entry (k7's when its
         // plan's throttle changed), and go with their plan.
         let after = cell_of(7);

@@ -167,7 +167,7 @@ impl State {
         {
             return false;
         }
-        self.api_keys.values().any(|k| k.value == value)
+        self.api_keys.values().any(|k| *k.value == *value)
     }
 }
 

@@ -1161,7 +1161,7 @@ mod tests {
         b.commit(&[Change::ApiKey("j".into(), Some(key("j", &"3".repeat(30))))])?;
         applied(&b)?;
         b.commit(&[Change::ApiKey("k".into(), Some(key("k", &"2".repeat(30))))])?;
-        assert_eq!(a.load()?.api_keys["k"].value, "2".repeat(30));
+        assert_eq!(&*a.load()?.api_keys["k"].value, "2".repeat(30));
         Ok(())
     }
 

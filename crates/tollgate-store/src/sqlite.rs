@@ -310,7 +310,7 @@ mod tests {
     fn key(id: &str) -> Arc<ApiKey> {
         Arc::new(ApiKey {
             id: id.into(),
-            value: "v".repeat(40),
+            value: "v".repeat(40).into(),
             name: Some(id.into()),
             customer_id: None,
             description: None,

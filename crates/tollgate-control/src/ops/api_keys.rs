@@ -94,10 +94,10 @@ pub fn create(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let id = ids::unique(10, |id| state.api_keys.contains_key(id));
     let key = ApiKey {
         id: id.clone(),
-        value,
-        name: input.name,
-        customer_id: input.customer_id,
-        description: input.description,
+        value: value.into(),
+        name: input.name.map(Into::into),
+        customer_id: input.customer_id.map(Into::into),
+        description: input.description.map(Into::into),
         enabled: input.enabled,
         created_date: op.now,
         last_updated_date: op.now,
@@ -142,7 +142,13 @@ pub fn update(op: &mut Op<'_>) -> Result<Reply, ApiError> {
     let input: PatchInput = op.req.json()?;
     let mut key = api_key(op)?.as_ref().clone();
     for patch in &input.patch_operations {
-        let text = || patch.value.clone().filter(|v| !v.is_empty());
+        let text = || {
+            patch
+                .value
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .map(Into::into)
+        };
         match (patch.op, patch.path.as_str()) {
             (PatchOp::Replace, "/name") => key.name = text(),
             (PatchOp::Replace, "/description") => key.description = text(),
