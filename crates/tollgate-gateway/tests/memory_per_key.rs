@@ -1,7 +1,9 @@
 //! Heap bytes a key costs (issue #11: well under 1 KB per key): the control
 //! plane's record of it and the gateway's index entry with its counters,
 //! measured with a counting allocator as the difference between 20 000 and
-//! 40 000 keys (so fixed costs cancel out).
+//! 40 000 keys (so fixed costs cancel out). 652 B on 2026-12-08 (878 B
+//! before the index shared the control plane's record); the bar below
+//! leaves room for a field or two, not for a copy of the key.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -74,7 +76,7 @@ fn a_key_costs_well_under_a_kilobyte() {
     let gateway_per_key = (gateway_b - gateway_a) / 20_000;
     println!("per key: state {state_per_key} B, gateway {gateway_per_key} B");
     assert!(
-        state_per_key + gateway_per_key < 1024,
+        state_per_key + gateway_per_key < 768,
         "state {state_per_key} B + gateway {gateway_per_key} B per key"
     );
 }
