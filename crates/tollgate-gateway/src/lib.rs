@@ -345,10 +345,12 @@ impl Gateway {
         pipeline::run(
             self,
             target,
-            request,
-            raw_head,
-            peer,
-            request_id,
+            pipeline::Arrival {
+                request,
+                raw_head,
+                peer,
+                request_id,
+            },
             pipeline::StageSource::Deployed,
             None,
         )

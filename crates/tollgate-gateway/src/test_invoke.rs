@@ -220,10 +220,12 @@ pub async fn test_invoke(
     let response = crate::pipeline::run(
         gateway,
         target,
-        request,
-        None,
-        peer,
-        request_id.clone(),
+        crate::pipeline::Arrival {
+            request,
+            raw_head: None,
+            peer,
+            request_id: request_id.clone(),
+        },
         StageSource::TestInvoke(stage),
         Some(tap),
     )
