@@ -345,12 +345,10 @@ impl Gateway {
         pipeline::run(
             self,
             target,
-            pipeline::Arrival {
-                request,
-                raw_head,
-                peer,
-                request_id,
-            },
+            request,
+            raw_head,
+            peer,
+            request_id,
             pipeline::StageSource::Deployed,
             None,
         )

@@ -70,15 +70,6 @@ struct Exchange {
     raw_head: Option<RawHead>,
 }
 
-/// A request as it reached the gateway.
-pub(crate) struct Arrival {
-    pub request: Request<RequestBody>,
-    /// The head as an HTTP/1 client sent it (header names' case).
-    pub raw_head: Option<RawHead>,
-    pub peer: std::net::SocketAddr,
-    pub request_id: String,
-}
-
 /// Serves one data-plane request.
 ///
 /// Not an `async fn`: an `async fn` keeps each argument twice in its future
@@ -88,16 +79,13 @@ pub(crate) struct Arrival {
 pub(crate) fn run(
     gateway: &Gateway,
     target: InvokeTarget,
-    arrival: Arrival,
+    request: Request<RequestBody>,
+    raw_head: Option<RawHead>,
+    peer: std::net::SocketAddr,
+    request_id: String,
     source: StageSource,
     tap: Option<tokio::sync::oneshot::Sender<Outcome>>,
 ) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
-    let Arrival {
-        request,
-        raw_head,
-        peer,
-        request_id,
-    } = arrival;
     let protocol = match request.version() {
         http::Version::HTTP_2 => "HTTP/2.0",
         http::Version::HTTP_10 => "HTTP/1.0",

@@ -220,12 +220,10 @@ pub async fn test_invoke(
     let response = crate::pipeline::run(
         gateway,
         target,
-        crate::pipeline::Arrival {
-            request,
-            raw_head: None,
-            peer,
-            request_id: request_id.clone(),
-        },
+        request,
+        None,
+        peer,
+        request_id.clone(),
         StageSource::TestInvoke(stage),
         Some(tap),
     )
