@@ -342,16 +342,7 @@ impl Gateway {
         peer: SocketAddr,
         request_id: String,
     ) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
-        pipeline::run(
-            self,
-            target,
-            request,
-            raw_head,
-            peer,
-            request_id,
-            pipeline::StageSource::Deployed,
-            None,
-        )
+        pipeline::run(self, target, request, raw_head, peer, request_id, None)
     }
 }
 

@@ -57,6 +57,13 @@ pub(crate) enum StageSource {
     TestInvoke(Arc<CompiledStage>),
 }
 
+/// A TestInvokeMethod request: the stage compiled for it, and where its
+/// outcome record goes (the call's `log` is made from it).
+pub(crate) struct TestInvoke {
+    pub stage: Arc<CompiledStage>,
+    pub tap: tokio::sync::oneshot::Sender<Outcome>,
+}
+
 /// The per-request state the phases share and [`finish`] reads.
 struct Exchange {
     cx: RequestContext,
@@ -83,9 +90,12 @@ pub(crate) fn run(
     raw_head: Option<RawHead>,
     peer: std::net::SocketAddr,
     request_id: String,
-    source: StageSource,
-    tap: Option<tokio::sync::oneshot::Sender<Outcome>>,
+    test_invoke: Option<TestInvoke>,
 ) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
+    let (source, tap) = match test_invoke {
+        Some(t) => (StageSource::TestInvoke(t.stage), Some(t.tap)),
+        None => (StageSource::Deployed, None),
+    };
     let protocol = match request.version() {
         http::Version::HTTP_2 => "HTTP/2.0",
         http::Version::HTTP_10 => "HTTP/1.0",

@@ -22,7 +22,7 @@ use crate::compile::{compile, CompiledMethod, CompiledStage};
 use crate::context::RequestContext;
 use crate::invoke::InvokeTarget;
 use crate::lambda_authorizer::{self, CompiledAuthorizer};
-use crate::pipeline::StageSource;
+use crate::pipeline::TestInvoke;
 use crate::router::Router;
 use crate::Gateway;
 
@@ -224,8 +224,7 @@ pub async fn test_invoke(
         None,
         peer,
         request_id.clone(),
-        StageSource::TestInvoke(stage),
-        Some(tap),
+        Some(TestInvoke { stage, tap }),
     )
     .await;
     let (parts, body) = response.into_parts();
