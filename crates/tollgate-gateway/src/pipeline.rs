@@ -410,6 +410,8 @@ async fn phases(
     } else {
         ex.cx.ensure_trace_id();
     }
+    // Pinned where it is made: awaited by value, the integration's future
+    // (kilobytes) would be copied into place first.
     let mut outcome = std::pin::pin!(integrate(
         gateway,
         &stage,
