@@ -380,6 +380,23 @@ pub mod bench_support {
         Ok((stage, compiled))
     }
 
+    /// A method token as a request would carry it (an invalid one matches no
+    /// method, as in the pipeline).
+    fn parse_method(method: &str) -> Result<http::Method, ErrorKind> {
+        http::Method::from_bytes(method.as_bytes())
+            .map_err(|_| ErrorKind::MissingAuthenticationToken)
+    }
+
+    /// The context of a request from 127.0.0.1 over HTTP/1.1.
+    fn test_context(method: http::Method) -> context::RequestContext {
+        context::RequestContext::new(
+            String::new(),
+            ([127, 0, 0, 1], 1).into(),
+            method,
+            "HTTP/1.1",
+        )
+    }
+
     /// Runs the key, throttle and quota checks of one request to `path`,
     /// as the pipeline does (the in-flight count ends at once).
     pub fn admit(
@@ -391,14 +408,7 @@ pub mod bench_support {
         headers: &http::HeaderMap,
     ) -> Result<(), ErrorKind> {
         let (stage, compiled) = route(gateway, api_id, stage, method, path)?;
-        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = context::RequestContext::new(
-            String::new(),
-            peer,
-            http::Method::from_bytes(method.as_bytes())
-                .map_err(|_| ErrorKind::MissingAuthenticationToken)?,
-            "HTTP/1.1",
-        );
+        let mut cx = test_context(parse_method(method)?);
         let admitted = gateway
             .usage_plans
             .admit(&stage, &compiled, headers, &mut cx)
@@ -421,14 +431,7 @@ pub mod bench_support {
         headers: &http::HeaderMap,
     ) -> Result<impl Drop, ErrorKind> {
         let (stage, compiled) = route(gateway, api_id, stage, method, path)?;
-        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = context::RequestContext::new(
-            String::new(),
-            peer,
-            http::Method::from_bytes(method.as_bytes())
-                .map_err(|_| ErrorKind::MissingAuthenticationToken)?,
-            "HTTP/1.1",
-        );
+        let mut cx = test_context(parse_method(method)?);
         let admitted = gateway
             .usage_plans
             .admit(&stage, &compiled, headers, &mut cx)
@@ -462,19 +465,12 @@ pub mod bench_support {
             .method(method)
             .cloned()
             .ok_or(ErrorKind::MissingAuthenticationToken)?;
+        let http_method = parse_method(method)?;
         let mut request = http::Request::new(());
-        *request.method_mut() = http::Method::from_bytes(method.as_bytes())
-            .map_err(|_| ErrorKind::MissingAuthenticationToken)?;
+        *request.method_mut() = http_method.clone();
         *request.headers_mut() = headers.clone();
         let (parts, ()) = request.into_parts();
-        let peer: SocketAddr = ([127, 0, 0, 1], 1).into();
-        let mut cx = context::RequestContext::new(
-            String::new(),
-            peer,
-            http::Method::from_bytes(method.as_bytes())
-                .map_err(|_| ErrorKind::MissingAuthenticationToken)?,
-            "HTTP/1.1",
-        );
+        let mut cx = test_context(http_method);
         cx.api_id = stage.api_id.clone();
         cx.stage = stage.stage_name.clone();
         cx.path = path.to_string();
