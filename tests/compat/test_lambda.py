@@ -171,6 +171,85 @@ def test_repeated_headers_and_a_binary_body(echo_api):
     assert base64.b64decode(e["body"]) == payload
 
 
+def _raw_exchange(port, head, trickle=False, timeout=10):
+    """Sends `head` (bytes) to 127.0.0.1:port, one byte at a time when
+    `trickle`, and returns (status, headers, body) of the answer (the request
+    says Connection: close)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        if trickle:
+            for i in range(len(head)):
+                s.sendall(head[i:i + 1])
+                time.sleep(0.001)
+        else:
+            s.sendall(head)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    top, _, body = data.partition(b"\r\n\r\n")
+    lines = top.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_hostile_heads_and_slow_clients_reach_the_event_as_sent(echo_api):
+    """The head as the client sent it travels beside the request to the
+    Lambda event: names in any case, repeated in different cases, values with
+    bytes that are not UTF-8, a head trickled in a byte at a time; heads the
+    HTTP/1 front end must refuse never reach the function; a client that
+    leaves before the answer costs no later request its event."""
+    from urllib.parse import urlsplit
+    api_id, base = echo_api
+    parts = urlsplit(base)
+    host = host_of(api_id, base).encode()
+    path = f"{parts.path}/items/h".encode()
+
+    def head(extra, method=b"GET", target=path):
+        return (method + b" " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\n" + extra
+                + b"Connection: close\r\n\r\n")
+
+    odd = (b"x-CaSe: 1\r\nX-case: 2\r\nX-Latin: \xe9t\xe9\r\n"
+           b"User-Agent: agent\xff\xfe\r\nx-lower-only: ok\r\n")
+    for trickle in (False, True):
+        status, headers, body = _raw_exchange(parts.port, head(odd), trickle=trickle)
+        assert status == 200, body
+        e = json.loads(body)
+        h, mh = e["headers"], e["multiValueHeaders"]
+        assert h["x-CaSe"] == "1" and h["X-case"] == "2", h
+        assert mh["x-CaSe"] == ["1"] and mh["X-case"] == ["2"]
+        assert "x-case" not in h and "X-Case" not in h, "no name the client did not send"
+        assert h["x-lower-only"] == "ok"
+        assert h["X-Latin"].startswith("\ufffd"), "bytes that are not UTF-8 are replaced, not dropped"
+        assert "agent" in h["User-Agent"]
+        assert e["requestContext"]["requestId"] == headers["x-amzn-requestid"]
+
+    # Heads the front end refuses: a NUL in a value, an 11 000-byte name;
+    # methods API Gateway does not have.
+    status, _, _ = _raw_exchange(parts.port, head(b"X-Nul: a\x00b\r\n"))
+    assert status == 400
+    status, _, _ = _raw_exchange(parts.port, head(b"X-" + b"n" * 11_000 + b": v\r\n"))
+    assert status == 431
+    for method in (b"FOO", b"get", b"TRACE"):
+        status, _, body = _raw_exchange(parts.port, head(b"", method=method))
+        assert status == 403, (method, status, body)
+
+    # A client that sends its head and leaves before the function answers.
+    import socket
+    with socket.create_connection(("127.0.0.1", parts.port), timeout=10) as s:
+        s.sendall(head(b"X-Gone: yes\r\n"))
+    status, headers, body = _raw_exchange(parts.port, head(b"X-After: yes\r\n"))
+    assert status == 200, body
+    e = json.loads(body)
+    assert e["headers"]["X-After"] == "yes" and "X-Gone" not in e["headers"]
+    assert e["requestContext"]["requestId"] == headers["x-amzn-requestid"]
+
+
 @pytest.fixture(scope="module")
 def misbehaving(server, apigw, lam):
     create(lam, "misbehave", "python3.11", "app.misbehave", {"app.py": PYTHON}, timeout=1)
