@@ -48,16 +48,8 @@ pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
 /// API Gateway's limit on the request line plus all headers (spec §9).
 pub const MAX_REQUEST_HEAD: usize = 10_240;
 
-/// Where the stage comes from.
-pub(crate) enum StageSource {
-    /// The deployed stage the invoke URL names.
-    Deployed,
-    /// A stage compiled for TestInvokeMethod, whose requests skip
-    /// authorization and usage plans, as AWS's Test button does.
-    TestInvoke(Arc<CompiledStage>),
-}
-
-/// A TestInvokeMethod request: the stage compiled for it, and where its
+/// A TestInvokeMethod request: the stage compiled for it (its requests skip
+/// authorization and usage plans, as AWS's Test button does), and where its
 /// outcome record goes (the call's `log` is made from it).
 pub(crate) struct TestInvoke {
     pub stage: Arc<CompiledStage>,
@@ -92,9 +84,9 @@ pub(crate) fn run(
     request_id: String,
     test_invoke: Option<TestInvoke>,
 ) -> impl std::future::Future<Output = Response<ObservedBody>> + '_ {
-    let (source, tap) = match test_invoke {
-        Some(t) => (StageSource::TestInvoke(t.stage), Some(t.tap)),
-        None => (StageSource::Deployed, None),
+    let (test_stage, tap) = match test_invoke {
+        Some(t) => (Some(t.stage), Some(t.tap)),
+        None => (None, None),
     };
     let protocol = match request.version() {
         http::Version::HTTP_2 => "HTTP/2.0",
@@ -127,7 +119,7 @@ pub(crate) fn run(
     let head = read_head(&request, cx);
     let (parts, body) = request.into_parts();
     async move {
-        let result = phases(gateway, &mut exchange, head, parts, body, source).await;
+        let result = phases(gateway, &mut exchange, head, parts, body, test_stage).await;
         finish(gateway, &mut exchange, result, tap)
     }
 }
@@ -186,7 +178,9 @@ async fn phases(
     head: HeadCheck,
     parts: http::request::Parts,
     body: RequestBody,
-    source: StageSource,
+    // A TestInvokeMethod request's stage; `None`: the deployed stage the
+    // invoke URL names.
+    test_stage: Option<Arc<CompiledStage>>,
 ) -> Result<Response<Body>, GatewayError> {
     if head.size > MAX_REQUEST_HEAD {
         return Err(ErrorKind::RequestHeadTooLarge.into());
@@ -196,15 +190,15 @@ async fn phases(
     if head.declared_length.is_some_and(|len| len > MAX_PAYLOAD) {
         return Err(ErrorKind::RequestTooLarge.into());
     }
-    let test_invoke = matches!(source, StageSource::TestInvoke(_));
+    let test_invoke = test_stage.is_some();
 
     // 1. resolve: one atomic load; the request keeps this stage to the end,
     // so a redeploy mid-request never mixes versions.
-    let stage = match source {
-        StageSource::Deployed => gateway
+    let stage = match test_stage {
+        Some(stage) => stage,
+        None => gateway
             .stage(&ex.cx.api_id, &ex.cx.stage)
             .ok_or(ErrorKind::UnknownStage)?,
-        StageSource::TestInvoke(stage) => stage,
     };
     ex.cx.deployment_id = stage.deployment_id.clone();
     ex.stage = Some(stage.clone());

@@ -115,7 +115,7 @@ pub fn plain_refusal(refused: HeadError) -> Response<Bytes> {
 
 /// Serves HTTP/1.x on `stream` (plain TCP, or TLS) until the client closes
 /// it, asks to, breaks the protocol or runs out of time ([`Limits`]).
-pub async fn serve<S, H, F, B>(stream: S, limits: Limits, handler: H) -> io::Result<()>
+pub async fn serve<S, H, F, B>(stream: S, limits: Limits, mut handler: H) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<RequestBody>) -> F,
@@ -123,7 +123,6 @@ where
     B: Body<Data = Bytes>,
     B::Error: std::fmt::Display,
 {
-    let mut handler = handler;
     serve_until_closing(stream, limits, None, move |request, _raw| handler(request)).await
 }
 
